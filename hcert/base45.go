@@ -1,0 +1,71 @@
+package hcert
+
+import (
+	"fmt"
+	"strings"
+)
+
+// base45Alphabet is the RFC 9285 alphabet; a character's value is its index.
+const base45Alphabet = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ $%*+-./:"
+
+// base45Value maps a byte to its Base45 value, or -1.
+var base45Value = func() (t [256]int8) {
+	for i := range t {
+		t[i] = -1
+	}
+	for i := range len(base45Alphabet) {
+		t[base45Alphabet[i]] = int8(i)
+	}
+	return t
+}()
+
+// EncodeBase45 encodes data as RFC 9285 Base45.
+func EncodeBase45(data []byte) string {
+	var b strings.Builder
+	b.Grow(len(data)/2*3 + 2)
+	for i := 0; i+1 < len(data); i += 2 {
+		n := int(data[i])<<8 | int(data[i+1])
+		b.WriteByte(base45Alphabet[n%45])
+		b.WriteByte(base45Alphabet[n/45%45])
+		b.WriteByte(base45Alphabet[n/2025])
+	}
+	if len(data)%2 == 1 {
+		n := int(data[len(data)-1])
+		b.WriteByte(base45Alphabet[n%45])
+		b.WriteByte(base45Alphabet[n/45])
+	}
+	return b.String()
+}
+
+// DecodeBase45 decodes RFC 9285 Base45 strictly: only the 45 upper-case
+// alphabet characters, no dangling single character, no group whose value
+// overflows its byte count.
+func DecodeBase45(text string) ([]byte, error) {
+	if len(text)%3 == 1 {
+		return nil, fmt.Errorf("%w: length %d leaves a dangling character", ErrBase45, len(text))
+	}
+	out := make([]byte, 0, len(text)/3*2+1)
+	for i := 0; i < len(text); i += 3 {
+		end := min(i+3, len(text))
+		n := 0
+		for j := end - 1; j >= i; j-- {
+			v := base45Value[text[j]]
+			if v < 0 {
+				return nil, fmt.Errorf("%w: character %q at offset %d is not in the alphabet", ErrBase45, text[j], j)
+			}
+			n = n*45 + int(v)
+		}
+		if end-i == 3 {
+			if n > 0xFFFF {
+				return nil, fmt.Errorf("%w: group %q at offset %d exceeds 65535", ErrBase45, text[i:end], i)
+			}
+			out = append(out, byte(n>>8), byte(n))
+		} else {
+			if n > 0xFF {
+				return nil, fmt.Errorf("%w: final group %q exceeds 255", ErrBase45, text[i:end])
+			}
+			out = append(out, byte(n))
+		}
+	}
+	return out, nil
+}

@@ -1,0 +1,202 @@
+package hcert
+
+import (
+	"crypto/sha256"
+	"encoding/binary"
+	"fmt"
+	"hash"
+
+	"github.com/fxamacker/cbor/v2"
+	"github.com/veraison/go-cose"
+)
+
+// Algorithms a DCC may be signed with (HCERT §3.3.1). Verifiers must support
+// both; everything else is refused.
+const (
+	AlgES256 = cose.AlgorithmES256 // ECDSA P-256 with SHA-256, primary
+	AlgPS256 = cose.AlgorithmPS256 // RSASSA-PSS with SHA-256, secondary
+)
+
+// KIDLen is the length of a DCC key identifier: the first 8 bytes of the
+// SHA-256 of the DSC's DER encoding (HCERT App. A.1).
+const KIDLen = 8
+
+// CBOR tags that may wrap a COSE_Sign1 message.
+const (
+	tagCOSESign1 = 18
+	tagCWT       = 61
+)
+
+// Sign1 is a parsed COSE_Sign1 message. The protected header is kept exactly
+// as received, because the signature covers those bytes and not a re-encoding.
+type Sign1 struct {
+	Protected []byte // serialized protected header map (possibly empty)
+	Payload   []byte // CWT claims, CBOR-encoded
+	Signature []byte
+	Tagged    bool // wrapped in tag 18 (optionally inside tag 61)
+
+	// Alg is the signature algorithm, taken from the protected header, else the
+	// unprotected one. KID is the key identifier, protected header first.
+	Alg cose.Algorithm
+	KID []byte
+	// KIDProtected reports where KID came from.
+	KIDProtected bool
+}
+
+// header holds the two header parameters a DCC uses; others are ignored.
+type header struct {
+	Alg cbor.RawMessage `cbor:"1,keyasint,omitempty"`
+	KID cbor.RawMessage `cbor:"4,keyasint,omitempty"`
+}
+
+// ParseSign1 parses a COSE_Sign1 message: tagged 18(...), CWT-tagged
+// 61(18(...)) or untagged; a four-element array of bstr, map, bstr, bstr; no
+// trailing bytes. It checks that alg is ES256 or PS256 and that a kid of 8
+// bytes is present (protected header wins when both carry one, as HCERT §3.3.3
+// requires), so a message it returns is ready for signature verification.
+//
+// The envelope is parsed here rather than by go-cose's Sign1Message because
+// that one rejects headers the EU test vectors require accepted: alg only in
+// the unprotected header (TD CO20) and a non-bstr kid in the unprotected header
+// when the protected one is valid (TD CO21).
+func ParseSign1(data []byte) (*Sign1, error) {
+	msg := &Sign1{}
+	body := data
+	if len(body) >= 2 && body[0] == 0xD8 && body[1] == tagCWT {
+		body = body[2:]
+	}
+	if len(body) >= 1 && body[0] == 0xC0|tagCOSESign1 {
+		body = body[1:]
+		msg.Tagged = true
+	} else if majorType(body) == majorTag {
+		return nil, fmt.Errorf("%w: unexpected CBOR tag (only 18 and 61(18) are allowed)", ErrCOSE)
+	}
+	var parts []cbor.RawMessage
+	if err := decMode.Unmarshal(body, &parts); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrCOSE, err)
+	}
+	if len(parts) != 4 {
+		return nil, fmt.Errorf("%w: array of %d elements, want 4", ErrCOSE, len(parts))
+	}
+	want := [4]int{majorBytes, majorMap, majorBytes, majorBytes}
+	names := [4]string{"protected header", "unprotected header", "payload", "signature"}
+	for i, p := range parts {
+		if majorType(p) != want[i] {
+			return nil, fmt.Errorf("%w: %s has CBOR major type %d, want %d", ErrCOSE, names[i], majorType(p), want[i])
+		}
+	}
+	var unprotected header
+	if err := decodeInto(parts[1], &unprotected, "unprotected header"); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrCOSE, err)
+	}
+	for i, dst := range []*[]byte{&msg.Protected, &msg.Payload, &msg.Signature} {
+		if err := decMode.Unmarshal(parts[[3]int{0, 2, 3}[i]], dst); err != nil {
+			return nil, fmt.Errorf("%w: %v", ErrCOSE, err)
+		}
+	}
+	var protected header
+	if len(msg.Protected) > 0 {
+		if majorType(msg.Protected) != majorMap {
+			return nil, fmt.Errorf("%w: protected header is not a map", ErrCOSE)
+		}
+		if err := decodeInto(msg.Protected, &protected, "protected header"); err != nil {
+			return nil, fmt.Errorf("%w: %v", ErrCOSE, err)
+		}
+	}
+	if err := msg.pickAlg(protected.Alg, unprotected.Alg); err != nil {
+		return nil, err
+	}
+	if err := msg.pickKID(protected.KID, unprotected.KID); err != nil {
+		return nil, err
+	}
+	return msg, nil
+}
+
+func (m *Sign1) pickAlg(protected, unprotected cbor.RawMessage) error {
+	raw := protected
+	if raw == nil {
+		raw = unprotected
+	}
+	if raw == nil {
+		return fmt.Errorf("%w: no alg header", ErrAlgorithm)
+	}
+	var alg int64
+	if t := majorType(raw); t != majorUint && t != majorNegInt || decMode.Unmarshal(raw, &alg) != nil {
+		return fmt.Errorf("%w: alg header is not an integer", ErrAlgorithm)
+	}
+	switch cose.Algorithm(alg) {
+	case AlgES256, AlgPS256:
+		m.Alg = cose.Algorithm(alg)
+		return nil
+	}
+	return fmt.Errorf("%w: alg %d (only ES256 = -7 and PS256 = -37 are allowed)", ErrAlgorithm, alg)
+}
+
+func (m *Sign1) pickKID(protected, unprotected cbor.RawMessage) error {
+	raw, fromProtected := protected, true
+	if raw == nil {
+		raw, fromProtected = unprotected, false
+	}
+	if raw == nil {
+		return fmt.Errorf("%w: no kid header", ErrKID)
+	}
+	var kid []byte
+	if majorType(raw) != majorBytes || decMode.Unmarshal(raw, &kid) != nil {
+		return fmt.Errorf("%w: kid is not a byte string", ErrKID)
+	}
+	if len(kid) != KIDLen {
+		return fmt.Errorf("%w: kid has %d bytes, want %d", ErrKID, len(kid), KIDLen)
+	}
+	m.KID, m.KIDProtected = kid, fromProtected
+	return nil
+}
+
+// SigStructure returns the bytes the signature covers (RFC 9052 §4.4):
+// ["Signature1", protected (as received), external_aad = h'', payload].
+func (m *Sign1) SigStructure() []byte {
+	var w bytesWriter
+	m.writeSigStructure(&w)
+	return w
+}
+
+// digest returns SHA-256 over the Sig_structure without materialising it.
+func (m *Sign1) digest() []byte {
+	h := sha256.New()
+	m.writeSigStructure(hashWriter{h})
+	return h.Sum(nil)
+}
+
+type sigWriter interface{ Write([]byte) (int, error) }
+
+func (m *Sign1) writeSigStructure(w sigWriter) {
+	var head [9]byte
+	w.Write([]byte{0x84, 0x6A}) // array(4), text(10)
+	w.Write([]byte("Signature1"))
+	w.Write(cborHead(head[:0], majorBytes, uint64(len(m.Protected))))
+	w.Write(m.Protected)
+	w.Write([]byte{0x40}) // external_aad: empty bstr
+	w.Write(cborHead(head[:0], majorBytes, uint64(len(m.Payload))))
+	w.Write(m.Payload)
+}
+
+// cborHead appends the CBOR head of an item of the given major type and length.
+func cborHead(dst []byte, major int, n uint64) []byte {
+	mt := byte(major << 5)
+	switch {
+	case n < 24:
+		return append(dst, mt|byte(n))
+	case n <= 0xFF:
+		return append(dst, mt|24, byte(n))
+	case n <= 0xFFFF:
+		return binary.BigEndian.AppendUint16(append(dst, mt|25), uint16(n))
+	case n <= 0xFFFFFFFF:
+		return binary.BigEndian.AppendUint32(append(dst, mt|26), uint32(n))
+	}
+	return binary.BigEndian.AppendUint64(append(dst, mt|27), n)
+}
+
+type bytesWriter []byte
+
+func (b *bytesWriter) Write(p []byte) (int, error) { *b = append(*b, p...); return len(p), nil }
+
+type hashWriter struct{ hash.Hash }

@@ -1,0 +1,110 @@
+package hcert
+
+import (
+	"fmt"
+	"math"
+	"time"
+
+	"github.com/fxamacker/cbor/v2"
+)
+
+// CWT claim keys (RFC 8392) and the hcert claim (HCERT §2.6.4).
+const (
+	claimIss   = 1
+	claimExp   = 4
+	claimIat   = 6
+	claimHCert = -260
+	hcertEUDCC = 1 // eu_dcc_v1
+)
+
+// Claims are the CWT claims of a DCC.
+type Claims struct {
+	Issuer    string    // iss: ISO 3166-1 alpha-2 of the issuing country (optional)
+	IssuedAt  time.Time // iat
+	ExpiresAt time.Time // exp
+	// FloatTimes reports that iat or exp was encoded as a CBOR float (seen in
+	// ES and HU vectors); the value was truncated to whole seconds.
+	FloatTimes bool
+	// DCC is the raw CBOR of claim -260 key 1, the DCC payload.
+	DCC cbor.RawMessage
+}
+
+type rawClaims struct {
+	Iss   cbor.RawMessage `cbor:"1,keyasint,omitempty"`
+	Exp   cbor.RawMessage `cbor:"4,keyasint,omitempty"`
+	Iat   cbor.RawMessage `cbor:"6,keyasint,omitempty"`
+	HCert cbor.RawMessage `cbor:"-260,keyasint,omitempty"`
+}
+
+// ParseClaims decodes the CWT claims map of a COSE payload. exp and iat are
+// required numeric dates (integers; integral or fractional floats are
+// truncated and flagged); iss is optional text; -260 must be a map holding
+// exactly key 1, whose value must be a map (the DCC payload, returned raw).
+func ParseClaims(payload []byte) (*Claims, error) {
+	if majorType(payload) != majorMap {
+		return nil, fmt.Errorf("%w: CWT payload is not a CBOR map", ErrClaims)
+	}
+	var raw rawClaims
+	if err := decodeInto(payload, &raw, "CWT claims"); err != nil {
+		return nil, err
+	}
+	c := &Claims{}
+	if raw.Iss != nil {
+		if majorType(raw.Iss) != majorText {
+			return nil, fmt.Errorf("%w: iss is not a text string", ErrClaims)
+		}
+		if err := decodeInto(raw.Iss, &c.Issuer, "iss"); err != nil {
+			return nil, err
+		}
+	}
+	var err error
+	var fl bool
+	if c.ExpiresAt, fl, err = numericDate(raw.Exp, "exp"); err != nil {
+		return nil, err
+	}
+	c.FloatTimes = fl
+	if c.IssuedAt, fl, err = numericDate(raw.Iat, "iat"); err != nil {
+		return nil, err
+	}
+	c.FloatTimes = c.FloatTimes || fl
+	if raw.HCert == nil {
+		return nil, fmt.Errorf("%w: no hcert claim (-260)", ErrClaims)
+	}
+	if majorType(raw.HCert) != majorMap {
+		return nil, fmt.Errorf("%w: hcert claim (-260) is not a map", ErrClaims)
+	}
+	var hc map[int64]cbor.RawMessage
+	if err := decodeInto(raw.HCert, &hc, "hcert claim"); err != nil {
+		return nil, fmt.Errorf("%w: hcert claim (-260) must have integer keys: %v", ErrClaims, err)
+	}
+	dcc, ok := hc[hcertEUDCC]
+	if !ok || len(hc) != 1 {
+		return nil, fmt.Errorf("%w: hcert claim (-260) must hold exactly key 1 (eu_dcc_v1), has %d keys", ErrClaims, len(hc))
+	}
+	if majorType(dcc) != majorMap {
+		return nil, fmt.Errorf("%w: eu_dcc_v1 is not a map", ErrClaims)
+	}
+	c.DCC = dcc
+	return c, nil
+}
+
+// numericDate decodes an RFC 8392 NumericDate.
+func numericDate(raw cbor.RawMessage, name string) (time.Time, bool, error) {
+	if raw == nil {
+		return time.Time{}, false, fmt.Errorf("%w: %s missing", ErrClaims, name)
+	}
+	switch majorType(raw) {
+	case majorUint, majorNegInt:
+		var n int64
+		if err := decMode.Unmarshal(raw, &n); err != nil {
+			return time.Time{}, false, fmt.Errorf("%w: %s: %v", ErrClaims, name, err)
+		}
+		return time.Unix(n, 0).UTC(), false, nil
+	case majorSimple:
+		var f float64
+		if err := decMode.Unmarshal(raw, &f); err == nil && !math.IsNaN(f) && !math.IsInf(f, 0) && math.Abs(f) < 1<<53 {
+			return time.Unix(int64(f), 0).UTC(), true, nil
+		}
+	}
+	return time.Time{}, false, fmt.Errorf("%w: %s is not a numeric date", ErrClaims, name)
+}

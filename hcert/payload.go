@@ -1,0 +1,250 @@
+package hcert
+
+import (
+	"errors"
+	"fmt"
+	"math"
+
+	"github.com/fxamacker/cbor/v2"
+)
+
+// Type is the kind of a certificate, named after its payload group.
+type Type string
+
+// The three certificate types; TypeUnknown when the payload has zero or
+// several groups.
+const (
+	TypeVaccination Type = "v"
+	TypeTest        Type = "t"
+	TypeRecovery    Type = "r"
+	TypeUnknown     Type = ""
+)
+
+// String returns the English name of the type.
+func (t Type) String() string {
+	switch t {
+	case TypeVaccination:
+		return "vaccination"
+	case TypeTest:
+		return "test"
+	case TypeRecovery:
+		return "recovery"
+	}
+	return "unknown"
+}
+
+// Certificate is the DCC payload (claim -260/1), with the field names of the
+// JSON schema. Fields are kept as issued: dates stay strings because issuers
+// put dates, date-times and partial dates in them.
+type Certificate struct {
+	Version      string        `cbor:"ver" json:"ver"`
+	Name         Name          `cbor:"nam" json:"nam"`
+	DateOfBirth  string        `cbor:"dob" json:"dob"`
+	Vaccinations []Vaccination `cbor:"v,omitempty" json:"v,omitempty"`
+	Tests        []Test        `cbor:"t,omitempty" json:"t,omitempty"`
+	Recoveries   []Recovery    `cbor:"r,omitempty" json:"r,omitempty"`
+
+	// present records which top-level keys the payload carried (with a
+	// non-null value), for schema validation: a missing dob is an error, an
+	// empty one is not.
+	present fieldSet
+}
+
+// Name is the person's name as written and transliterated (ICAO 9303).
+type Name struct {
+	Family         string `cbor:"fn,omitempty" json:"fn,omitempty"`
+	FamilyStandard string `cbor:"fnt,omitempty" json:"fnt,omitempty"`
+	Given          string `cbor:"gn,omitempty" json:"gn,omitempty"`
+	GivenStandard  string `cbor:"gnt,omitempty" json:"gnt,omitempty"`
+}
+
+// Vaccination is one entry of the v group.
+type Vaccination struct {
+	Target       string `cbor:"tg" json:"tg"` // disease-agent-targeted
+	Vaccine      string `cbor:"vp" json:"vp"` // sct-vaccines-covid-19
+	Product      string `cbor:"mp" json:"mp"` // vaccines-covid-19-names
+	Manufacturer string `cbor:"ma" json:"ma"` // vaccines-covid-19-auth-holders
+	DoseNumber   Count  `cbor:"dn" json:"dn"`
+	TotalDoses   Count  `cbor:"sd" json:"sd"`
+	Date         string `cbor:"dt" json:"dt"`
+	Country      string `cbor:"co" json:"co"`
+	Issuer       string `cbor:"is" json:"is"`
+	ID           string `cbor:"ci" json:"ci"` // UVCI
+}
+
+// Test is one entry of the t group.
+type Test struct {
+	Target      string `cbor:"tg" json:"tg"`
+	TestType    string `cbor:"tt" json:"tt"`                     // covid-19-lab-test-type
+	TestName    string `cbor:"nm,omitempty" json:"nm,omitempty"` // NAAT name, free text
+	Device      string `cbor:"ma,omitempty" json:"ma,omitempty"` // RAT device id
+	SampledAt   string `cbor:"sc" json:"sc"`
+	ResultAt    string `cbor:"dr,omitempty" json:"dr,omitempty"` // up to schema 1.1
+	Result      string `cbor:"tr" json:"tr"`                     // covid-19-lab-result
+	Centre      string `cbor:"tc,omitempty" json:"tc,omitempty"`
+	Country     string `cbor:"co" json:"co"`
+	Issuer      string `cbor:"is" json:"is"`
+	ID          string `cbor:"ci" json:"ci"`
+}
+
+// Recovery is one entry of the r group.
+type Recovery struct {
+	Target        string `cbor:"tg" json:"tg"`
+	FirstPositive string `cbor:"fr" json:"fr"`
+	Country       string `cbor:"co" json:"co"`
+	Issuer        string `cbor:"is" json:"is"`
+	ValidFrom     string `cbor:"df" json:"df"`
+	ValidUntil    string `cbor:"du" json:"du"`
+	ID            string `cbor:"ci" json:"ci"`
+}
+
+// Count is a dose number. Some issuers encoded it as a float (IE production
+// certificates: 1.0); integral floats are accepted, anything else is a type
+// error.
+type Count int
+
+// errValue marks a value of the right CBOR kind but unusable (a fractional
+// dose count); decodeInto reports it as ErrPayloadType.
+var errValue = errors.New("unusable value")
+
+// UnmarshalCBOR accepts an unsigned integer or an integral float.
+func (c *Count) UnmarshalCBOR(data []byte) error {
+	switch majorType(data) {
+	case majorUint:
+		var n uint64
+		if err := decMode.Unmarshal(data, &n); err != nil {
+			return err
+		}
+		if n > math.MaxInt32 {
+			return fmt.Errorf("%w: count %d too large", errValue, n)
+		}
+		*c = Count(n)
+		return nil
+	case majorSimple:
+		if len(data) == 1 && data[0] == 0xF6 { // null: treated as absent
+			*c = 0
+			return nil
+		}
+		var f float64
+		if err := decMode.Unmarshal(data, &f); err == nil && f == math.Trunc(f) && f >= 0 && f <= math.MaxInt32 {
+			*c = Count(f)
+			return nil
+		}
+	}
+	return fmt.Errorf("%w: count is not a non-negative integer", errValue)
+}
+
+// fieldSet is a bit set of top-level payload keys.
+type fieldSet uint8
+
+const (
+	hasVer fieldSet = 1 << iota
+	hasNam
+	hasDob
+	hasV
+	hasT
+	hasR
+)
+
+type rawPayload struct {
+	Ver cbor.RawMessage `cbor:"ver"`
+	Nam cbor.RawMessage `cbor:"nam"`
+	Dob cbor.RawMessage `cbor:"dob"`
+	V   cbor.RawMessage `cbor:"v"`
+	T   cbor.RawMessage `cbor:"t"`
+	R   cbor.RawMessage `cbor:"r"`
+}
+
+// DecodePayload decodes the DCC payload (the raw value of claim -260/1).
+// Unknown keys are ignored (the schema allows them) and null groups are
+// treated as absent (BG issued a million certificates with "t": null). Values
+// of the wrong type yield ErrPayloadType, malformed CBOR ErrCBOR; whether the
+// fields satisfy the schema is Validate's job.
+func DecodePayload(raw []byte) (*Certificate, error) {
+	if majorType(raw) != majorMap {
+		return nil, fmt.Errorf("%w: DCC payload is not a map", ErrPayloadType)
+	}
+	var rp rawPayload
+	if err := decodeInto(raw, &rp, "DCC payload"); err != nil {
+		return nil, err
+	}
+	c := &Certificate{}
+	fields := []struct {
+		raw  cbor.RawMessage
+		bit  fieldSet
+		dst  any
+		name string
+	}{
+		{rp.Ver, hasVer, &c.Version, "ver"},
+		{rp.Nam, hasNam, &c.Name, "nam"},
+		{rp.Dob, hasDob, &c.DateOfBirth, "dob"},
+		{rp.V, hasV, &c.Vaccinations, "v"},
+		{rp.T, hasT, &c.Tests, "t"},
+		{rp.R, hasR, &c.Recoveries, "r"},
+	}
+	for _, f := range fields {
+		if f.raw == nil || len(f.raw) == 1 && f.raw[0] == 0xF6 {
+			continue
+		}
+		if err := checkKind(f.raw, f.dst); err != nil {
+			return nil, fmt.Errorf("%w: %s: %v", ErrPayloadType, f.name, err)
+		}
+		if err := decodeInto(f.raw, f.dst, f.name); err != nil {
+			return nil, err
+		}
+		c.present |= f.bit
+	}
+	return c, nil
+}
+
+// checkKind guards against CBOR coercions that are legal for fxamacker but not
+// for the schema, such as an array of integers decoding into a string slice.
+func checkKind(raw []byte, dst any) error {
+	want := majorText
+	switch dst.(type) {
+	case *Name:
+		want = majorMap
+	case *[]Vaccination, *[]Test, *[]Recovery:
+		want = majorArray
+	}
+	got := majorType(raw)
+	if got == majorTag && want == majorText {
+		return nil // tag 0 date-time strings
+	}
+	if got != want {
+		return fmt.Errorf("CBOR major type %d, want %d", got, want)
+	}
+	return nil
+}
+
+// Type returns the certificate type, TypeUnknown unless exactly one group is
+// present.
+func (c *Certificate) Type() Type {
+	n, t := 0, TypeUnknown
+	if len(c.Vaccinations) > 0 {
+		n, t = n+1, TypeVaccination
+	}
+	if len(c.Tests) > 0 {
+		n, t = n+1, TypeTest
+	}
+	if len(c.Recoveries) > 0 {
+		n, t = n+1, TypeRecovery
+	}
+	if n != 1 {
+		return TypeUnknown
+	}
+	return t
+}
+
+// UVCI returns the certificate identifier of the (first) entry, or "".
+func (c *Certificate) UVCI() string {
+	switch {
+	case len(c.Vaccinations) > 0:
+		return c.Vaccinations[0].ID
+	case len(c.Tests) > 0:
+		return c.Tests[0].ID
+	case len(c.Recoveries) > 0:
+		return c.Recoveries[0].ID
+	}
+	return ""
+}

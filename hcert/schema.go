@@ -1,0 +1,202 @@
+package hcert
+
+import (
+	"fmt"
+	"regexp"
+	"strings"
+	"unicode/utf8"
+)
+
+// FieldError is one schema violation. It names the field and the rule, never
+// the value, so it can be logged without leaking personal data.
+type FieldError struct {
+	Field   string // JSON path, e.g. "v[0].dn"
+	Problem string
+}
+
+func (e FieldError) Error() string { return e.Field + ": " + e.Problem }
+
+// SchemaError lists every schema violation of a payload.
+type SchemaError []FieldError
+
+func (e SchemaError) Error() string {
+	parts := make([]string, len(e))
+	for i, f := range e {
+		parts[i] = f.Error()
+	}
+	return "DCC schema: " + strings.Join(parts, "; ")
+}
+
+// Validate checks the payload against the DCC schema 1.3.x: required fields,
+// patterns, lengths, formats, exactly one of v/t/r with exactly one entry.
+// It follows the schema's own tolerance policy (Postel, SCHEMA FAQ) where real
+// certificates differ from the letter: date fields may carry a time after the
+// date, dob may be a date-time, test dates may use ±hh or ±hhmm offsets, and
+// tc (required up to 1.2) is optional as in 1.3. Value-set membership is not a
+// schema matter; business rules check it. Returns nil or a SchemaError.
+func (c *Certificate) Validate() error {
+	var v validator
+	decoded := c.present != 0
+	if !matchVersion(c.Version) {
+		v.add("ver", "must be a version like 1.3.0")
+	}
+	if decoded && c.present&hasNam == 0 {
+		v.add("nam", "required")
+	} else {
+		v.name(c.Name)
+	}
+	switch {
+	case decoded && c.present&hasDob == 0:
+		v.add("dob", "required")
+	case !matchDOB(c.DateOfBirth):
+		v.add("dob", "must be YYYY-MM-DD, YYYY-MM, YYYY or empty, with a year 1900–2099")
+	}
+	groups := 0
+	for _, g := range []struct {
+		name string
+		n    int
+	}{{"v", len(c.Vaccinations)}, {"t", len(c.Tests)}, {"r", len(c.Recoveries)}} {
+		if g.n == 0 {
+			continue
+		}
+		groups++
+		if g.n != 1 {
+			v.add(g.name, fmt.Sprintf("must hold exactly one entry, has %d", g.n))
+		}
+	}
+	if groups != 1 {
+		v.add("v|t|r", fmt.Sprintf("exactly one of v, t, r is required, found %d", groups))
+	}
+	for i, e := range c.Vaccinations {
+		p := fmt.Sprintf("v[%d].", i)
+		v.required(p, "tg", e.Target)
+		v.required(p, "vp", e.Vaccine)
+		v.required(p, "mp", e.Product)
+		v.required(p, "ma", e.Manufacturer)
+		if e.DoseNumber < 1 {
+			v.add(p+"dn", "must be an integer ≥ 1")
+		}
+		if e.TotalDoses < 1 {
+			v.add(p+"sd", "must be an integer ≥ 1")
+		}
+		v.date(p+"dt", e.Date)
+		v.common(p, e.Country, e.Issuer, e.ID)
+	}
+	for i, e := range c.Tests {
+		p := fmt.Sprintf("t[%d].", i)
+		v.required(p, "tg", e.Target)
+		v.required(p, "tt", e.TestType)
+		v.required(p, "tr", e.Result)
+		v.maxLen(p+"nm", e.TestName)
+		v.maxLen(p+"tc", e.Centre)
+		if _, err := ParseDateTime(e.SampledAt); err != nil {
+			v.add(p+"sc", err.Error())
+		}
+		if e.ResultAt != "" {
+			if _, err := ParseDateTime(e.ResultAt); err != nil {
+				v.add(p+"dr", err.Error())
+			}
+		}
+		v.common(p, e.Country, e.Issuer, e.ID)
+	}
+	for i, e := range c.Recoveries {
+		p := fmt.Sprintf("r[%d].", i)
+		v.required(p, "tg", e.Target)
+		v.date(p+"fr", e.FirstPositive)
+		v.date(p+"df", e.ValidFrom)
+		v.date(p+"du", e.ValidUntil)
+		v.common(p, e.Country, e.Issuer, e.ID)
+	}
+	if len(v) == 0 {
+		return nil
+	}
+	return SchemaError(v)
+}
+
+type validator []FieldError
+
+func (v *validator) add(field, problem string) { *v = append(*v, FieldError{field, problem}) }
+
+func (v *validator) required(prefix, field, s string) {
+	if s == "" {
+		v.add(prefix+field, "required")
+	}
+}
+
+func (v *validator) maxLen(field, s string) {
+	if utf8.RuneCountInString(s) > 80 {
+		v.add(field, "longer than 80 characters")
+	}
+}
+
+func (v *validator) date(field, s string) {
+	if _, err := ParseDate(s); err != nil {
+		v.add(field, err.Error())
+	}
+}
+
+// common checks the fields every entry has: co, is, ci.
+func (v *validator) common(prefix, country, issuer, id string) {
+	if !matchCountry(country) {
+		v.add(prefix+"co", "must be 1–10 upper-case letters")
+	}
+	v.required(prefix, "is", issuer)
+	v.maxLen(prefix+"is", issuer)
+	v.required(prefix, "ci", id)
+	v.maxLen(prefix+"ci", id)
+}
+
+func (v *validator) name(n Name) {
+	v.maxLen("nam.fn", n.Family)
+	v.maxLen("nam.gn", n.Given)
+	for _, f := range []struct{ field, s string }{{"nam.fnt", n.FamilyStandard}, {"nam.gnt", n.GivenStandard}} {
+		v.maxLen(f.field, f.s)
+		if strings.Trim(f.s, "ABCDEFGHIJKLMNOPQRSTUVWXYZ<") != "" {
+			v.add(f.field, "must contain only A–Z and <")
+		}
+	}
+	// Schema 1.3.2: at least one transliterated name. An empty string counts
+	// as absent here: it identifies nobody.
+	if n.FamilyStandard == "" && n.GivenStandard == "" {
+		v.add("nam", "fnt or gnt is required")
+	}
+}
+
+// versionPattern is the schema's own pattern for ver; its dots are
+// unescaped, so any character separates the numbers.
+var versionPattern = regexp.MustCompile(`^\d+.\d+.\d+$`)
+
+func matchVersion(s string) bool { return versionPattern.MatchString(s) }
+
+// matchDOB implements ^((19|20)\d\d(-\d\d){0,2}){0,1}$, tolerating a time
+// after a full date (BG issued dob as a date-time).
+func matchDOB(s string) bool {
+	if len(s) > 10 {
+		_, err := ParseDate(s)
+		return err == nil && matchDOB(s[:10])
+	}
+	if s == "" {
+		return true
+	}
+	if len(s) != 4 && len(s) != 7 && len(s) != 10 || !(strings.HasPrefix(s, "19") || strings.HasPrefix(s, "20")) {
+		return false
+	}
+	for i := range len(s) {
+		if i == 4 || i == 7 {
+			if s[i] != '-' {
+				return false
+			}
+		} else if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+// matchCountry implements [A-Z]{1,10}.
+func matchCountry(s string) bool {
+	if len(s) < 1 || len(s) > 10 {
+		return false
+	}
+	return strings.Trim(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZ") == ""
+}

@@ -1,0 +1,35 @@
+package verifier
+
+// Code identifies a failure reason; stable, for programs and translations.
+type Code string
+
+// Reason codes, grouped by stage.
+const (
+	CodeImageUnreadable   Code = "IMAGE_UNREADABLE"    // not a supported image, or corrupt
+	CodeImageTooLarge     Code = "IMAGE_TOO_LARGE"     // over the pixel or byte limit
+	CodeQRNotFound        Code = "QR_NOT_FOUND"        // no QR code could be read
+	CodeInputTooLong      Code = "INPUT_TOO_LONG"      // longer than a QR code holds
+	CodePrefixMissing     Code = "PREFIX_MISSING"      // no HC1: prefix
+	CodePrefixUnsupported Code = "PREFIX_UNSUPPORTED"  // HC2:, HL0:, LT1: …
+	CodeBase45Invalid     Code = "BASE45_INVALID"      //
+	CodeNotCompressed     Code = "ZLIB_NOT_COMPRESSED" // raw COSE without zlib
+	CodeCompression       Code = "ZLIB_CORRUPT"        //
+	CodeInflatedTooLarge  Code = "ZLIB_TOO_LARGE"      // zip bomb
+	CodeCOSEMalformed     Code = "COSE_MALFORMED"      //
+	CodeAlgUnsupported    Code = "ALG_UNSUPPORTED"     // alg missing or not ES256/PS256
+	CodeKIDInvalid        Code = "KID_INVALID"         // missing, not bstr, not 8 bytes
+	CodeCBORMalformed     Code = "CBOR_MALFORMED"      //
+	CodeClaimsInvalid     Code = "CWT_CLAIMS_INVALID"  // exp/iat/hcert missing or mistyped
+	CodeSchemaInvalid     Code = "SCHEMA_INVALID"      //
+	CodeDSCUnknown        Code = "DSC_UNKNOWN"         // no trusted DSC has this kid
+	CodeKeyMismatch       Code = "ALG_KEY_MISMATCH"    // alg does not fit the DSC key
+	CodeSignatureInvalid  Code = "SIGNATURE_INVALID"   //
+	CodeKeyUsage          Code = "KEY_USAGE_MISMATCH"  // DSC may not sign this certificate type
+	CodeTypeUnknown       Code = "TYPE_UNKNOWN"        // zero or several of v/t/r
+	CodeCertExpired       Code = "CERT_EXPIRED"        // clock after exp
+	CodeCertNotYetValid   Code = "CERT_NOT_YET_VALID"  // iat after clock
+	CodeDSCExpired        Code = "DSC_EXPIRED"         // clock after DSC notAfter
+	CodeDSCNotYetValid    Code = "DSC_NOT_YET_VALID"   // clock before DSC notBefore
+	CodeIssuedBeforeDSC   Code = "ISSUED_BEFORE_DSC"   // iat before DSC notBefore
+	CodeOutlivesDSC       Code = "EXPIRES_AFTER_DSC"   // exp after DSC notAfter
+)

@@ -1,0 +1,120 @@
+package verifier
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"image"
+	_ "image/gif"  // GIF input
+	_ "image/jpeg" // JPEG input
+	_ "image/png"  // PNG input
+	"net/http"
+	"strings"
+
+	"github.com/makiuchi-d/gozxing"
+	"github.com/makiuchi-d/gozxing/qrcode"
+	_ "golang.org/x/image/webp" // WebP input
+)
+
+// Limits on images, checked from the header before any pixel is decoded.
+const (
+	MaxImageBytes  = 20 << 20
+	MaxImagePixels = 40_000_000
+)
+
+// Errors of the picture stage.
+var (
+	ErrImageTooLarge = errors.New("image too large")
+	ErrImageFormat   = errors.New("unsupported or corrupt image")
+	ErrQRNotFound    = errors.New("no QR code found")
+)
+
+// IsImage reports whether data looks like an image this package reads.
+func IsImage(data []byte) bool {
+	return strings.HasPrefix(http.DetectContentType(data), "image/")
+}
+
+// VerifyImage reads the QR code in an image (PNG, JPEG, GIF, WebP) and
+// verifies the DCC it holds.
+func (v *Verifier) VerifyImage(ctx context.Context, data []byte) *Result {
+	r := &Result{ValidatedAt: v.now().UTC(), Reasons: []Reason{}}
+	for _, s := range stageOrder {
+		r.Stages.set(s, Skipped)
+	}
+	text, err := ReadQR(ctx, data)
+	if err != nil {
+		code := CodeQRNotFound
+		switch {
+		case errors.Is(err, ErrImageTooLarge):
+			code = CodeImageTooLarge
+		case errors.Is(err, ErrImageFormat):
+			code = CodeImageUnreadable
+		}
+		r.fail(StagePicture, code, err.Error())
+		return r
+	}
+	r.pass(StagePicture)
+	v.verifyText(ctx, r, text)
+	return r
+}
+
+// ReadQR decodes an image within the size limits and returns the text of the
+// QR code in it.
+func ReadQR(ctx context.Context, data []byte) (string, error) {
+	img, err := DecodeImage(data)
+	if err != nil {
+		return "", err
+	}
+	return scanQR(ctx, img)
+}
+
+// DecodeImage decodes an image after checking its byte size and, from the
+// header alone, its pixel count.
+func DecodeImage(data []byte) (image.Image, error) {
+	if len(data) > MaxImageBytes {
+		return nil, fmt.Errorf("%w: %d bytes, at most %d", ErrImageTooLarge, len(data), MaxImageBytes)
+	}
+	cfg, format, err := image.DecodeConfig(bytes.NewReader(data))
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrImageFormat, err)
+	}
+	if px := int64(cfg.Width) * int64(cfg.Height); px > MaxImagePixels {
+		return nil, fmt.Errorf("%w: %d×%d pixels, at most %d", ErrImageTooLarge, cfg.Width, cfg.Height, MaxImagePixels)
+	}
+	img, _, err := image.Decode(bytes.NewReader(data))
+	if err != nil {
+		return nil, fmt.Errorf("%w: %s: %v", ErrImageFormat, format, err)
+	}
+	return img, nil
+}
+
+// scanQR finds a QR code with gozxing, trying the hybrid binarizer first and
+// the global-histogram one second.
+func scanQR(ctx context.Context, img image.Image) (string, error) {
+	src := gozxing.NewLuminanceSourceFromImage(img)
+	hints := map[gozxing.DecodeHintType]any{
+		gozxing.DecodeHintType_TRY_HARDER: true,
+	}
+	reader := qrcode.NewQRCodeReader()
+	binarizers := []func(gozxing.LuminanceSource) gozxing.Binarizer{
+		gozxing.NewHybridBinarizer,
+		gozxing.NewGlobalHistgramBinarizer,
+	}
+	for _, source := range []gozxing.LuminanceSource{src, src.Invert()} {
+		for _, newBinarizer := range binarizers {
+			if err := ctx.Err(); err != nil {
+				return "", err
+			}
+			bmp, err := gozxing.NewBinaryBitmap(newBinarizer(source))
+			if err != nil {
+				continue
+			}
+			res, err := reader.Decode(bmp, hints)
+			if err == nil {
+				return res.GetText(), nil
+			}
+		}
+	}
+	return "", ErrQRNotFound
+}

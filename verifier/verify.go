@@ -1,0 +1,285 @@
+package verifier
+
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/greenpass-dcc/greenpass/hcert"
+	"github.com/greenpass-dcc/greenpass/trustlist"
+)
+
+// TrustStore finds the trusted DSCs for a kid. *trustlist.List implements it.
+type TrustStore interface {
+	ByKID(kid []byte) []*trustlist.DSC
+}
+
+// allDSCs is implemented by trust stores that can list every DSC; it is only
+// used when kid fallback is switched on.
+type allDSCs interface {
+	All() []*trustlist.DSC
+}
+
+// Verifier checks DCCs against a trust store at a clock. It is safe for
+// concurrent use.
+type Verifier struct {
+	trust       TrustStore
+	now         func() time.Time
+	kidFallback bool
+	skew        time.Duration
+}
+
+// Option configures a Verifier.
+type Option func(*Verifier)
+
+// WithClock sets the validation clock (default time.Now).
+func WithClock(now func() time.Time) Option { return func(v *Verifier) { v.now = now } }
+
+// WithKIDFallback makes the verifier try every trusted DSC when none has the
+// message's kid, as CovPass and the CWA do. Off by default: the EU test
+// vectors CO22 and CO23 require a wrong kid to fail even when the signature
+// is genuine.
+func WithKIDFallback() Option { return func(v *Verifier) { v.kidFallback = true } }
+
+// WithClockSkew tolerates an issuing clock ahead of the validation clock by
+// up to d when checking iat (default 0).
+func WithClockSkew(d time.Duration) Option { return func(v *Verifier) { v.skew = d } }
+
+// New returns a Verifier that trusts the DSCs in trust.
+func New(trust TrustStore, opts ...Option) *Verifier {
+	v := &Verifier{trust: trust, now: time.Now}
+	for _, o := range opts {
+		o(v)
+	}
+	if v.trust == nil {
+		v.trust = trustlist.NewList()
+	}
+	return v
+}
+
+// VerifyText verifies the QR text of a DCC ("HC1:…").
+func (v *Verifier) VerifyText(ctx context.Context, text string) *Result {
+	r := &Result{ValidatedAt: v.now().UTC(), Reasons: []Reason{}}
+	r.Stages.set(StagePicture, Skipped)
+	v.verifyText(ctx, r, text)
+	return r
+}
+
+func (v *Verifier) verifyText(_ context.Context, r *Result, text string) {
+	for _, s := range stageOrder[1:] {
+		r.Stages.set(s, Skipped)
+	}
+	r.HC1 = strings.TrimRight(text, "\r\n")
+	defer r.finish()
+
+	b45, err := hcert.TrimPrefix(text)
+	if err != nil {
+		r.HC1 = ""
+		if len(text) <= hcert.MaxTextLen {
+			r.HC1 = strings.TrimRight(text, "\r\n")
+		}
+		code := CodePrefixMissing
+		switch {
+		case errors.Is(err, hcert.ErrTooLong):
+			code = CodeInputTooLong
+		case errors.Is(err, hcert.ErrUnsupportedPrefix):
+			code = CodePrefixUnsupported
+		}
+		r.fail(StagePrefix, code, err.Error())
+		return
+	}
+	r.pass(StagePrefix)
+
+	compressed, err := hcert.DecodeBase45(b45)
+	if err != nil {
+		r.fail(StageBase45, CodeBase45Invalid, err.Error())
+		return
+	}
+	r.pass(StageBase45)
+
+	coseMsg, err := hcert.Decompress(compressed, 0)
+	if err != nil {
+		code := CodeCompression
+		switch {
+		case errors.Is(err, hcert.ErrNotCompressed):
+			code = CodeNotCompressed
+		case errors.Is(err, hcert.ErrInflatedTooLarge):
+			code = CodeInflatedTooLarge
+		}
+		r.fail(StageZlib, code, err.Error())
+		return
+	}
+	r.pass(StageZlib)
+
+	msg, err := hcert.ParseSign1(coseMsg)
+	if err != nil {
+		code := CodeCOSEMalformed
+		switch {
+		case errors.Is(err, hcert.ErrAlgorithm):
+			code = CodeAlgUnsupported
+		case errors.Is(err, hcert.ErrKID):
+			code = CodeKIDInvalid
+		}
+		r.fail(StageCOSE, code, err.Error())
+		return
+	}
+	r.pass(StageCOSE)
+	r.KID, r.Alg = msg.KID, msg.Alg.String()
+
+	// HCERT §6.3: the signature is checked before the payload is trusted. The
+	// payload is still decoded when it fails, to report every problem, but a
+	// result is only valid when every stage passes.
+	v.checkSignature(r, msg)
+	claims, cert := v.decodePayload(r, msg.Payload)
+	v.checkKeyUsage(r, cert)
+	v.checkExpiry(r, claims)
+}
+
+// finish derives Valid: every stage after picture passed.
+func (r *Result) finish() {
+	r.Valid = r.Stages.Get(StagePicture) != Fail
+	for _, s := range stageOrder[1:] {
+		if r.Stages.Get(s) != Pass {
+			r.Valid = false
+		}
+	}
+}
+
+func (v *Verifier) checkSignature(r *Result, msg *hcert.Sign1) {
+	candidates := v.trust.ByKID(msg.KID)
+	fallback := false
+	if len(candidates) == 0 && v.kidFallback {
+		if all, ok := v.trust.(allDSCs); ok {
+			candidates, fallback = all.All(), true
+		}
+	}
+	if len(candidates) == 0 {
+		r.fail(StageSignature, CodeDSCUnknown, fmt.Sprintf("no trusted DSC has kid %s", base64.StdEncoding.EncodeToString(msg.KID)))
+		return
+	}
+	mismatch := 0
+	var lastErr error
+	for _, dsc := range candidates {
+		if dsc.Key == nil {
+			mismatch++
+			lastErr = dsc.KeyErr
+			continue
+		}
+		err := msg.Verify(dsc.Key)
+		if err == nil {
+			r.DSC = dsc
+			r.pass(StageSignature)
+			return
+		}
+		if errors.Is(err, hcert.ErrKeyMismatch) {
+			mismatch++
+		}
+		lastErr = err
+	}
+	if mismatch == len(candidates) {
+		r.fail(StageSignature, CodeKeyMismatch, lastErr.Error())
+		return
+	}
+	msgText := fmt.Sprintf("signature does not verify under the %d trusted DSC(s) with this kid", len(candidates))
+	if fallback {
+		msgText = fmt.Sprintf("kid unknown; signature does not verify under any of the %d trusted DSCs", len(candidates))
+	}
+	r.fail(StageSignature, CodeSignatureInvalid, msgText)
+}
+
+func (v *Verifier) decodePayload(r *Result, payload []byte) (*hcert.Claims, *hcert.Certificate) {
+	claims, err := hcert.ParseClaims(payload)
+	if err != nil {
+		code := CodeClaimsInvalid
+		if errors.Is(err, hcert.ErrCBOR) {
+			code = CodeCBORMalformed
+		}
+		r.fail(StageCBOR, code, err.Error())
+		return nil, nil
+	}
+	r.Issuer = claims.Issuer
+	iat, exp := claims.IssuedAt, claims.ExpiresAt
+	r.IssuedAt, r.ExpiresAt = &iat, &exp
+
+	cert, err := hcert.DecodePayload(claims.DCC)
+	switch {
+	case errors.Is(err, hcert.ErrPayloadType):
+		// Well-formed CBOR whose values do not fit the schema's types.
+		r.pass(StageCBOR)
+		r.fail(StageSchema, CodeSchemaInvalid, err.Error())
+		return claims, nil
+	case err != nil:
+		r.fail(StageCBOR, CodeCBORMalformed, err.Error())
+		return claims, nil
+	}
+	r.pass(StageCBOR)
+	r.Certificate, r.Type = cert, cert.Type()
+
+	var schemaErr hcert.SchemaError
+	if err := cert.Validate(); errors.As(err, &schemaErr) {
+		for _, fe := range schemaErr {
+			r.fail(StageSchema, CodeSchemaInvalid, fe.Error())
+		}
+	} else {
+		r.pass(StageSchema)
+	}
+	return claims, cert
+}
+
+func (v *Verifier) checkKeyUsage(r *Result, cert *hcert.Certificate) {
+	if cert == nil || r.DSC == nil {
+		return // skipped: no payload or no trusted signer
+	}
+	t := cert.Type()
+	if t == hcert.TypeUnknown {
+		r.fail(StageKeyUsage, CodeTypeUnknown, "certificate must hold exactly one of v, t, r")
+		return
+	}
+	allowed := allowedTypes(r.DSC.Certificate.UnknownExtKeyUsage)
+	if allowed != nil && !allowed[t] {
+		r.fail(StageKeyUsage, CodeKeyUsage, fmt.Sprintf("the DSC's extended key usage does not allow %s certificates", t))
+		return
+	}
+	r.pass(StageKeyUsage)
+}
+
+// checkExpiry enforces DSC.notBefore ≤ iat ≤ clock ≤ exp ≤ DSC.notAfter
+// (HCERT §3.3.5–3.3.6; the EU test data's expiration semantics). The DSC
+// bounds are checked when the signer is known.
+func (v *Verifier) checkExpiry(r *Result, claims *hcert.Claims) {
+	if claims == nil {
+		return
+	}
+	now := r.ValidatedAt
+	failed := false
+	fail := func(code Code, msg string) { failed = true; r.fail(StageExpiry, code, msg) }
+	if now.After(claims.ExpiresAt) {
+		fail(CodeCertExpired, "certificate expired at "+claims.ExpiresAt.Format(time.RFC3339))
+	}
+	if claims.IssuedAt.After(now.Add(v.skew)) {
+		fail(CodeCertNotYetValid, "certificate issued in the future, at "+claims.IssuedAt.Format(time.RFC3339))
+	}
+	if d := r.DSC; d != nil {
+		c := d.Certificate
+		if now.After(c.NotAfter) {
+			fail(CodeDSCExpired, "the signing DSC expired at "+c.NotAfter.UTC().Format(time.RFC3339))
+		}
+		if now.Before(c.NotBefore) {
+			fail(CodeDSCNotYetValid, "the signing DSC is valid only from "+c.NotBefore.UTC().Format(time.RFC3339))
+		}
+		if claims.IssuedAt.Before(c.NotBefore) {
+			fail(CodeIssuedBeforeDSC, "certificate issued before its DSC became valid")
+		}
+		if claims.ExpiresAt.After(c.NotAfter) {
+			fail(CodeOutlivesDSC, "certificate expires after its DSC")
+		}
+	} else if r.Stages.Get(StageSignature) != Pass {
+		return // skipped: without a trusted signer the DSC bounds are unknown
+	}
+	if !failed {
+		r.pass(StageExpiry)
+	}
+}

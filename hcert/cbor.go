@@ -66,6 +66,18 @@ func decodeInto(data []byte, v any, what string) error {
 	return fmt.Errorf("%w: %s: %v", ErrCBOR, what, err)
 }
 
+// rawItem is one undecoded CBOR item. Unlike cbor.RawMessage it does not
+// copy: it aliases the input, which the functions of this package own and
+// never modify (Decompress returns a fresh buffer; ParseSign1's callers pass
+// theirs on). That saves an allocation per header, claim and COSE element.
+type rawItem []byte
+
+// UnmarshalCBOR keeps a reference to data.
+func (r *rawItem) UnmarshalCBOR(data []byte) error {
+	*r = data[:len(data):len(data)]
+	return nil
+}
+
 // majorType returns the CBOR major type of the item starting data (0–7), or -1.
 func majorType(data []byte) int {
 	if len(data) == 0 {

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"hash"
 
-	"github.com/fxamacker/cbor/v2"
 	"github.com/veraison/go-cose"
 )
 
@@ -43,10 +42,49 @@ type Sign1 struct {
 	KIDProtected bool
 }
 
+// envelope is the COSE_Sign1 array; decoding into it requires exactly four
+// elements.
+type envelope struct {
+	_           struct{} `cbor:",toarray"`
+	Protected   rawItem
+	Unprotected rawItem
+	Payload     rawItem
+	Signature   rawItem
+}
+
+// byteString returns the content of a definite-length CBOR byte string
+// without copying; raw is already known to be one well-formed item.
+// Indefinite-length (chunked) strings are decoded the slow way.
+func byteString(raw rawItem, what string) ([]byte, error) {
+	if majorType(raw) != majorBytes {
+		return nil, fmt.Errorf("%w: %s has CBOR major type %d, want a byte string", ErrCOSE, what, majorType(raw))
+	}
+	n, head := uint64(raw[0]&0x1F), 1
+	switch {
+	case n < 24:
+	case n <= 27:
+		head += 1 << (n - 24)
+		n = 0
+		for _, b := range raw[1:head] {
+			n = n<<8 | uint64(b)
+		}
+	default: // indefinite length
+		var b []byte
+		if err := decMode.Unmarshal(raw, &b); err != nil {
+			return nil, fmt.Errorf("%w: %s: %v", ErrCOSE, what, err)
+		}
+		return b, nil
+	}
+	if uint64(len(raw)-head) != n {
+		return nil, fmt.Errorf("%w: %s length mismatch", ErrCOSE, what)
+	}
+	return raw[head:len(raw):len(raw)], nil
+}
+
 // header holds the two header parameters a DCC uses; others are ignored.
 type header struct {
-	Alg cbor.RawMessage `cbor:"1,keyasint,omitempty"`
-	KID cbor.RawMessage `cbor:"4,keyasint,omitempty"`
+	Alg rawItem `cbor:"1,keyasint,omitempty"`
+	KID rawItem `cbor:"4,keyasint,omitempty"`
 }
 
 // ParseSign1 parses a COSE_Sign1 message: tagged 18(...), CWT-tagged
@@ -71,28 +109,26 @@ func ParseSign1(data []byte) (*Sign1, error) {
 	} else if majorType(body) == majorTag {
 		return nil, fmt.Errorf("%w: unexpected CBOR tag (only 18 and 61(18) are allowed)", ErrCOSE)
 	}
-	var parts []cbor.RawMessage
-	if err := decMode.Unmarshal(body, &parts); err != nil {
+	var env envelope
+	if err := decMode.Unmarshal(body, &env); err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrCOSE, err)
 	}
-	if len(parts) != 4 {
-		return nil, fmt.Errorf("%w: array of %d elements, want 4", ErrCOSE, len(parts))
+	var err error
+	if msg.Protected, err = byteString(env.Protected, "protected header"); err != nil {
+		return nil, err
 	}
-	want := [4]int{majorBytes, majorMap, majorBytes, majorBytes}
-	names := [4]string{"protected header", "unprotected header", "payload", "signature"}
-	for i, p := range parts {
-		if majorType(p) != want[i] {
-			return nil, fmt.Errorf("%w: %s has CBOR major type %d, want %d", ErrCOSE, names[i], majorType(p), want[i])
-		}
+	if majorType(env.Unprotected) != majorMap {
+		return nil, fmt.Errorf("%w: unprotected header is not a map", ErrCOSE)
+	}
+	if msg.Payload, err = byteString(env.Payload, "payload"); err != nil {
+		return nil, err
+	}
+	if msg.Signature, err = byteString(env.Signature, "signature"); err != nil {
+		return nil, err
 	}
 	var unprotected header
-	if err := decodeInto(parts[1], &unprotected, "unprotected header"); err != nil {
+	if err := decodeInto(env.Unprotected, &unprotected, "unprotected header"); err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrCOSE, err)
-	}
-	for i, dst := range []*[]byte{&msg.Protected, &msg.Payload, &msg.Signature} {
-		if err := decMode.Unmarshal(parts[[3]int{0, 2, 3}[i]], dst); err != nil {
-			return nil, fmt.Errorf("%w: %v", ErrCOSE, err)
-		}
 	}
 	var protected header
 	if len(msg.Protected) > 0 {
@@ -112,7 +148,7 @@ func ParseSign1(data []byte) (*Sign1, error) {
 	return msg, nil
 }
 
-func (m *Sign1) pickAlg(protected, unprotected cbor.RawMessage) error {
+func (m *Sign1) pickAlg(protected, unprotected rawItem) error {
 	raw := protected
 	if raw == nil {
 		raw = unprotected
@@ -132,7 +168,7 @@ func (m *Sign1) pickAlg(protected, unprotected cbor.RawMessage) error {
 	return fmt.Errorf("%w: alg %d (only ES256 = -7 and PS256 = -37 are allowed)", ErrAlgorithm, alg)
 }
 
-func (m *Sign1) pickKID(protected, unprotected cbor.RawMessage) error {
+func (m *Sign1) pickKID(protected, unprotected rawItem) error {
 	raw, fromProtected := protected, true
 	if raw == nil {
 		raw, fromProtected = unprotected, false
@@ -152,7 +188,7 @@ func (m *Sign1) pickKID(protected, unprotected cbor.RawMessage) error {
 }
 
 // SigStructure returns the bytes the signature covers (RFC 9052 §4.4):
-// ["Signature1", protected (as received), external_aad = h'', payload].
+// ["Signature1", protected (as received), external_aad = h”, payload].
 func (m *Sign1) SigStructure() []byte {
 	var w bytesWriter
 	m.writeSigStructure(&w)

@@ -1,6 +1,7 @@
 package hcert
 
 import (
+	"encoding/binary"
 	"fmt"
 	"math"
 	"time"
@@ -26,14 +27,34 @@ type Claims struct {
 	// ES and HU vectors); the value was truncated to whole seconds.
 	FloatTimes bool
 	// DCC is the raw CBOR of claim -260 key 1, the DCC payload.
-	DCC cbor.RawMessage
+	DCC []byte
 }
 
 type rawClaims struct {
-	Iss   cbor.RawMessage `cbor:"1,keyasint,omitempty"`
-	Exp   cbor.RawMessage `cbor:"4,keyasint,omitempty"`
-	Iat   cbor.RawMessage `cbor:"6,keyasint,omitempty"`
-	HCert cbor.RawMessage `cbor:"-260,keyasint,omitempty"`
+	Iss   rawItem `cbor:"1,keyasint,omitempty"`
+	Exp   rawItem `cbor:"4,keyasint,omitempty"`
+	Iat   rawItem `cbor:"6,keyasint,omitempty"`
+	HCert rawItem `cbor:"-260,keyasint,omitempty"`
+}
+
+type hcertClaim struct {
+	EUDCC rawItem `cbor:"1,keyasint,omitempty"`
+}
+
+// mapLen returns the number of pairs of a well-formed CBOR map, -1 if raw
+// is not a map.
+func mapLen(raw rawItem) int {
+	if majorType(raw) != majorMap {
+		return -1
+	}
+	if raw[0]&0x1F < 24 {
+		return int(raw[0] & 0x1F)
+	}
+	var m map[any]cbor.RawMessage // rare: long or indefinite-length map
+	if decMode.Unmarshal(raw, &m) != nil {
+		return -1
+	}
+	return len(m)
 }
 
 // ParseClaims decodes the CWT claims map of a COSE payload. exp and iat are
@@ -73,28 +94,31 @@ func ParseClaims(payload []byte) (*Claims, error) {
 	if majorType(raw.HCert) != majorMap {
 		return nil, fmt.Errorf("%w: hcert claim (-260) is not a map", ErrClaims)
 	}
-	var hc map[int64]cbor.RawMessage
+	var hc hcertClaim
 	if err := decodeInto(raw.HCert, &hc, "hcert claim"); err != nil {
-		return nil, fmt.Errorf("%w: hcert claim (-260) must have integer keys: %v", ErrClaims, err)
+		return nil, fmt.Errorf("%w: hcert claim (-260): %v", ErrClaims, err)
 	}
-	dcc, ok := hc[hcertEUDCC]
-	if !ok || len(hc) != 1 {
-		return nil, fmt.Errorf("%w: hcert claim (-260) must hold exactly key 1 (eu_dcc_v1), has %d keys", ErrClaims, len(hc))
+	if hc.EUDCC == nil || mapLen(raw.HCert) != 1 {
+		return nil, fmt.Errorf("%w: hcert claim (-260) must hold exactly key 1 (eu_dcc_v1)", ErrClaims)
 	}
-	if majorType(dcc) != majorMap {
+	if majorType(hc.EUDCC) != majorMap {
 		return nil, fmt.Errorf("%w: eu_dcc_v1 is not a map", ErrClaims)
 	}
+	dcc := hc.EUDCC
 	c.DCC = dcc
 	return c, nil
 }
 
 // numericDate decodes an RFC 8392 NumericDate.
-func numericDate(raw cbor.RawMessage, name string) (time.Time, bool, error) {
+func numericDate(raw rawItem, name string) (time.Time, bool, error) {
 	if raw == nil {
 		return time.Time{}, false, fmt.Errorf("%w: %s missing", ErrClaims, name)
 	}
 	switch majorType(raw) {
 	case majorUint, majorNegInt:
+		if len(raw) == 5 && raw[0] == 0x1A { // uint32: every date until 2106
+			return time.Unix(int64(binary.BigEndian.Uint32(raw[1:])), 0).UTC(), false, nil
+		}
 		var n int64
 		if err := decMode.Unmarshal(raw, &n); err != nil {
 			return time.Time{}, false, fmt.Errorf("%w: %s: %v", ErrClaims, name, err)

@@ -4,8 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-
-	"github.com/fxamacker/cbor/v2"
 )
 
 // Type is the kind of a certificate, named after its payload group.
@@ -74,17 +72,17 @@ type Vaccination struct {
 
 // Test is one entry of the t group.
 type Test struct {
-	Target      string `cbor:"tg" json:"tg"`
-	TestType    string `cbor:"tt" json:"tt"`                     // covid-19-lab-test-type
-	TestName    string `cbor:"nm,omitempty" json:"nm,omitempty"` // NAAT name, free text
-	Device      string `cbor:"ma,omitempty" json:"ma,omitempty"` // RAT device id
-	SampledAt   string `cbor:"sc" json:"sc"`
-	ResultAt    string `cbor:"dr,omitempty" json:"dr,omitempty"` // up to schema 1.1
-	Result      string `cbor:"tr" json:"tr"`                     // covid-19-lab-result
-	Centre      string `cbor:"tc,omitempty" json:"tc,omitempty"`
-	Country     string `cbor:"co" json:"co"`
-	Issuer      string `cbor:"is" json:"is"`
-	ID          string `cbor:"ci" json:"ci"`
+	Target    string `cbor:"tg" json:"tg"`
+	TestType  string `cbor:"tt" json:"tt"`                     // covid-19-lab-test-type
+	TestName  string `cbor:"nm,omitempty" json:"nm,omitempty"` // NAAT name, free text
+	Device    string `cbor:"ma,omitempty" json:"ma,omitempty"` // RAT device id
+	SampledAt string `cbor:"sc" json:"sc"`
+	ResultAt  string `cbor:"dr,omitempty" json:"dr,omitempty"` // up to schema 1.1
+	Result    string `cbor:"tr" json:"tr"`                     // covid-19-lab-result
+	Centre    string `cbor:"tc,omitempty" json:"tc,omitempty"`
+	Country   string `cbor:"co" json:"co"`
+	Issuer    string `cbor:"is" json:"is"`
+	ID        string `cbor:"ci" json:"ci"`
 }
 
 // Recovery is one entry of the r group.
@@ -111,6 +109,10 @@ var errValue = errors.New("unusable value")
 func (c *Count) UnmarshalCBOR(data []byte) error {
 	switch majorType(data) {
 	case majorUint:
+		if len(data) == 1 { // 0–23: every real dose count
+			*c = Count(data[0])
+			return nil
+		}
 		var n uint64
 		if err := decMode.Unmarshal(data, &n); err != nil {
 			return err
@@ -146,13 +148,15 @@ const (
 	hasR
 )
 
-type rawPayload struct {
-	Ver cbor.RawMessage `cbor:"ver"`
-	Nam cbor.RawMessage `cbor:"nam"`
-	Dob cbor.RawMessage `cbor:"dob"`
-	V   cbor.RawMessage `cbor:"v"`
-	T   cbor.RawMessage `cbor:"t"`
-	R   cbor.RawMessage `cbor:"r"`
+// wirePayload is the decoding target: pointers tell a missing (or null)
+// key from an empty value, in one pass over the CBOR.
+type wirePayload struct {
+	Ver *string       `cbor:"ver"`
+	Nam *Name         `cbor:"nam"`
+	Dob *string       `cbor:"dob"`
+	V   []Vaccination `cbor:"v"`
+	T   []Test        `cbor:"t"`
+	R   []Recovery    `cbor:"r"`
 }
 
 // DecodePayload decodes the DCC payload (the raw value of claim -260/1).
@@ -164,57 +168,29 @@ func DecodePayload(raw []byte) (*Certificate, error) {
 	if majorType(raw) != majorMap {
 		return nil, fmt.Errorf("%w: DCC payload is not a map", ErrPayloadType)
 	}
-	var rp rawPayload
-	if err := decodeInto(raw, &rp, "DCC payload"); err != nil {
+	var w wirePayload
+	if err := decodeInto(raw, &w, "DCC payload"); err != nil {
 		return nil, err
 	}
-	c := &Certificate{}
-	fields := []struct {
-		raw  cbor.RawMessage
-		bit  fieldSet
-		dst  any
-		name string
-	}{
-		{rp.Ver, hasVer, &c.Version, "ver"},
-		{rp.Nam, hasNam, &c.Name, "nam"},
-		{rp.Dob, hasDob, &c.DateOfBirth, "dob"},
-		{rp.V, hasV, &c.Vaccinations, "v"},
-		{rp.T, hasT, &c.Tests, "t"},
-		{rp.R, hasR, &c.Recoveries, "r"},
+	c := &Certificate{Vaccinations: w.V, Tests: w.T, Recoveries: w.R}
+	if w.Ver != nil {
+		c.Version, c.present = *w.Ver, c.present|hasVer
 	}
-	for _, f := range fields {
-		if f.raw == nil || len(f.raw) == 1 && f.raw[0] == 0xF6 {
-			continue
+	if w.Nam != nil {
+		c.Name, c.present = *w.Nam, c.present|hasNam
+	}
+	if w.Dob != nil {
+		c.DateOfBirth, c.present = *w.Dob, c.present|hasDob
+	}
+	for _, g := range []struct {
+		n   int
+		bit fieldSet
+	}{{len(w.V), hasV}, {len(w.T), hasT}, {len(w.R), hasR}} {
+		if g.n > 0 {
+			c.present |= g.bit
 		}
-		if err := checkKind(f.raw, f.dst); err != nil {
-			return nil, fmt.Errorf("%w: %s: %v", ErrPayloadType, f.name, err)
-		}
-		if err := decodeInto(f.raw, f.dst, f.name); err != nil {
-			return nil, err
-		}
-		c.present |= f.bit
 	}
 	return c, nil
-}
-
-// checkKind guards against CBOR coercions that are legal for fxamacker but not
-// for the schema, such as an array of integers decoding into a string slice.
-func checkKind(raw []byte, dst any) error {
-	want := majorText
-	switch dst.(type) {
-	case *Name:
-		want = majorMap
-	case *[]Vaccination, *[]Test, *[]Recovery:
-		want = majorArray
-	}
-	got := majorType(raw)
-	if got == majorTag && want == majorText {
-		return nil // tag 0 date-time strings
-	}
-	if got != want {
-		return fmt.Errorf("CBOR major type %d, want %d", got, want)
-	}
-	return nil
 }
 
 // Type returns the certificate type, TypeUnknown unless exactly one group is

@@ -23,7 +23,7 @@ var zlibReaders sync.Pool
 func Compress(data []byte) []byte {
 	var buf bytes.Buffer
 	w, _ := zlib.NewWriterLevel(&buf, zlib.BestCompression) // level is valid
-	_, _ = w.Write(data)                                       // bytes.Buffer writes do not fail
+	_, _ = w.Write(data)                                    // bytes.Buffer writes do not fail
 	_ = w.Close()
 	return buf.Bytes()
 }

@@ -141,6 +141,12 @@ func TestEUVectors(t *testing.T) {
 // runVector verifies the vector's PREFIX text with its DSC at its clock.
 func runVector(t *testing.T, vec *vector) *Result {
 	t.Helper()
+	return vectorVerifier(t, vec).VerifyText(context.Background(), vec.Prefix)
+}
+
+// vectorVerifier trusts the vector's DSC at the vector's validation clock.
+func vectorVerifier(t testing.TB, vec *vector) *Verifier {
+	t.Helper()
 	var opts []Option
 	if vec.TestCtx.ValidationClock != "" {
 		clock, err := hcert.ParseDateTime(vec.TestCtx.ValidationClock)
@@ -164,7 +170,7 @@ func runVector(t *testing.T, vec *vector) *Result {
 		}
 		list = trustlist.NewList(dsc)
 	}
-	return New(list, opts...).VerifyText(context.Background(), vec.Prefix)
+	return New(list, opts...)
 }
 
 // vectorChecks implements the EXPECTED* semantics of spec §6.3. Each returns

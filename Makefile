@@ -1,0 +1,20 @@
+# The test command of README.md; .ci/run calls exactly this.
+.PHONY: test build fuzz bench
+
+test:
+	@unformatted=$$(gofmt -l .); if [ -n "$$unformatted" ]; then echo "gofmt needed:"; echo "$$unformatted"; exit 1; fi
+	go vet ./...
+	go test -race ./...
+
+build:
+	go build -o greenpass .
+
+# Each fuzz target for FUZZTIME (default 5 minutes).
+FUZZTIME ?= 5m
+fuzz:
+	for t in FuzzDecodeBase45 FuzzDecompress FuzzParseSign1 FuzzDecodeCBOR; do \
+		go test ./hcert -run '^$$' -fuzz "^$$t\$$" -fuzztime $(FUZZTIME) || exit 1; done
+	go test ./verifier -run '^$$' -fuzz '^FuzzVerifyText$$' -fuzztime $(FUZZTIME)
+
+bench:
+	go test ./verifier -run '^$$' -bench . -benchtime 3s -count 5

@@ -1,0 +1,77 @@
+// Command greenpass issues, transfers and verifies EU Digital COVID
+// Certificates. Each job is a subcommand; see "greenpass help".
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+// command is one subcommand.
+type command struct {
+	name    string
+	summary string
+	run     func(ctx context.Context, args []string, io stdio) int
+}
+
+// stdio is the process's standard streams, injected for tests.
+type stdio struct {
+	in       io.Reader
+	out, err io.Writer
+}
+
+// Exit codes shared by all subcommands.
+const (
+	exitOK      = 0
+	exitInvalid = 1 // the job ran, and its answer is "no" (an invalid certificate)
+	exitUsage   = 2 // bad flags, unreadable input, I/O errors
+)
+
+func commands() []command {
+	return []command{
+		{"verify", "verify DCCs from QR images or HC1: text", runVerify},
+	}
+}
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], stdio{os.Stdin, os.Stdout, os.Stderr})
+	stop()
+	os.Exit(code)
+}
+
+func run(ctx context.Context, args []string, std stdio) int {
+	if len(args) == 0 {
+		usage(std.err)
+		return exitUsage
+	}
+	switch args[0] {
+	case "help", "-h", "-help", "--help":
+		if len(args) > 1 {
+			return run(ctx, []string{args[1], "--help"}, std)
+		}
+		usage(std.out)
+		return exitOK
+	}
+	for _, c := range commands() {
+		if c.name == args[0] {
+			return c.run(ctx, args[1:], std)
+		}
+	}
+	fmt.Fprintf(std.err, "greenpass: unknown command %q\n\n", args[0])
+	usage(std.err)
+	return exitUsage
+}
+
+func usage(w io.Writer) {
+	fmt.Fprintln(w, "greenpass — EU Digital COVID Certificate backend and verifier")
+	fmt.Fprintln(w, "\nUsage: greenpass COMMAND [flags] [arguments]\n\nCommands:")
+	for _, c := range commands() {
+		fmt.Fprintf(w, "  %-8s %s\n", c.name, c.summary)
+	}
+	fmt.Fprintln(w, "\nRun \"greenpass COMMAND --help\" for a command's flags.")
+}

@@ -1,0 +1,49 @@
+package verifier
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/greenpass-dcc/greenpass/internal/testdata"
+)
+
+// FuzzVerifyText runs arbitrary text through every stage: no panic, a
+// reason for every failed stage, and never "valid" without a trusted signer.
+func FuzzVerifyText(f *testing.F) {
+	paths, _ := filepath.Glob(filepath.Join(testdata.Dir(f, "dgc"), "*", "2DCode", "[Rr]aw", "*.json"))
+	for _, p := range paths {
+		raw, err := os.ReadFile(p)
+		if err != nil {
+			f.Fatal(err)
+		}
+		var vec vector
+		if json.Unmarshal(raw, &vec) == nil && vec.Prefix != "" {
+			f.Add(vec.Prefix)
+		}
+	}
+	v := New(nil)
+	f.Fuzz(func(t *testing.T, text string) {
+		r := v.VerifyText(context.Background(), text)
+		if r.Valid {
+			t.Fatal("valid without any trusted DSC")
+		}
+		failed := map[Stage]bool{}
+		for _, reason := range r.Reasons {
+			failed[reason.Stage] = true
+			if reason.Code == "" || reason.Message == "" {
+				t.Fatalf("empty reason %+v", reason)
+			}
+		}
+		for _, s := range stageOrder {
+			if (r.Stages.Get(s) == Fail) != failed[s] {
+				t.Fatalf("stage %s is %s but reasons are %v", s, r.Stages.Get(s), r.Reasons)
+			}
+		}
+		if _, err := json.Marshal(r); err != nil {
+			t.Fatal(err)
+		}
+	})
+}

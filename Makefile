@@ -15,6 +15,8 @@ fuzz:
 	for t in FuzzDecodeBase45 FuzzDecompress FuzzParseSign1 FuzzDecodeCBOR; do \
 		go test ./hcert -run '^$$' -fuzz "^$$t\$$" -fuzztime $(FUZZTIME) || exit 1; done
 	go test ./verifier -run '^$$' -fuzz '^FuzzVerifyText$$' -fuzztime $(FUZZTIME)
+	for t in FuzzParseDocument FuzzParseCertificate; do \
+		go test ./trustlist -run '^$$' -fuzz "^$$t\$$" -fuzztime $(FUZZTIME) || exit 1; done
 
 bench:
 	go test ./verifier -run '^$$' -bench . -benchtime 3s -count 5

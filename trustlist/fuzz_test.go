@@ -1,0 +1,36 @@
+package trustlist
+
+import (
+	"bytes"
+	"encoding/json"
+	"testing"
+)
+
+func FuzzParseDocument(f *testing.F) {
+	f.Add([]byte(`{"certificates":[]}`))
+	f.Add([]byte("AAAA\n" + `{"certificates":[{"kid":"AAAAAAAAAAA=","rawData":"MAA=","country":"DE"}]}`))
+	f.Fuzz(func(t *testing.T, in []byte) {
+		doc, err := ParseDocument(in)
+		if err != nil {
+			return
+		}
+		if !json.Valid(doc.JSON) || !bytes.Contains(in, doc.JSON) {
+			t.Fatal("JSON part is not the input's JSON")
+		}
+		dscs, errs := doc.DSCs()
+		if len(dscs)+len(errs) != len(doc.Entries) {
+			t.Fatalf("%d DSCs + %d errors for %d entries", len(dscs), len(errs), len(doc.Entries))
+		}
+	})
+}
+
+func FuzzParseCertificate(f *testing.F) {
+	f.Add([]byte("-----BEGIN CERTIFICATE-----\nMAA=\n-----END CERTIFICATE-----\n"))
+	f.Add([]byte("MAA="))
+	f.Add([]byte{0x30, 0x00})
+	f.Fuzz(func(t *testing.T, in []byte) {
+		if der, err := ParseCertificate(in); err == nil {
+			_, _ = NewDSC(der, "") // must not panic on any DER
+		}
+	})
+}

@@ -4,6 +4,7 @@ go 1.26.8
 
 require (
 	github.com/fxamacker/cbor/v2 v2.10.0
+	github.com/klauspost/compress v1.20.3
 	github.com/makiuchi-d/gozxing v0.1.1
 	github.com/veraison/go-cose v1.3.0
 	golang.org/x/image v0.47.0

@@ -44,28 +44,41 @@ func DecodeBase45(text string) ([]byte, error) {
 	if len(text)%3 == 1 {
 		return nil, fmt.Errorf("%w: length %d leaves a dangling character", ErrBase45, len(text))
 	}
-	out := make([]byte, 0, len(text)/3*2+1)
-	for i := 0; i < len(text); i += 3 {
-		end := min(i+3, len(text))
-		n := 0
-		for j := end - 1; j >= i; j-- {
-			v := base45Value[text[j]]
-			if v < 0 {
-				return nil, fmt.Errorf("%w: character %q at offset %d is not in the alphabet", ErrBase45, text[j], j)
-			}
-			n = n*45 + int(v)
+	out := make([]byte, len(text)/3*2+len(text)%3/2)
+	o := 0
+	i := 0
+	for ; i+3 <= len(text); i += 3 {
+		c, d, e := base45Value[text[i]], base45Value[text[i+1]], base45Value[text[i+2]]
+		if c|d|e < 0 {
+			return nil, badBase45Char(text, i, 3)
 		}
-		if end-i == 3 {
-			if n > 0xFFFF {
-				return nil, fmt.Errorf("%w: group %q at offset %d exceeds 65535", ErrBase45, text[i:end], i)
-			}
-			out = append(out, byte(n>>8), byte(n))
-		} else {
-			if n > 0xFF {
-				return nil, fmt.Errorf("%w: final group %q exceeds 255", ErrBase45, text[i:end])
-			}
-			out = append(out, byte(n))
+		n := int(c) + int(d)*45 + int(e)*2025
+		if n > 0xFFFF {
+			return nil, fmt.Errorf("%w: group %q at offset %d exceeds 65535", ErrBase45, text[i:i+3], i)
 		}
+		out[o], out[o+1] = byte(n>>8), byte(n)
+		o += 2
+	}
+	if i < len(text) { // final group of two characters
+		c, d := base45Value[text[i]], base45Value[text[i+1]]
+		if c|d < 0 {
+			return nil, badBase45Char(text, i, 2)
+		}
+		n := int(c) + int(d)*45
+		if n > 0xFF {
+			return nil, fmt.Errorf("%w: final group %q exceeds 255", ErrBase45, text[i:])
+		}
+		out[o] = byte(n)
 	}
 	return out, nil
+}
+
+// badBase45Char reports the first character of text[i:i+n] outside the alphabet.
+func badBase45Char(text string, i, n int) error {
+	for j := i; j < i+n; j++ {
+		if base45Value[text[j]] < 0 {
+			return fmt.Errorf("%w: character %q at offset %d is not in the alphabet", ErrBase45, text[j], j)
+		}
+	}
+	return fmt.Errorf("%w: at offset %d", ErrBase45, i)
 }

@@ -4,7 +4,6 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"fmt"
-	"hash"
 
 	"github.com/veraison/go-cose"
 )
@@ -190,29 +189,31 @@ func (m *Sign1) pickKID(protected, unprotected rawItem) error {
 // SigStructure returns the bytes the signature covers (RFC 9052 §4.4):
 // ["Signature1", protected (as received), external_aad = h”, payload].
 func (m *Sign1) SigStructure() []byte {
-	var w bytesWriter
-	m.writeSigStructure(&w)
-	return w
+	var head [24]byte
+	out := m.sigStructureHead(head[:0])
+	out = append(out, m.Protected...)
+	out = append(out, 0x40) // external_aad: empty bstr
+	out = cborHead(out, majorBytes, uint64(len(m.Payload)))
+	return append(out, m.Payload...)
 }
 
 // digest returns SHA-256 over the Sig_structure without materialising it.
 func (m *Sign1) digest() []byte {
+	var buf [24]byte
 	h := sha256.New()
-	m.writeSigStructure(hashWriter{h})
+	h.Write(m.sigStructureHead(buf[:0]))
+	h.Write(m.Protected)
+	h.Write(cborHead(append(buf[:0], 0x40), majorBytes, uint64(len(m.Payload))))
+	h.Write(m.Payload)
 	return h.Sum(nil)
 }
 
-type sigWriter interface{ Write([]byte) (int, error) }
-
-func (m *Sign1) writeSigStructure(w sigWriter) {
-	var head [9]byte
-	w.Write([]byte{0x84, 0x6A}) // array(4), text(10)
-	w.Write([]byte("Signature1"))
-	w.Write(cborHead(head[:0], majorBytes, uint64(len(m.Protected))))
-	w.Write(m.Protected)
-	w.Write([]byte{0x40}) // external_aad: empty bstr
-	w.Write(cborHead(head[:0], majorBytes, uint64(len(m.Payload))))
-	w.Write(m.Payload)
+// sigStructureHead appends everything of the Sig_structure before the
+// protected header's bytes: array(4), "Signature1", the protected bstr head.
+func (m *Sign1) sigStructureHead(dst []byte) []byte {
+	dst = append(dst, 0x84, 0x6A) // array(4), text(10)
+	dst = append(dst, "Signature1"...)
+	return cborHead(dst, majorBytes, uint64(len(m.Protected)))
 }
 
 // cborHead appends the CBOR head of an item of the given major type and length.
@@ -230,9 +231,3 @@ func cborHead(dst []byte, major int, n uint64) []byte {
 	}
 	return binary.BigEndian.AppendUint64(append(dst, mt|27), n)
 }
-
-type bytesWriter []byte
-
-func (b *bytesWriter) Write(p []byte) (int, error) { *b = append(*b, p...); return len(p), nil }
-
-type hashWriter struct{ hash.Hash }

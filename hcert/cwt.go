@@ -31,30 +31,42 @@ type Claims struct {
 }
 
 type rawClaims struct {
-	Iss   rawItem `cbor:"1,keyasint,omitempty"`
-	Exp   rawItem `cbor:"4,keyasint,omitempty"`
-	Iat   rawItem `cbor:"6,keyasint,omitempty"`
-	HCert rawItem `cbor:"-260,keyasint,omitempty"`
+	Iss   rawItem     `cbor:"1,keyasint,omitempty"`
+	Exp   rawItem     `cbor:"4,keyasint,omitempty"`
+	Iat   rawItem     `cbor:"6,keyasint,omitempty"`
+	HCert *hcertClaim `cbor:"-260,keyasint,omitempty"`
 }
 
+// hcertClaim is claim -260. It must be a map holding exactly key 1
+// (eu_dcc_v1); EUDCC is its value, undecoded.
 type hcertClaim struct {
-	EUDCC rawItem `cbor:"1,keyasint,omitempty"`
+	EUDCC []byte
+	err   error
 }
 
-// mapLen returns the number of pairs of a well-formed CBOR map, -1 if raw
-// is not a map.
-func mapLen(raw rawItem) int {
-	if majorType(raw) != majorMap {
-		return -1
+// UnmarshalCBOR takes the canonical shape {1: payload} by looking at two
+// bytes, without another pass over the payload; other shapes take the slow
+// path. Shape errors are kept for ParseClaims to report as ErrClaims.
+func (h *hcertClaim) UnmarshalCBOR(data []byte) error {
+	if len(data) > 2 && data[0] == 0xA1 && data[1] == hcertEUDCC {
+		h.EUDCC = data[2:len(data):len(data)]
+		return nil
 	}
-	if raw[0]&0x1F < 24 {
-		return int(raw[0] & 0x1F)
+	if majorType(data) != majorMap {
+		h.err = fmt.Errorf("%w: hcert claim (-260) is not a map", ErrClaims)
+		return nil
 	}
-	var m map[any]cbor.RawMessage // rare: long or indefinite-length map
-	if decMode.Unmarshal(raw, &m) != nil {
-		return -1
+	var m map[any]cbor.RawMessage
+	if err := decMode.Unmarshal(data, &m); err != nil {
+		return err
 	}
-	return len(m)
+	dcc, ok := m[uint64(hcertEUDCC)]
+	if !ok || len(m) != 1 {
+		h.err = fmt.Errorf("%w: hcert claim (-260) must hold exactly key 1 (eu_dcc_v1), has %d keys", ErrClaims, len(m))
+		return nil
+	}
+	h.EUDCC = dcc
+	return nil
 }
 
 // ParseClaims decodes the CWT claims map of a COSE payload. exp and iat are
@@ -91,20 +103,13 @@ func ParseClaims(payload []byte) (*Claims, error) {
 	if raw.HCert == nil {
 		return nil, fmt.Errorf("%w: no hcert claim (-260)", ErrClaims)
 	}
-	if majorType(raw.HCert) != majorMap {
-		return nil, fmt.Errorf("%w: hcert claim (-260) is not a map", ErrClaims)
+	if raw.HCert.err != nil {
+		return nil, raw.HCert.err
 	}
-	var hc hcertClaim
-	if err := decodeInto(raw.HCert, &hc, "hcert claim"); err != nil {
-		return nil, fmt.Errorf("%w: hcert claim (-260): %v", ErrClaims, err)
-	}
-	if hc.EUDCC == nil || mapLen(raw.HCert) != 1 {
-		return nil, fmt.Errorf("%w: hcert claim (-260) must hold exactly key 1 (eu_dcc_v1)", ErrClaims)
-	}
-	if majorType(hc.EUDCC) != majorMap {
+	dcc := raw.HCert.EUDCC
+	if majorType(dcc) != majorMap {
 		return nil, fmt.Errorf("%w: eu_dcc_v1 is not a map", ErrClaims)
 	}
-	dcc := hc.EUDCC
 	c.DCC = dcc
 	return c, nil
 }

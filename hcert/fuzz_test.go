@@ -16,7 +16,7 @@ import (
 
 // vectorSeeds returns one field of every EU test vector (hex fields decoded),
 // as seed corpus for the fuzzers.
-func vectorSeeds(f *testing.F, field string) [][]byte {
+func vectorSeeds(f testing.TB, field string) [][]byte {
 	f.Helper()
 	paths, _ := filepath.Glob(filepath.Join(testdata.Dir(f, "dgc"), "*", "2DCode", "[Rr]aw", "*.json"))
 	more, _ := filepath.Glob(filepath.Join(testdata.Dir(f, "dgc"), "common", "2DCode", "raw", "*.json"))

@@ -2,7 +2,7 @@ package hcert
 
 import (
 	"fmt"
-	"regexp"
+	"strconv"
 	"strings"
 	"unicode/utf8"
 )
@@ -68,7 +68,7 @@ func (c *Certificate) Validate() error {
 		v.add("v|t|r", fmt.Sprintf("exactly one of v, t, r is required, found %d", groups))
 	}
 	for i, e := range c.Vaccinations {
-		p := fmt.Sprintf("v[%d].", i)
+		p := entryPath("v", i)
 		v.required(p, "tg", e.Target)
 		v.required(p, "vp", e.Vaccine)
 		v.required(p, "mp", e.Product)
@@ -83,7 +83,7 @@ func (c *Certificate) Validate() error {
 		v.common(p, e.Country, e.Issuer, e.ID)
 	}
 	for i, e := range c.Tests {
-		p := fmt.Sprintf("t[%d].", i)
+		p := entryPath("t", i)
 		v.required(p, "tg", e.Target)
 		v.required(p, "tt", e.TestType)
 		v.required(p, "tr", e.Result)
@@ -100,7 +100,7 @@ func (c *Certificate) Validate() error {
 		v.common(p, e.Country, e.Issuer, e.ID)
 	}
 	for i, e := range c.Recoveries {
-		p := fmt.Sprintf("r[%d].", i)
+		p := entryPath("r", i)
 		v.required(p, "tg", e.Target)
 		v.date(p+"fr", e.FirstPositive)
 		v.date(p+"df", e.ValidFrom)
@@ -162,11 +162,26 @@ func (v *validator) name(n Name) {
 	}
 }
 
-// versionPattern is the schema's own pattern for ver; its dots are
-// unescaped, so any character separates the numbers.
-var versionPattern = regexp.MustCompile(`^\d+.\d+.\d+$`)
+// matchVersion implements the schema's own pattern for ver, ^\d+.\d+.\d+$,
+// with Go regexp semantics: the dots are unescaped, so any one character
+// (rune) but a newline separates the numbers.
+func matchVersion(s string) bool { return matchNumbers(s, 3) }
 
-func matchVersion(s string) bool { return versionPattern.MatchString(s) }
+// matchNumbers matches n runs of digits separated by single non-newline runes.
+func matchNumbers(s string, n int) bool {
+	for i := 1; i <= len(s) && s[i-1] >= '0' && s[i-1] <= '9'; i++ {
+		if i == len(s) {
+			return n == 1
+		}
+		if n == 1 {
+			continue
+		}
+		if r, size := utf8.DecodeRuneInString(s[i:]); r != '\n' && matchNumbers(s[i+size:], n-1) {
+			return true
+		}
+	}
+	return false
+}
 
 // matchDOB implements ^((19|20)\d\d(-\d\d){0,2}){0,1}$, tolerating a time
 // after a full date (BG issued dob as a date-time).
@@ -199,4 +214,12 @@ func matchCountry(s string) bool {
 		return false
 	}
 	return strings.Trim(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZ") == ""
+}
+
+// entryPath is the JSON path prefix of group entry i ("v[0].").
+func entryPath(group string, i int) string {
+	if i == 0 {
+		return group + "[0]."
+	}
+	return group + "[" + strconv.Itoa(i) + "]."
 }

@@ -2,6 +2,7 @@ package hcert
 
 import (
 	"errors"
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -115,4 +116,28 @@ func TestParseDateTime(t *testing.T) {
 			t.Errorf("ParseDateTime(%q) = %v, %v; want %s", tt.in, got.UTC(), err, tt.want)
 		}
 	}
+}
+
+// matchVersion must agree with the schema's pattern exactly.
+func TestMatchVersionIsTheSchemaPattern(t *testing.T) {
+	pattern := regexp.MustCompile(`^\d+.\d+.\d+$`)
+	for _, s := range []string{"1.3.0", "1.0.0", "10.20.30", "1.3", "1.3.", ".1.3.0", "1.3.0.", "1x3y0", "12345",
+		"1234", "123", "1..3", "1.3.0\n", "a.b.c", "", "1.3.0-rc1", "1-3-0", "11.3", "1.33", "0\n000", "1é3é0", "1\xff3\xff0"} {
+		if got, want := matchVersion(s), pattern.MatchString(s); got != want {
+			t.Errorf("matchVersion(%q) = %v, the schema pattern says %v", s, got, want)
+		}
+	}
+}
+
+func FuzzMatchVersion(f *testing.F) {
+	pattern := regexp.MustCompile(`^\d+.\d+.\d+$`)
+	f.Add("1.3.0")
+	f.Fuzz(func(t *testing.T, s string) {
+		if len(s) > 64 {
+			return
+		}
+		if got, want := matchVersion(s), pattern.MatchString(s); got != want {
+			t.Fatalf("matchVersion(%q) = %v, the schema pattern says %v", s, got, want)
+		}
+	})
 }

@@ -8,6 +8,7 @@ const (
 	CodeImageUnreadable   Code = "IMAGE_UNREADABLE"    // not a supported image, or corrupt
 	CodeImageTooLarge     Code = "IMAGE_TOO_LARGE"     // over the pixel or byte limit
 	CodeQRNotFound        Code = "QR_NOT_FOUND"        // no QR code could be read
+	CodeMultipleDCCs      Code = "MULTIPLE_DCCS"       // two certificates in one picture
 	CodeInputTooLong      Code = "INPUT_TOO_LONG"      // longer than a QR code holds
 	CodePrefixMissing     Code = "PREFIX_MISSING"      // no HC1: prefix
 	CodePrefixUnsupported Code = "PREFIX_UNSUPPORTED"  // HC2:, HL0:, LT1: …

@@ -12,8 +12,6 @@ import (
 	"net/http"
 	"strings"
 
-	"github.com/makiuchi-d/gozxing"
-	"github.com/makiuchi-d/gozxing/qrcode"
 	_ "golang.org/x/image/webp" // WebP input
 )
 
@@ -46,6 +44,8 @@ func (v *Verifier) VerifyImage(ctx context.Context, data []byte) *Result {
 	if err != nil {
 		code := CodeQRNotFound
 		switch {
+		case errors.Is(err, ErrMultipleDCCs):
+			code = CodeMultipleDCCs
 		case errors.Is(err, ErrImageTooLarge):
 			code = CodeImageTooLarge
 		case errors.Is(err, ErrImageFormat):
@@ -66,7 +66,7 @@ func ReadQR(ctx context.Context, data []byte) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	return scanQR(ctx, img)
+	return scanQR(ctx, img, DefaultQRBudget)
 }
 
 // DecodeImage decodes an image after checking its byte size and, from the
@@ -87,34 +87,4 @@ func DecodeImage(data []byte) (image.Image, error) {
 		return nil, fmt.Errorf("%w: %s: %v", ErrImageFormat, format, err)
 	}
 	return img, nil
-}
-
-// scanQR finds a QR code with gozxing, trying the hybrid binarizer first and
-// the global-histogram one second.
-func scanQR(ctx context.Context, img image.Image) (string, error) {
-	src := gozxing.NewLuminanceSourceFromImage(img)
-	hints := map[gozxing.DecodeHintType]any{
-		gozxing.DecodeHintType_TRY_HARDER: true,
-	}
-	reader := qrcode.NewQRCodeReader()
-	binarizers := []func(gozxing.LuminanceSource) gozxing.Binarizer{
-		gozxing.NewHybridBinarizer,
-		gozxing.NewGlobalHistgramBinarizer,
-	}
-	for _, source := range []gozxing.LuminanceSource{src, src.Invert()} {
-		for _, newBinarizer := range binarizers {
-			if err := ctx.Err(); err != nil {
-				return "", err
-			}
-			bmp, err := gozxing.NewBinaryBitmap(newBinarizer(source))
-			if err != nil {
-				continue
-			}
-			res, err := reader.Decode(bmp, hints)
-			if err == nil {
-				return res.GetText(), nil
-			}
-		}
-	}
-	return "", ErrQRNotFound
 }

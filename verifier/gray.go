@@ -1,0 +1,207 @@
+package verifier
+
+import (
+	"image"
+	"math"
+)
+
+// gray is an 8-bit luminance plane, the only pixel format the QR passes use.
+type gray struct {
+	pix  []byte
+	w, h int
+}
+
+// toGray converts an image to luminance, reading YCbCr (JPEG) and Gray
+// images without conversion.
+func toGray(img image.Image) *gray {
+	b := img.Bounds()
+	g := &gray{pix: make([]byte, b.Dx()*b.Dy()), w: b.Dx(), h: b.Dy()}
+	switch m := img.(type) {
+	case *image.Gray:
+		for y := 0; y < g.h; y++ {
+			copy(g.pix[y*g.w:(y+1)*g.w], m.Pix[(y+b.Min.Y-m.Rect.Min.Y)*m.Stride+(b.Min.X-m.Rect.Min.X):])
+		}
+	case *image.YCbCr:
+		for y := 0; y < g.h; y++ {
+			copy(g.pix[y*g.w:(y+1)*g.w], m.Y[m.YOffset(b.Min.X, b.Min.Y+y):])
+		}
+	case *image.NRGBA:
+		for y := 0; y < g.h; y++ {
+			row := m.Pix[m.PixOffset(b.Min.X, b.Min.Y+y):]
+			for x := 0; x < g.w; x++ {
+				p := row[4*x : 4*x+4]
+				// Transparent pixels are paper: composite over white.
+				a := uint32(p[3])
+				l := (299*uint32(p[0]) + 587*uint32(p[1]) + 114*uint32(p[2])) / 1000
+				g.pix[y*g.w+x] = byte((l*a + 255*(255-a)) / 255)
+			}
+		}
+	default:
+		for y := 0; y < g.h; y++ {
+			for x := 0; x < g.w; x++ {
+				r, gg, bb, a := img.At(b.Min.X+x, b.Min.Y+y).RGBA()
+				l := (299*r + 587*gg + 114*bb) / 1000 // premultiplied: transparent is black…
+				l += 0xFFFF - a                       // …so add the white paper behind it
+				g.pix[y*g.w+x] = byte(min(l, 0xFFFF) >> 8)
+			}
+		}
+	}
+	return g
+}
+
+// image returns g as an image.Gray (for tests and debugging).
+func (g *gray) image() *image.Gray {
+	return &image.Gray{Pix: g.pix, Stride: g.w, Rect: image.Rect(0, 0, g.w, g.h)}
+}
+
+// scale resizes by factor f with bilinear interpolation. Upscaling gives the
+// binarizer more than one pixel per module; downscaling a large photo makes
+// every pass cheaper.
+func (g *gray) scale(f float64) *gray {
+	w, h := max(1, int(float64(g.w)*f+0.5)), max(1, int(float64(g.h)*f+0.5))
+	out := &gray{pix: make([]byte, w*h), w: w, h: h}
+	if f < 1 {
+		// Box filter: average the source pixels each output pixel covers.
+		for y := 0; y < h; y++ {
+			y0, y1 := y*g.h/h, max((y+1)*g.h/h, y*g.h/h+1)
+			for x := 0; x < w; x++ {
+				x0, x1 := x*g.w/w, max((x+1)*g.w/w, x*g.w/w+1)
+				sum, n := 0, 0
+				for yy := y0; yy < y1; yy++ {
+					row := g.pix[yy*g.w:]
+					for xx := x0; xx < x1; xx++ {
+						sum += int(row[xx])
+					}
+					n += x1 - x0
+				}
+				out.pix[y*w+x] = byte(sum / n)
+			}
+		}
+		return out
+	}
+	sx, sy := float64(g.w)/float64(w), float64(g.h)/float64(h)
+	for y := 0; y < h; y++ {
+		fy := max(0, (float64(y)+0.5)*sy-0.5)
+		y0 := min(int(fy), g.h-1)
+		y1 := min(y0+1, g.h-1)
+		wy := fy - float64(y0)
+		for x := 0; x < w; x++ {
+			fx := max(0, (float64(x)+0.5)*sx-0.5)
+			x0 := min(int(fx), g.w-1)
+			x1 := min(x0+1, g.w-1)
+			wx := fx - float64(x0)
+			top := float64(g.pix[y0*g.w+x0])*(1-wx) + float64(g.pix[y0*g.w+x1])*wx
+			bot := float64(g.pix[y1*g.w+x0])*(1-wx) + float64(g.pix[y1*g.w+x1])*wx
+			out.pix[y*w+x] = byte(top*(1-wy) + bot*wy + 0.5)
+		}
+	}
+	return out
+}
+
+// blur approximates a Gaussian blur of standard deviation sigma with three
+// box blurs (each O(1) per pixel): it removes sensor and JPEG noise that the
+// binarizer would take for modules.
+func (g *gray) blur(sigma float64) *gray {
+	// Box radius whose three-fold repetition has variance sigma² (3·r(r+1)/3).
+	r := max(1, int(math.Round((math.Sqrt(4*sigma*sigma+1)-1)/2)))
+	out := &gray{pix: append([]byte(nil), g.pix...), w: g.w, h: g.h}
+	tmp := make([]byte, len(g.pix))
+	for range 3 {
+		boxH(out.pix, tmp, g.w, g.h, r)
+		boxV(tmp, out.pix, g.w, g.h, r)
+	}
+	return out
+}
+
+// boxH averages each pixel with r neighbours left and right (edges clamped).
+func boxH(src, dst []byte, w, h, r int) {
+	n := 2*r + 1
+	for y := 0; y < h; y++ {
+		row := src[y*w : (y+1)*w]
+		sum := 0
+		for i := -r; i <= r; i++ {
+			sum += int(row[min(max(i, 0), w-1)])
+		}
+		for x := 0; x < w; x++ {
+			dst[y*w+x] = byte((sum + n/2) / n)
+			sum += int(row[min(x+r+1, w-1)]) - int(row[max(x-r, 0)])
+		}
+	}
+}
+
+// boxV is boxH down the columns.
+func boxV(src, dst []byte, w, h, r int) {
+	n := 2*r + 1
+	for x := 0; x < w; x++ {
+		sum := 0
+		for i := -r; i <= r; i++ {
+			sum += int(src[min(max(i, 0), h-1)*w+x])
+		}
+		for y := 0; y < h; y++ {
+			dst[y*w+x] = byte((sum + n/2) / n)
+			sum += int(src[min(y+r+1, h-1)*w+x]) - int(src[max(y-r, 0)*w+x])
+		}
+	}
+}
+
+// invert returns the negative: dark-mode screens show light modules on dark.
+func (g *gray) invert() *gray {
+	out := &gray{pix: make([]byte, len(g.pix)), w: g.w, h: g.h}
+	for i, p := range g.pix {
+		out.pix[i] = 255 - p
+	}
+	return out
+}
+
+// sharpen is an unsharp mask: g + amount·(g − blur(g)). It steepens the
+// edges a defocused camera smears.
+func (g *gray) sharpen(sigma, amount float64) *gray {
+	b := g.blur(sigma)
+	out := &gray{pix: make([]byte, len(g.pix)), w: g.w, h: g.h}
+	for i, p := range g.pix {
+		v := float64(p) + amount*(float64(p)-float64(b.pix[i]))
+		out.pix[i] = byte(min(max(v, 0), 255))
+	}
+	return out
+}
+
+// stretch maps the 1st..99th percentile of the histogram onto 0..255,
+// undoing low contrast and washed-out lighting.
+func (g *gray) stretch() *gray {
+	var hist [256]int
+	for _, p := range g.pix {
+		hist[p]++
+	}
+	lo, hi := percentile(&hist, len(g.pix), 0.01), percentile(&hist, len(g.pix), 0.99)
+	out := &gray{pix: make([]byte, len(g.pix)), w: g.w, h: g.h}
+	if hi <= lo {
+		copy(out.pix, g.pix)
+		return out
+	}
+	for i, p := range g.pix {
+		v := (int(p) - lo) * 255 / (hi - lo)
+		out.pix[i] = byte(min(max(v, 0), 255))
+	}
+	return out
+}
+
+func percentile(hist *[256]int, n int, q float64) int {
+	target, acc := int(q*float64(n)), 0
+	for v, c := range hist {
+		acc += c
+		if acc > target {
+			return v
+		}
+	}
+	return 255
+}
+
+// crop returns the part of g inside r (clipped).
+func (g *gray) crop(r image.Rectangle) *gray {
+	r = r.Intersect(image.Rect(0, 0, g.w, g.h))
+	out := &gray{pix: make([]byte, r.Dx()*r.Dy()), w: r.Dx(), h: r.Dy()}
+	for y := 0; y < out.h; y++ {
+		copy(out.pix[y*out.w:(y+1)*out.w], g.pix[(r.Min.Y+y)*g.w+r.Min.X:])
+	}
+	return out
+}

@@ -1,0 +1,169 @@
+package verifier
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"image"
+	"time"
+
+	"github.com/makiuchi-d/gozxing"
+	multiqr "github.com/makiuchi-d/gozxing/multi/qrcode"
+
+	"github.com/greenpass-dcc/greenpass/hcert"
+)
+
+// ErrMultipleDCCs: the image shows more than one certificate, and the
+// verifier will not guess which one the person means.
+var ErrMultipleDCCs = errors.New("image holds more than one DCC")
+
+// QR reading budget and working size. A phone photo is downscaled so that its
+// long side is at most maxWorkingSide before any pass: QR codes a person can
+// read at arm's length survive that, and every pass gets cheaper.
+const (
+	DefaultQRBudget = 2 * time.Second
+	maxWorkingSide  = 1600
+)
+
+// qrPass is one way of finding the code: a filter applied before detection
+// (scale is its size relative to the working image) and whether the image is
+// inverted. Modules are always read from the unfiltered working image.
+type qrPass struct {
+	name   string
+	scale  float64
+	invert bool
+	filter func(*gray) *gray
+}
+
+// qrPasses are ordered by cost and by how many images of the photo corpus
+// each rescues (see photos_test.go): plain first, then dark mode, then the
+// filters for small, blurred, noisy and tilted codes.
+var qrPasses = []qrPass{
+	{"plain", 1, false, nil},
+	{"inverted", 1, true, nil},
+	{"upscale×2", 2, false, func(g *gray) *gray { return g.scale(2) }},
+	{"sharpen", 1, false, func(g *gray) *gray { return g.sharpen(2, 3) }},
+	{"denoise", 1, false, func(g *gray) *gray { return g.blur(1) }},
+	{"upscale×1.5", 1.5, false, func(g *gray) *gray { return g.scale(1.5) }},
+	{"upscale×3", 3, false, func(g *gray) *gray { return g.scale(3) }},
+	{"upscale×2+sharpen", 2, false, func(g *gray) *gray { return g.scale(2).sharpen(4, 3) }},
+	{"upscale×3+sharpen", 3, false, func(g *gray) *gray { return g.scale(3).sharpen(3, 2) }},
+	{"inverted upscale×2", 2, true, func(g *gray) *gray { return g.scale(2) }},
+	{"inverted sharpen", 1, true, func(g *gray) *gray { return g.sharpen(2, 3) }},
+	{"inverted denoise", 1, true, func(g *gray) *gray { return g.blur(1) }},
+}
+
+var tryHarder = map[gozxing.DecodeHintType]any{gozxing.DecodeHintType_TRY_HARDER: true}
+
+// isDCCText reports whether text decodes as far as a COSE_Sign1 message: a
+// DCC, not some other QR code (a menu link) in the same picture.
+func isDCCText(text string) bool {
+	b45, err := hcert.TrimPrefix(text)
+	if err != nil {
+		return false
+	}
+	z, err := hcert.DecodeBase45(b45)
+	if err != nil {
+		return false
+	}
+	c, err := hcert.Decompress(z, 0)
+	if err != nil {
+		return false
+	}
+	_, err = hcert.ParseSign1(c)
+	return err == nil
+}
+
+// scanQR finds the DCC in an image. The first pass reads every QR code in
+// the picture (two DCCs are an error, a DCC beats any other code); later
+// passes look for one code under progressively more expensive filters until
+// a DCC is found or the budget is spent. A non-DCC code is returned only when
+// no DCC was found, so that the verifier can say what the picture holds.
+func scanQR(ctx context.Context, img image.Image, budget time.Duration) (string, error) {
+	deadline := time.Now().Add(budget)
+	g := toGray(img)
+	if side := max(g.w, g.h); side > maxWorkingSide {
+		g = g.scale(float64(maxWorkingSide) / float64(side))
+	}
+
+	other := ""
+	texts, err := readAll(g)
+	if err != nil {
+		return "", err
+	}
+	for _, t := range texts {
+		if isDCCText(t) {
+			return t, nil
+		}
+		other = t
+	}
+
+	inverted := g.invert()
+	for _, p := range qrPasses {
+		if err := ctx.Err(); err != nil {
+			return "", err
+		}
+		if time.Now().After(deadline) {
+			break
+		}
+		base := g
+		if p.invert {
+			base = inverted
+		}
+		detectOn := base
+		if p.filter != nil {
+			detectOn = p.filter(base)
+		}
+		for _, hybrid := range []bool{true, false} {
+			if !hybrid && p.filter != nil {
+				break // the global-histogram binarizer only pays off unfiltered
+			}
+			loc, err := locate(detectOn, hybrid, tryHarder)
+			if err != nil {
+				continue
+			}
+			if p.scale != 1 {
+				loc = loc.scaled(p.scale)
+			}
+			if t, ok := decodeGrid(base, loc, isDCCText); ok {
+				return t, nil
+			}
+		}
+	}
+	if other != "" {
+		return other, nil
+	}
+	return "", ErrQRNotFound
+}
+
+// readAll decodes every QR code gozxing finds in g as it is. More than one
+// distinct DCC is ErrMultipleDCCs.
+func readAll(g *gray) ([]string, error) {
+	src, err := gozxing.NewPlanarYUVLuminanceSource(g.pix, g.w, g.h, 0, 0, g.w, g.h, false)
+	if err != nil {
+		return nil, nil
+	}
+	var texts []string
+	dccs := map[string]bool{}
+	for _, source := range []gozxing.LuminanceSource{src, src.Invert()} {
+		bmp, _ := gozxing.NewBinaryBitmap(gozxing.NewHybridBinarizer(source))
+		results, err := multiqr.NewQRCodeMultiReader().DecodeMultiple(bmp, tryHarder)
+		if err != nil {
+			continue
+		}
+		for _, r := range results {
+			t := r.GetText()
+			texts = append(texts, t)
+			if isDCCText(t) {
+				dccs[t] = true
+			}
+		}
+		if len(texts) > 0 {
+			break
+		}
+	}
+	if len(dccs) > 1 {
+		return nil, fmt.Errorf("%w: %d certificates; show one at a time", ErrMultipleDCCs, len(dccs))
+	}
+	return texts, nil
+}

@@ -79,20 +79,27 @@ func (g *gray) scale(f float64) *gray {
 		}
 		return out
 	}
-	sx, sy := float64(g.w)/float64(w), float64(g.h)/float64(h)
+	// Bilinear in 8-bit fixed point: per column the two source columns and
+	// the weight are computed once.
+	x0s, x1s, wxs := make([]int, w), make([]int, w), make([]int32, w)
+	for x := range w {
+		fx := max(0, (float64(x)+0.5)*float64(g.w)/float64(w)-0.5)
+		x0s[x] = min(int(fx), g.w-1)
+		x1s[x] = min(x0s[x]+1, g.w-1)
+		wxs[x] = int32((fx - float64(x0s[x])) * 256)
+	}
 	for y := 0; y < h; y++ {
-		fy := max(0, (float64(y)+0.5)*sy-0.5)
+		fy := max(0, (float64(y)+0.5)*float64(g.h)/float64(h)-0.5)
 		y0 := min(int(fy), g.h-1)
 		y1 := min(y0+1, g.h-1)
-		wy := fy - float64(y0)
-		for x := 0; x < w; x++ {
-			fx := max(0, (float64(x)+0.5)*sx-0.5)
-			x0 := min(int(fx), g.w-1)
-			x1 := min(x0+1, g.w-1)
-			wx := fx - float64(x0)
-			top := float64(g.pix[y0*g.w+x0])*(1-wx) + float64(g.pix[y0*g.w+x1])*wx
-			bot := float64(g.pix[y1*g.w+x0])*(1-wx) + float64(g.pix[y1*g.w+x1])*wx
-			out.pix[y*w+x] = byte(top*(1-wy) + bot*wy + 0.5)
+		wy := int32((fy - float64(y0)) * 256)
+		r0, r1 := g.pix[y0*g.w:(y0+1)*g.w], g.pix[y1*g.w:(y1+1)*g.w]
+		row := out.pix[y*w : (y+1)*w]
+		for x := range row {
+			a, b, wx := x0s[x], x1s[x], wxs[x]
+			top := int32(r0[a])*(256-wx) + int32(r0[b])*wx
+			bot := int32(r1[a])*(256-wx) + int32(r1[b])*wx
+			row[x] = byte((top*(256-wy) + bot*wy + 1<<15) >> 16)
 		}
 	}
 	return out

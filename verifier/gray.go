@@ -124,29 +124,46 @@ func (g *gray) blur(sigma float64) *gray {
 func boxH(src, dst []byte, w, h, r int) {
 	n := 2*r + 1
 	for y := 0; y < h; y++ {
-		row := src[y*w : (y+1)*w]
+		row, out := src[y*w:(y+1)*w], dst[y*w:(y+1)*w]
 		sum := 0
 		for i := -r; i <= r; i++ {
 			sum += int(row[min(max(i, 0), w-1)])
 		}
-		for x := 0; x < w; x++ {
-			dst[y*w+x] = byte((sum + n/2) / n)
+		x := 0
+		for ; x < w && (x-r < 0 || x+r+1 >= w); x++ { // left edge (and tiny rows)
+			out[x] = byte((sum + n/2) / n)
 			sum += int(row[min(x+r+1, w-1)]) - int(row[max(x-r, 0)])
+		}
+		for ; x+r+1 < w; x++ { // interior: no clamping
+			out[x] = byte((sum + n/2) / n)
+			sum += int(row[x+r+1]) - int(row[x-r])
+		}
+		for ; x < w; x++ { // right edge
+			out[x] = byte((sum + n/2) / n)
+			sum += int(row[w-1]) - int(row[max(x-r, 0)])
 		}
 	}
 }
 
-// boxV is boxH down the columns.
+// boxV is boxH down the columns, kept as running sums of whole rows so that
+// memory is read in order.
 func boxV(src, dst []byte, w, h, r int) {
 	n := 2*r + 1
-	for x := 0; x < w; x++ {
-		sum := 0
-		for i := -r; i <= r; i++ {
-			sum += int(src[min(max(i, 0), h-1)*w+x])
+	sums := make([]int, w)
+	for i := -r; i <= r; i++ {
+		row := src[min(max(i, 0), h-1)*w:]
+		for x := range sums {
+			sums[x] += int(row[x])
 		}
-		for y := 0; y < h; y++ {
-			dst[y*w+x] = byte((sum + n/2) / n)
-			sum += int(src[min(y+r+1, h-1)*w+x]) - int(src[max(y-r, 0)*w+x])
+	}
+	for y := 0; y < h; y++ {
+		out := dst[y*w : (y+1)*w]
+		for x, s := range sums {
+			out[x] = byte((s + n/2) / n)
+		}
+		add, sub := src[min(y+r+1, h-1)*w:], src[max(y-r, 0)*w:]
+		for x := range sums {
+			sums[x] += int(add[x]) - int(sub[x])
 		}
 	}
 }

@@ -1,6 +1,8 @@
 package verifier
 
 import (
+	"sort"
+
 	"github.com/makiuchi-d/gozxing"
 	"github.com/makiuchi-d/gozxing/common"
 	"github.com/makiuchi-d/gozxing/qrcode/decoder"
@@ -138,29 +140,58 @@ func threshold(vals []float32, dim int, sharpen float32, r int) *gozxing.BitMatr
 	return bits
 }
 
-// decodeGrid samples g on the grid of loc (trying the detector's dimension
-// and its neighbours, as blur and perspective make the estimate wrong) and
-// decodes the modules. accept filters the texts found.
+// decodeGrid samples g on the grid of loc and decodes the modules. The
+// detector's dimension and its neighbours are tried (blur and perspective
+// make the estimate wrong); for each, the fourth corner of the grid is fitted
+// to the code's fixed patterns, starting from the alignment pattern gozxing
+// found and from the parallelogram estimate, and the best-fitting grids are
+// decoded first. accept filters the texts found.
 func decodeGrid(g *gray, loc *located, accept func(string) bool) (string, bool) {
-	dec := decoder.NewDecoder()
+	type cand struct {
+		dim   int
+		br    gridPoint
+		score float64
+	}
+	var cands []cand
+	para := gridPoint{loc.tr.GetX() - loc.tl.GetX() + loc.bl.GetX(), loc.tr.GetY() - loc.tl.GetY() + loc.bl.GetY()}
 	for _, dd := range []int{0, 4, -4, 8, -8} {
 		dim := loc.dimension + dd
 		if dim < 21 || dim > 177 {
 			continue
 		}
-		// The bottom-right alignment pattern sits at module dim−6.5 in every
-		// version, so it stays valid for the neighbouring dimensions.
-		tr := detector.Detector_createTransform(loc.tl, loc.tr, loc.bl, loc.align, dim)
+		// The parallelogram corner is at module dim−3.5; the fitted point is
+		// the bottom-right alignment pattern at dim−6.5.
+		k := (float64(dim) - 10) / (float64(dim) - 7)
+		starts := []gridPoint{{loc.tl.GetX() + k*(para.x-loc.tl.GetX()), loc.tl.GetY() + k*(para.y-loc.tl.GetY())}}
+		if loc.align != nil {
+			starts = append(starts, gridPoint{loc.align.GetX(), loc.align.GetY()})
+		}
+		for _, st := range starts {
+			br, score := fitGrid(g, loc, st, dim)
+			cands = append(cands, cand{dim, br, score})
+		}
+	}
+	sort.Slice(cands, func(i, j int) bool { return cands[i].score > cands[j].score })
+	dec := decoder.NewDecoder()
+	try := func(tr *common.PerspectiveTransform, dim int) (string, bool) {
 		vals, ok := sampleModules(g, tr, dim)
 		if !ok {
-			continue
+			return "", false
 		}
 		for _, sh := range []float32{0, 0.6, 1.2, 2, 3, 4.5} {
-			bits := threshold(vals, dim, sh, 3)
-			res, err := dec.Decode(bits, nil)
+			res, err := dec.Decode(threshold(vals, dim, sh, 3), nil)
 			if err == nil && accept(res.GetText()) {
 				return res.GetText(), true
 			}
+		}
+		return "", false
+	}
+	for i, c := range cands {
+		if i >= 4 {
+			break // the rest fit worse than four better grids that failed
+		}
+		if t, ok := try(gridTransform(loc, c.br, c.dim), c.dim); ok {
+			return t, true
 		}
 	}
 	return "", false

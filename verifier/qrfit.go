@@ -1,0 +1,123 @@
+package verifier
+
+import (
+	"math"
+
+	"github.com/makiuchi-d/gozxing/common"
+	"github.com/makiuchi-d/gozxing/qrcode/decoder"
+)
+
+// Grid fitting. Three finder patterns fix an affine grid; perspective needs a
+// fourth point, which gozxing takes from the bottom-right alignment pattern
+// it searches for near a parallelogram estimate. Under strong keystone that
+// estimate is several modules off, the search finds nothing or a neighbour,
+// and the whole grid is skewed. Here the fourth point is fitted instead: a
+// candidate grid is scored by how well it reproduces the patterns every code
+// of that version has (timing rows and columns, every alignment pattern),
+// and the point is moved while the score improves. A score costs a few
+// hundred samples, far less than a decode attempt.
+
+// gridPoint is a point in image coordinates.
+type gridPoint struct{ x, y float64 }
+
+// gridTransform maps module coordinates to image coordinates with the finder
+// pattern centres at (3.5, 3.5), (dim−3.5, 3.5), (3.5, dim−3.5) and br at
+// (dim−6.5, dim−6.5).
+func gridTransform(loc *located, br gridPoint, dim int) *common.PerspectiveTransform {
+	d := float64(dim)
+	return common.PerspectiveTransform_QuadrilateralToQuadrilateral(
+		3.5, 3.5, d-3.5, 3.5, d-6.5, d-6.5, 3.5, d-3.5,
+		loc.tl.GetX(), loc.tl.GetY(), loc.tr.GetX(), loc.tr.GetY(), br.x, br.y, loc.bl.GetX(), loc.bl.GetY())
+}
+
+// patternCells lists module centres whose colour every code of dimension dim
+// has, as (x, y, dark) triples: the timing patterns and the alignment
+// patterns' centres, rings and corners.
+func patternCells(dim int) [][3]int {
+	var cells [][3]int
+	for i := 8; i < dim-8; i++ {
+		cells = append(cells, [3]int{i, 6, b2i(i%2 == 0)}, [3]int{6, i, b2i(i%2 == 0)})
+	}
+	v, err := decoder.Version_GetVersionForNumber((dim - 17) / 4)
+	if err != nil {
+		return cells
+	}
+	centers := v.GetAlignmentPatternCenters()
+	for _, cy := range centers {
+		for _, cx := range centers {
+			if cx < 9 && cy < 9 || cx < 9 && cy > dim-10 || cx > dim-10 && cy < 9 {
+				continue // under a finder pattern
+			}
+			for dy := -2; dy <= 2; dy++ {
+				for dx := -2; dx <= 2; dx++ {
+					ring := max(abs(dx), abs(dy))
+					cells = append(cells, [3]int{cx + dx, cy + dy, b2i(ring != 1)})
+				}
+			}
+		}
+	}
+	return cells
+}
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+func abs(x int) int {
+	if x < 0 {
+		return -x
+	}
+	return x
+}
+
+// gridScore is the contrast between cells that must be dark and cells that
+// must be light, sampled through tr: high when the grid sits on the code.
+func gridScore(g *gray, tr *common.PerspectiveTransform, cells [][3]int) float64 {
+	var dark, light float64
+	var nd, nl int
+	pt := make([]float64, 2)
+	for _, c := range cells {
+		pt[0], pt[1] = float64(c[0])+0.5, float64(c[1])+0.5
+		tr.TransformPoints(pt)
+		v, ok := g.at(pt[0], pt[1])
+		if !ok {
+			return math.Inf(-1)
+		}
+		if c[2] == 1 {
+			dark += float64(v)
+			nd++
+		} else {
+			light += float64(v)
+			nl++
+		}
+	}
+	if nd == 0 || nl == 0 {
+		return math.Inf(-1)
+	}
+	return light/float64(nl) - dark/float64(nd)
+}
+
+// fitGrid moves the fourth point from start (coordinate descent, step from
+// two modules down to an eighth) to where the pattern score is highest, and
+// returns it with its score.
+func fitGrid(g *gray, loc *located, start gridPoint, dim int) (gridPoint, float64) {
+	cells := patternCells(dim)
+	module := math.Hypot(loc.tr.GetX()-loc.tl.GetX(), loc.tr.GetY()-loc.tl.GetY()) / float64(dim-7)
+	best := start
+	bestScore := gridScore(g, gridTransform(loc, best, dim), cells)
+	for step := 2 * module; step >= module/8; step /= 2 {
+		for improved := true; improved; {
+			improved = false
+			for _, d := range [][2]float64{{1, 0}, {-1, 0}, {0, 1}, {0, -1}} {
+				cand := gridPoint{best.x + d[0]*step, best.y + d[1]*step}
+				if s := gridScore(g, gridTransform(loc, cand, dim), cells); s > bestScore {
+					best, bestScore, improved = cand, s, true
+				}
+			}
+		}
+	}
+	return best, bestScore
+}

@@ -1,5 +1,11 @@
 package verifier
 
+import (
+	"errors"
+
+	"github.com/greenpass-dcc/greenpass/hcert"
+)
+
 // Code identifies a failure reason; stable, for programs and translations.
 type Code string
 
@@ -34,3 +40,37 @@ const (
 	CodeIssuedBeforeDSC   Code = "ISSUED_BEFORE_DSC"   // iat before DSC notBefore
 	CodeOutlivesDSC       Code = "EXPIRES_AFTER_DSC"   // exp after DSC notAfter
 )
+
+// errorCodes maps the errors of the decoding stages to reason codes, in one
+// place; the first entry that matches wins, so specific errors come first.
+var errorCodes = []struct {
+	err  error
+	code Code
+}{
+	{ErrImageTooLarge, CodeImageTooLarge},
+	{ErrImageFormat, CodeImageUnreadable},
+	{ErrMultipleDCCs, CodeMultipleDCCs},
+	{hcert.ErrTooLong, CodeInputTooLong},
+	{hcert.ErrUnsupportedPrefix, CodePrefixUnsupported},
+	{hcert.ErrNoPrefix, CodePrefixMissing},
+	{hcert.ErrBase45, CodeBase45Invalid},
+	{hcert.ErrNotCompressed, CodeNotCompressed},
+	{hcert.ErrInflatedTooLarge, CodeInflatedTooLarge},
+	{hcert.ErrCompression, CodeCompression},
+	{hcert.ErrAlgorithm, CodeAlgUnsupported},
+	{hcert.ErrKID, CodeKIDInvalid},
+	{hcert.ErrCOSE, CodeCOSEMalformed},
+	{hcert.ErrCBOR, CodeCBORMalformed},
+	{hcert.ErrClaims, CodeClaimsInvalid},
+	{hcert.ErrPayloadType, CodeSchemaInvalid},
+}
+
+// codeFor returns the reason code for err, or fallback.
+func codeFor(err error, fallback Code) Code {
+	for _, e := range errorCodes {
+		if errors.Is(err, e.err) {
+			return e.code
+		}
+	}
+	return fallback
+}

@@ -42,16 +42,7 @@ func (v *Verifier) VerifyImage(ctx context.Context, data []byte) *Result {
 	}
 	text, err := ReadQR(ctx, data)
 	if err != nil {
-		code := CodeQRNotFound
-		switch {
-		case errors.Is(err, ErrMultipleDCCs):
-			code = CodeMultipleDCCs
-		case errors.Is(err, ErrImageTooLarge):
-			code = CodeImageTooLarge
-		case errors.Is(err, ErrImageFormat):
-			code = CodeImageUnreadable
-		}
-		r.fail(StagePicture, code, err.Error())
+		r.fail(StagePicture, codeFor(err, CodeQRNotFound), err.Error())
 		return r
 	}
 	r.pass(StagePicture)

@@ -81,49 +81,28 @@ func (v *Verifier) verifyText(_ context.Context, r *Result, text string) {
 		if len(text) <= hcert.MaxTextLen {
 			r.HC1 = strings.TrimRight(text, "\r\n")
 		}
-		code := CodePrefixMissing
-		switch {
-		case errors.Is(err, hcert.ErrTooLong):
-			code = CodeInputTooLong
-		case errors.Is(err, hcert.ErrUnsupportedPrefix):
-			code = CodePrefixUnsupported
-		}
-		r.fail(StagePrefix, code, err.Error())
+		r.fail(StagePrefix, codeFor(err, CodePrefixMissing), err.Error())
 		return
 	}
 	r.pass(StagePrefix)
 
 	compressed, err := hcert.DecodeBase45(b45)
 	if err != nil {
-		r.fail(StageBase45, CodeBase45Invalid, err.Error())
+		r.fail(StageBase45, codeFor(err, CodeBase45Invalid), err.Error())
 		return
 	}
 	r.pass(StageBase45)
 
 	coseMsg, err := hcert.Decompress(compressed, 0)
 	if err != nil {
-		code := CodeCompression
-		switch {
-		case errors.Is(err, hcert.ErrNotCompressed):
-			code = CodeNotCompressed
-		case errors.Is(err, hcert.ErrInflatedTooLarge):
-			code = CodeInflatedTooLarge
-		}
-		r.fail(StageZlib, code, err.Error())
+		r.fail(StageZlib, codeFor(err, CodeCompression), err.Error())
 		return
 	}
 	r.pass(StageZlib)
 
 	msg, err := hcert.ParseSign1(coseMsg)
 	if err != nil {
-		code := CodeCOSEMalformed
-		switch {
-		case errors.Is(err, hcert.ErrAlgorithm):
-			code = CodeAlgUnsupported
-		case errors.Is(err, hcert.ErrKID):
-			code = CodeKIDInvalid
-		}
-		r.fail(StageCOSE, code, err.Error())
+		r.fail(StageCOSE, codeFor(err, CodeCOSEMalformed), err.Error())
 		return
 	}
 	r.pass(StageCOSE)
@@ -193,11 +172,7 @@ func (v *Verifier) checkSignature(r *Result, msg *hcert.Sign1) {
 func (v *Verifier) decodePayload(r *Result, payload []byte) (*hcert.Claims, *hcert.Certificate) {
 	claims, err := hcert.ParseClaims(payload)
 	if err != nil {
-		code := CodeClaimsInvalid
-		if errors.Is(err, hcert.ErrCBOR) {
-			code = CodeCBORMalformed
-		}
-		r.fail(StageCBOR, code, err.Error())
+		r.fail(StageCBOR, codeFor(err, CodeClaimsInvalid), err.Error())
 		return nil, nil
 	}
 	r.Issuer = claims.Issuer

@@ -1,6 +1,7 @@
 package verifier
 
 import (
+	"math"
 	"math/rand/v2"
 	"testing"
 )
@@ -60,5 +61,20 @@ func TestScaleKeepsFlatImagesFlat(t *testing.T) {
 				t.Fatalf("scale(%v) changed a flat image to %d", f, p)
 			}
 		}
+	}
+}
+
+func TestAtRejectsPointsOutsideAndNaN(t *testing.T) {
+	g := &gray{pix: []byte{0, 100, 200, 255}, w: 2, h: 2}
+	for _, p := range [][2]float64{{math.NaN(), 1}, {1, math.NaN()}, {math.Inf(1), 1}, {-5, 1}, {1, 9}} {
+		if _, ok := g.at(p[0], p[1]); ok {
+			t.Errorf("at(%v, %v) accepted", p[0], p[1])
+		}
+	}
+	if v, ok := g.at(1, 1); !ok || v < 0 || v > 255 {
+		t.Errorf("at(1, 1) = %v, %v", v, ok)
+	}
+	if v, _ := g.at(0.5, 0.5); v != 0 {
+		t.Errorf("at a pixel centre = %v, want the pixel's value 0", v)
 	}
 }

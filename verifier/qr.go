@@ -147,15 +147,13 @@ func scanQRPass(ctx context.Context, img image.Image, budget time.Duration) (str
 			if !hybrid && p.filter != nil {
 				break // the global-histogram binarizer only pays off unfiltered
 			}
-			loc, err := locate(detectOn, hybrid, tryHarder)
-			if err != nil {
-				continue
-			}
-			if p.scale != 1 {
-				loc = loc.scaled(p.scale)
-			}
-			if t, ok := decodeGrid(base, loc, isDCCText); ok {
-				return t, p.name, nil
+			for _, loc := range locateAll(detectOn, hybrid) {
+				if p.scale != 1 {
+					loc = loc.scaled(p.scale)
+				}
+				if t, ok := decodeGrid(base, loc, isDCCText); ok {
+					return t, p.name, nil
+				}
 			}
 		}
 	}

@@ -121,3 +121,21 @@ func fitGrid(g *gray, loc *located, start gridPoint, dim int) (gridPoint, float6
 	}
 	return best, bestScore
 }
+
+// coarseCorner searches a square of ±12 modules around start in steps of two
+// modules for the fourth point with the best pattern score: under strong
+// keystone no local estimate comes close enough for fitGrid's descent.
+func coarseCorner(g *gray, loc *located, start gridPoint, dim int) gridPoint {
+	cells := patternCells(dim)
+	module := math.Hypot(loc.tr.GetX()-loc.tl.GetX(), loc.tr.GetY()-loc.tl.GetY()) / float64(dim-7)
+	best, bestScore := start, math.Inf(-1)
+	for dy := -12; dy <= 12; dy += 2 {
+		for dx := -12; dx <= 12; dx += 2 {
+			p := gridPoint{start.x + float64(dx)*module, start.y + float64(dy)*module}
+			if sc := gridScore(g, gridTransform(loc, p, dim), cells); sc > bestScore {
+				best, bestScore = p, sc
+			}
+		}
+	}
+	return best
+}

@@ -1,6 +1,7 @@
 package verifier
 
 import (
+	"math"
 	"sort"
 
 	"github.com/makiuchi-d/gozxing"
@@ -24,11 +25,21 @@ type located struct {
 	dimension  int
 }
 
-// locate runs gozxing's detector on a binarization of g.
-func locate(g *gray, hybrid bool, hints map[gozxing.DecodeHintType]any) (*located, error) {
+// maxTriples bounds how many finder-pattern triples are tried per image.
+const maxTriples = 4
+
+// locateAll runs gozxing's finder-pattern search on a binarization of g and
+// returns the grids it implies: gozxing's own choice of three patterns first,
+// then other plausible triples of the candidates it saw. gozxing picks the
+// three candidates with the most similar module size; under keystone the near
+// edge's patterns are genuinely larger than the far edge's, and a false
+// candidate in the data area can win. The alternatives are ranked by how
+// close the triple comes to a right angle at the top-left with arms of
+// similar length.
+func locateAll(g *gray, hybrid bool) []*located {
 	src, err := gozxing.NewPlanarYUVLuminanceSource(g.pix, g.w, g.h, 0, 0, g.w, g.h, false)
 	if err != nil {
-		return nil, err
+		return nil
 	}
 	var bin gozxing.Binarizer = gozxing.NewGlobalHistgramBinarizer(src)
 	if hybrid {
@@ -36,18 +47,144 @@ func locate(g *gray, hybrid bool, hints map[gozxing.DecodeHintType]any) (*locate
 	}
 	bits, err := bin.GetBlackMatrix()
 	if err != nil {
-		return nil, err
+		return nil
 	}
-	res, err := detector.NewDetector(bits).Detect(hints)
-	if err != nil {
-		return nil, err
+	finder := detector.NewFinderPatternFinder(bits, nil)
+	info, findErr := finder.Find(tryHarder)
+	det := detector.NewDetector(bits)
+	var out []*located
+	add := func(info *detector.FinderPatternInfo) {
+		res, err := det.ProcessFinderPatternInfo(info)
+		if err != nil {
+			// gozxing refuses dimension estimates of 4k+3; under keystone the
+			// estimate is rough anyway, and decodeGrid tries the neighbours.
+			if loc := estimateGrid(info); loc != nil {
+				out = append(out, loc)
+			}
+			return
+		}
+		pts := res.GetPoints()
+		loc := &located{bl: pts[0], tl: pts[1], tr: pts[2], dimension: res.GetBits().GetWidth()}
+		if len(pts) > 3 {
+			loc.align, _ = pts[3].(*detector.AlignmentPattern)
+		}
+		out = append(out, loc)
 	}
-	pts := res.GetPoints()
-	loc := &located{bl: pts[0], tl: pts[1], tr: pts[2], dimension: res.GetBits().GetWidth()}
-	if len(pts) > 3 {
-		loc.align, _ = pts[3].(*detector.AlignmentPattern)
+	var primary [3]*detector.FinderPattern
+	if findErr == nil {
+		primary = [3]*detector.FinderPattern{info.GetBottomLeft(), info.GetTopLeft(), info.GetTopRight()}
+		add(info)
 	}
-	return loc, nil
+
+	// gozxing scans rows from the top and stops at three confirmed centres,
+	// so a false centre in the data area can hide the bottom-left pattern.
+	// A second scan of the image turned by 180° starts from the bottom.
+	var cands []*detector.FinderPattern
+	for _, c := range finder.GetPossibleCenters() {
+		if c.GetCount() >= 2 {
+			cands = append(cands, c)
+		}
+	}
+	bits.Rotate180()
+	back := detector.NewFinderPatternFinder(bits, nil)
+	back.Find(tryHarder) // only its candidates are wanted
+	bits.Rotate180()     // det samples alignment patterns from bits
+	w, h := float64(bits.GetWidth()), float64(bits.GetHeight())
+	for _, c := range back.GetPossibleCenters() {
+		if c.GetCount() < 2 {
+			continue
+		}
+		x, y := w-c.GetX(), h-c.GetY()
+		dup := false
+		for _, o := range cands {
+			if math.Hypot(o.GetX()-x, o.GetY()-y) < 3*c.GetEstimatedModuleSize() {
+				dup = true
+				break
+			}
+		}
+		if !dup {
+			cands = append(cands, detector.NewFinderPattern(x, y, c.GetEstimatedModuleSize(), c.GetCount()))
+		}
+	}
+	sort.Slice(cands, func(i, j int) bool { return cands[i].GetCount() > cands[j].GetCount() })
+	cands = cands[:min(len(cands), 6)]
+	type triple struct {
+		bl, tl, tr *detector.FinderPattern
+		cost       float64
+	}
+	var triples []triple
+	for i := range cands {
+		for j := i + 1; j < len(cands); j++ {
+			for k := j + 1; k < len(cands); k++ {
+				a, b, c := gozxing.ResultPoint_OrderBestPatterns(cands[i], cands[j], cands[k])
+				bl, tl, tr := a.(*detector.FinderPattern), b.(*detector.FinderPattern), c.(*detector.FinderPattern)
+				if [3]*detector.FinderPattern{bl, tl, tr} == primary {
+					continue
+				}
+				ux, uy := tr.GetX()-tl.GetX(), tr.GetY()-tl.GetY()
+				vx, vy := bl.GetX()-tl.GetX(), bl.GetY()-tl.GetY()
+				d1, d2 := math.Hypot(ux, uy), math.Hypot(vx, vy)
+				if d1 == 0 || d2 == 0 {
+					continue
+				}
+				cos := math.Abs(ux*vx+uy*vy) / (d1 * d2)
+				ratio := math.Abs(math.Log(d1 / d2))
+				if cos > 0.4 || ratio > 0.5 {
+					continue // not the corners of a square seen at a plausible angle
+				}
+				triples = append(triples, triple{bl, tl, tr, cos + ratio})
+			}
+		}
+	}
+	sort.Slice(triples, func(i, j int) bool { return triples[i].cost < triples[j].cost })
+	for _, t := range triples {
+		if len(out) >= maxTriples {
+			break
+		}
+		add(detector.NewFinderPatternInfo(t.bl, t.tl, t.tr))
+	}
+	return out
+}
+
+// keystoneCorner estimates the bottom-right corner (at the finder pattern
+// centres' module offset) from the finder patterns' sizes: a pattern's size
+// is the local scale, so under keystone the bottom edge is longer than the
+// top one by size(bl)/size(tl), the right edge longer than the left by
+// size(tr)/size(tl). Averages both ways round the quadrilateral.
+func keystoneCorner(loc *located) (gridPoint, bool) {
+	size := func(p gozxing.ResultPoint) float64 {
+		if fp, ok := p.(*detector.FinderPattern); ok {
+			return fp.GetEstimatedModuleSize()
+		}
+		return 0
+	}
+	stl, str, sbl := size(loc.tl), size(loc.tr), size(loc.bl)
+	if stl <= 0 || str <= 0 || sbl <= 0 {
+		return gridPoint{}, false
+	}
+	ux, uy := loc.tr.GetX()-loc.tl.GetX(), loc.tr.GetY()-loc.tl.GetY()
+	vx, vy := loc.bl.GetX()-loc.tl.GetX(), loc.bl.GetY()-loc.tl.GetY()
+	a := gridPoint{loc.bl.GetX() + ux*sbl/stl, loc.bl.GetY() + uy*sbl/stl}
+	b := gridPoint{loc.tr.GetX() + vx*str/stl, loc.tr.GetY() + vy*str/stl}
+	return gridPoint{(a.x + b.x) / 2, (a.y + b.y) / 2}, true
+}
+
+// estimateGrid is the grid of three finder patterns without gozxing's
+// checks: module size from the patterns, dimension snapped to 4k+1, no
+// alignment pattern (decodeGrid fits the fourth point).
+func estimateGrid(info *detector.FinderPatternInfo) *located {
+	bl, tl, tr := info.GetBottomLeft(), info.GetTopLeft(), info.GetTopRight()
+	module := (bl.GetEstimatedModuleSize() + tl.GetEstimatedModuleSize() + tr.GetEstimatedModuleSize()) / 3
+	if module <= 0 {
+		return nil
+	}
+	span := (gozxing.ResultPoint_Distance(tl, tr) + gozxing.ResultPoint_Distance(tl, bl)) / 2
+	dim := int(math.Round(span/module)) + 7
+	dim = (dim-1+2)/4*4 + 1 // nearest 4k+1
+	if dim < 21 || dim > 177 {
+		return nil
+	}
+	return &located{bl: bl, tl: tl, tr: tr, dimension: dim}
 }
 
 // scaled returns the location in an image scaled by 1/f.
@@ -87,7 +224,8 @@ func sampleModules(g *gray, tr *common.PerspectiveTransform, dim int) ([]float32
 // at is the bilinear gray value at (x, y), pixel centres at +0.5.
 func (g *gray) at(x, y float64) (float32, bool) {
 	x, y = x-0.5, y-0.5
-	if x < -1 || y < -1 || x > float64(g.w) || y > float64(g.h) {
+	// Written so that NaN (a degenerate grid transform) fails too.
+	if !(x >= -1 && y >= -1 && x <= float64(g.w) && y <= float64(g.h)) {
 		return 0, false
 	}
 	x = min(max(x, 0), float64(g.w-1))
@@ -153,23 +291,43 @@ func decodeGrid(g *gray, loc *located, accept func(string) bool) (string, bool) 
 		score float64
 	}
 	var cands []cand
+	// Starting points for the fourth corner at the detected dimension: the
+	// alignment pattern gozxing found, the parallelogram and keystone
+	// estimates, and the best point of a coarse search.
+	dim0 := loc.dimension
+	k := func(dim int) float64 { return (float64(dim) - 10) / (float64(dim) - 7) }
+	toAlign := func(p gridPoint, dim int) gridPoint { // corner at dim−3.5 → alignment at dim−6.5
+		return gridPoint{loc.tl.GetX() + k(dim)*(p.x-loc.tl.GetX()), loc.tl.GetY() + k(dim)*(p.y-loc.tl.GetY())}
+	}
 	para := gridPoint{loc.tr.GetX() - loc.tl.GetX() + loc.bl.GetX(), loc.tr.GetY() - loc.tl.GetY() + loc.bl.GetY()}
-	for _, dd := range []int{0, 4, -4, 8, -8} {
-		dim := loc.dimension + dd
+	starts := []gridPoint{toAlign(para, dim0)}
+	if loc.align != nil {
+		starts = append(starts, gridPoint{loc.align.GetX(), loc.align.GetY()})
+	}
+	guess := starts[0]
+	if ks, ok := keystoneCorner(loc); ok {
+		guess = toAlign(ks, dim0)
+		starts = append(starts, guess)
+	}
+	starts = append(starts, coarseCorner(g, loc, guess, dim0))
+	var best cand
+	for _, st := range starts {
+		br, score := fitGrid(g, loc, st, dim0)
+		c := cand{dim0, br, score}
+		cands = append(cands, c)
+		if len(cands) == 1 || score > best.score {
+			best = c
+		}
+	}
+	// The neighbouring dimensions (blur and perspective make the estimate
+	// wrong) start from the best corner found.
+	for _, dd := range []int{4, -4, 8, -8} {
+		dim := dim0 + dd
 		if dim < 21 || dim > 177 {
 			continue
 		}
-		// The parallelogram corner is at module dim−3.5; the fitted point is
-		// the bottom-right alignment pattern at dim−6.5.
-		k := (float64(dim) - 10) / (float64(dim) - 7)
-		starts := []gridPoint{{loc.tl.GetX() + k*(para.x-loc.tl.GetX()), loc.tl.GetY() + k*(para.y-loc.tl.GetY())}}
-		if loc.align != nil {
-			starts = append(starts, gridPoint{loc.align.GetX(), loc.align.GetY()})
-		}
-		for _, st := range starts {
-			br, score := fitGrid(g, loc, st, dim)
-			cands = append(cands, cand{dim, br, score})
-		}
+		br, score := fitGrid(g, loc, best.br, dim)
+		cands = append(cands, cand{dim, br, score})
 	}
 	sort.Slice(cands, func(i, j int) bool { return cands[i].score > cands[j].score })
 	dec := decoder.NewDecoder()

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/greenpass-dcc/greenpass/internal/testdata"
 )
@@ -44,6 +45,25 @@ func FuzzVerifyText(f *testing.F) {
 		}
 		if _, err := json.Marshal(r); err != nil {
 			t.Fatal(err)
+		}
+	})
+}
+
+// FuzzReadQR feeds arbitrary bytes to the picture stage: image decoding,
+// the size checks and every QR pass must fail cleanly, never panic.
+func FuzzReadQR(f *testing.F) {
+	for _, name := range []string{"clean/AT_png_1.png", "small1.5px/BE_png_1.png", "jpeg30/AT_png_2.jpg"} {
+		if b, err := os.ReadFile(filepath.Join(testdata.Dir(f, "photos"), name)); err == nil {
+			f.Add(b)
+		}
+	}
+	f.Add([]byte("\x89PNG\r\n\x1a\n"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		text, err := ReadQR(ctx, data)
+		if err == nil && text == "" {
+			t.Fatal("no error and no text")
 		}
 	})
 }

@@ -25,7 +25,7 @@ var decMode = func() cbor.DecMode {
 		MaxMapPairs:      maxElements,
 		IndefLength:      cbor.IndefLengthAllowed,
 		UTF8:             cbor.UTF8RejectInvalid,
-		IntDec:           cbor.IntDecConvertSigned,
+		IntDec:           cbor.IntDecConvertSignedOrFail,
 	}.DecMode()
 	if err != nil {
 		panic(err) // the options above are constant and valid
@@ -41,15 +41,6 @@ var encMode = func() cbor.EncMode {
 	}
 	return m
 }()
-
-// wellFormed reports whether data is exactly one well-formed CBOR item within
-// the bounds, without decoding it into Go values.
-func wellFormed(data []byte) error {
-	if err := decMode.Wellformed(data); err != nil {
-		return fmt.Errorf("%w: %v", ErrCBOR, err)
-	}
-	return nil
-}
 
 // decodeInto decodes data into v and classifies the failure: values of the
 // wrong type are ErrPayloadType (the CBOR itself is fine), anything else is

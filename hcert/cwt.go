@@ -60,7 +60,7 @@ func (h *hcertClaim) UnmarshalCBOR(data []byte) error {
 	if err := decMode.Unmarshal(data, &m); err != nil {
 		return err
 	}
-	dcc, ok := m[uint64(hcertEUDCC)]
+	dcc, ok := m[int64(hcertEUDCC)] // IntDecConvertSignedOrFail: integer keys are int64
 	if !ok || len(m) != 1 {
 		h.err = fmt.Errorf("%w: hcert claim (-260) must hold exactly key 1 (eu_dcc_v1), has %d keys", ErrClaims, len(m))
 		return nil

@@ -1,6 +1,7 @@
 package hcert
 
 import (
+	"bytes"
 	"errors"
 	"testing"
 	"time"
@@ -124,5 +125,22 @@ func TestDecodePayloadBoundsNesting(t *testing.T) {
 	raw = append(raw, 0x00)
 	if _, err := DecodePayload(raw); !errors.Is(err, ErrCBOR) {
 		t.Fatalf("error = %v, want ErrCBOR", err)
+	}
+}
+
+// A -260 map in a non-canonical encoding takes the slow path and must still
+// be read: {1: {"ver": "1.3.0"}} as an indefinite-length map.
+func TestParseClaimsNonCanonicalHCertMap(t *testing.T) {
+	dcc, _ := cbor.Marshal(map[string]any{"ver": "1.3.0"})
+	hc := append([]byte{0xBF, 0x01}, dcc...)
+	hc = append(hc, 0xFF)
+	claims := []byte{0xA3, 0x04, 0x1A, 0x65, 0x53, 0xF1, 0x00, 0x06, 0x1A, 0x5F, 0xEE, 0x66, 0x00, 0x39, 0x01, 0x03}
+	claims = append(claims, hc...)
+	c, err := ParseClaims(claims)
+	if err != nil {
+		t.Fatalf("ParseClaims: %v", err)
+	}
+	if !bytes.Equal(c.DCC, dcc) {
+		t.Fatalf("DCC = %x, want %x", c.DCC, dcc)
 	}
 }

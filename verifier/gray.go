@@ -49,11 +49,6 @@ func toGray(img image.Image) *gray {
 	return g
 }
 
-// image returns g as an image.Gray (for tests and debugging).
-func (g *gray) image() *image.Gray {
-	return &image.Gray{Pix: g.pix, Stride: g.w, Rect: image.Rect(0, 0, g.w, g.h)}
-}
-
 // scale resizes by factor f with bilinear interpolation. Upscaling gives the
 // binarizer more than one pixel per module; downscaling a large photo makes
 // every pass cheaper.
@@ -185,47 +180,6 @@ func (g *gray) sharpen(sigma, amount float64) *gray {
 	for i, p := range g.pix {
 		v := float64(p) + amount*(float64(p)-float64(b.pix[i]))
 		out.pix[i] = byte(min(max(v, 0), 255))
-	}
-	return out
-}
-
-// stretch maps the 1st..99th percentile of the histogram onto 0..255,
-// undoing low contrast and washed-out lighting.
-func (g *gray) stretch() *gray {
-	var hist [256]int
-	for _, p := range g.pix {
-		hist[p]++
-	}
-	lo, hi := percentile(&hist, len(g.pix), 0.01), percentile(&hist, len(g.pix), 0.99)
-	out := &gray{pix: make([]byte, len(g.pix)), w: g.w, h: g.h}
-	if hi <= lo {
-		copy(out.pix, g.pix)
-		return out
-	}
-	for i, p := range g.pix {
-		v := (int(p) - lo) * 255 / (hi - lo)
-		out.pix[i] = byte(min(max(v, 0), 255))
-	}
-	return out
-}
-
-func percentile(hist *[256]int, n int, q float64) int {
-	target, acc := int(q*float64(n)), 0
-	for v, c := range hist {
-		acc += c
-		if acc > target {
-			return v
-		}
-	}
-	return 255
-}
-
-// crop returns the part of g inside r (clipped).
-func (g *gray) crop(r image.Rectangle) *gray {
-	r = r.Intersect(image.Rect(0, 0, g.w, g.h))
-	out := &gray{pix: make([]byte, r.Dx()*r.Dy()), w: r.Dx(), h: r.Dy()}
-	for y := 0; y < out.h; y++ {
-		copy(out.pix[y*out.w:(y+1)*out.w], g.pix[(r.Min.Y+y)*g.w+r.Min.X:])
 	}
 	return out
 }

@@ -52,14 +52,16 @@ func FuzzVerifyText(f *testing.F) {
 // FuzzReadQR feeds arbitrary bytes to the picture stage: image decoding,
 // the size checks and every QR pass must fail cleanly, never panic.
 func FuzzReadQR(f *testing.F) {
-	for _, name := range []string{"clean/AT_png_1.png", "small1.5px/BE_png_1.png", "jpeg30/AT_png_2.jpg"} {
+	// Small seeds keep each run short: a mutated image that still decodes is
+	// scanned by every pass until the deadline.
+	for _, name := range []string{"small1.5px/BE_png_1.png", "small2px/AT_png_1.png"} {
 		if b, err := os.ReadFile(filepath.Join(testdata.Dir(f, "photos"), name)); err == nil {
 			f.Add(b)
 		}
 	}
 	f.Add([]byte("\x89PNG\r\n\x1a\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
 		defer cancel()
 		text, err := ReadQR(ctx, data)
 		if err == nil && text == "" {

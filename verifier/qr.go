@@ -148,6 +148,9 @@ func scanQRPass(ctx context.Context, img image.Image, budget time.Duration) (str
 				break // the global-histogram binarizer only pays off unfiltered
 			}
 			for _, loc := range locateAll(detectOn, hybrid) {
+				if ctx.Err() != nil || time.Now().After(deadline) {
+					break // each grid costs a fit and decodes: stop on time
+				}
 				if p.scale != 1 {
 					loc = loc.scaled(p.scale)
 				}

@@ -1,0 +1,273 @@
+package store
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// fakeClock is a settable clock shared by a test and its engine.
+type fakeClock struct{ ns atomic.Int64 }
+
+func newClock() *fakeClock {
+	c := &fakeClock{}
+	c.ns.Store(time.Date(2026, 11, 23, 8, 0, 0, 0, time.UTC).UnixNano())
+	return c
+}
+func (c *fakeClock) Now() time.Time          { return time.Unix(0, c.ns.Load()).UTC() }
+func (c *fakeClock) Advance(d time.Duration) { c.ns.Add(int64(d)) }
+
+// opener opens a fresh, empty engine on the given clock.
+type opener func(t *testing.T, now func() time.Time) Engine
+
+// runConformance is the behaviour both engines must share. concurrency
+// cases need an engine whose single-document operations are atomic under
+// concurrent writers (the embedded engine, real MongoDB; not FerretDB v1).
+func runConformance(t *testing.T, open opener, concurrency bool) {
+	ctx := context.Background()
+	cases := []struct {
+		name string
+		run  func(t *testing.T, e Engine, clock *fakeClock)
+	}{
+		{"insert then get", func(t *testing.T, e Engine, clock *fakeClock) {
+			exp := clock.Now().Add(time.Hour)
+			r, err := e.Insert(ctx, Transfers, "a", exp, []byte(`{"x":1}`))
+			if err != nil || r.Version != 1 {
+				t.Fatalf("Insert = %+v, %v", r, err)
+			}
+			got, err := e.Get(ctx, Transfers, "a")
+			if err != nil || got.Version != 1 || !bytes.Equal(got.Data, []byte(`{"x":1}`)) || !got.ExpiresAt.Equal(exp) || got.ID != "a" {
+				t.Fatalf("Get = %+v, %v", got, err)
+			}
+		}},
+		{"expiry has millisecond precision", func(t *testing.T, e Engine, clock *fakeClock) {
+			exp := clock.Now().Add(time.Hour + 1234567*time.Nanosecond)
+			e.Insert(ctx, Transfers, "ms", exp, []byte(`{}`))
+			got, _ := e.Get(ctx, Transfers, "ms")
+			if want := exp.Truncate(time.Millisecond); !got.ExpiresAt.Equal(want) {
+				t.Fatalf("ExpiresAt = %v, want %v", got.ExpiresAt, want)
+			}
+		}},
+		{"insert existing", func(t *testing.T, e Engine, clock *fakeClock) {
+			e.Insert(ctx, Issuers, "a", time.Time{}, []byte(`1`))
+			if _, err := e.Insert(ctx, Issuers, "a", time.Time{}, []byte(`2`)); !errors.Is(err, ErrExists) {
+				t.Fatalf("second Insert: %v, want ErrExists", err)
+			}
+			if got, _ := e.Get(ctx, Issuers, "a"); string(got.Data) != `1` {
+				t.Fatalf("data = %s, the first insert must stay", got.Data)
+			}
+		}},
+		{"get missing", func(t *testing.T, e Engine, clock *fakeClock) {
+			if _, err := e.Get(ctx, Issuers, "nope"); !errors.Is(err, ErrNotFound) {
+				t.Fatalf("Get: %v, want ErrNotFound", err)
+			}
+		}},
+		{"update", func(t *testing.T, e Engine, clock *fakeClock) {
+			e.Insert(ctx, Idempotency, "k", time.Time{}, []byte(`1`))
+			r, err := e.Update(ctx, Idempotency, "k", 1, time.Time{}, []byte(`2`))
+			if err != nil || r.Version != 2 || string(r.Data) != `2` {
+				t.Fatalf("Update = %+v, %v", r, err)
+			}
+			if _, err := e.Update(ctx, Idempotency, "k", 1, time.Time{}, []byte(`3`)); !errors.Is(err, ErrConflict) {
+				t.Fatalf("stale Update: %v, want ErrConflict", err)
+			}
+			if _, err := e.Update(ctx, Idempotency, "nope", 1, time.Time{}, []byte(`3`)); !errors.Is(err, ErrNotFound) {
+				t.Fatalf("Update of a missing record: %v, want ErrNotFound", err)
+			}
+			if got, _ := e.Get(ctx, Idempotency, "k"); got.Version != 2 || string(got.Data) != `2` {
+				t.Fatalf("after updates: %+v", got)
+			}
+		}},
+		{"update sets and clears expiry", func(t *testing.T, e Engine, clock *fakeClock) {
+			e.Insert(ctx, Transfers, "e", time.Time{}, []byte(`1`))
+			exp := clock.Now().Add(time.Minute)
+			if r, err := e.Update(ctx, Transfers, "e", 1, exp, []byte(`2`)); err != nil || !r.ExpiresAt.Equal(exp) {
+				t.Fatalf("Update with expiry = %+v, %v", r, err)
+			}
+			if r, err := e.Update(ctx, Transfers, "e", 2, time.Time{}, []byte(`3`)); err != nil || !r.ExpiresAt.IsZero() {
+				t.Fatalf("Update without expiry = %+v, %v", r, err)
+			}
+			clock.Advance(time.Hour)
+			if _, err := e.Get(ctx, Transfers, "e"); err != nil {
+				t.Fatalf("record without expiry vanished: %v", err)
+			}
+		}},
+		{"delete", func(t *testing.T, e Engine, clock *fakeClock) {
+			e.Insert(ctx, Revocations, "r", time.Time{}, []byte(`1`))
+			if err := e.Delete(ctx, Revocations, "r"); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := e.Get(ctx, Revocations, "r"); !errors.Is(err, ErrNotFound) {
+				t.Fatalf("Get after Delete: %v", err)
+			}
+			if err := e.Delete(ctx, Revocations, "r"); !errors.Is(err, ErrNotFound) {
+				t.Fatalf("second Delete: %v, want ErrNotFound", err)
+			}
+		}},
+		{"expired records are gone at once", func(t *testing.T, e Engine, clock *fakeClock) {
+			e.Insert(ctx, Transfers, "t", clock.Now().Add(time.Minute), []byte(`1`))
+			clock.Advance(time.Minute)
+			if _, err := e.Get(ctx, Transfers, "t"); !errors.Is(err, ErrNotFound) {
+				t.Fatalf("Get of an expired record: %v", err)
+			}
+			if _, err := e.Update(ctx, Transfers, "t", 1, time.Time{}, []byte(`2`)); !errors.Is(err, ErrNotFound) {
+				t.Fatalf("Update of an expired record: %v", err)
+			}
+			r, err := e.Insert(ctx, Transfers, "t", time.Time{}, []byte(`new`))
+			if err != nil || r.Version != 1 {
+				t.Fatalf("Insert over an expired record = %+v, %v", r, err)
+			}
+			if got, _ := e.Get(ctx, Transfers, "t"); string(got.Data) != `new` {
+				t.Fatalf("data = %s", got.Data)
+			}
+		}},
+		{"sweep deletes only expired records", func(t *testing.T, e Engine, clock *fakeClock) {
+			for i := range 5 {
+				e.Insert(ctx, Transfers, fmt.Sprint("old", i), clock.Now().Add(time.Minute), []byte(`1`))
+			}
+			e.Insert(ctx, Transfers, "later", clock.Now().Add(time.Hour), []byte(`1`))
+			e.Insert(ctx, Transfers, "never", time.Time{}, []byte(`1`))
+			e.Insert(ctx, Idempotency, "other", clock.Now().Add(time.Minute), []byte(`1`))
+			clock.Advance(2 * time.Minute)
+			n, err := e.Sweep(ctx, Transfers)
+			if err != nil || n != 5 {
+				t.Fatalf("Sweep = %d, %v; want 5", n, err)
+			}
+			for _, id := range []string{"later", "never"} {
+				if _, err := e.Get(ctx, Transfers, id); err != nil {
+					t.Fatalf("%s swept: %v", id, err)
+				}
+			}
+			if n, _ := e.Sweep(ctx, Transfers); n != 0 {
+				t.Fatalf("second Sweep = %d", n)
+			}
+			if n, _ := e.Sweep(ctx, Idempotency); n != 1 {
+				t.Fatalf("Sweep of the other collection = %d, want 1", n)
+			}
+		}},
+		{"collections are separate", func(t *testing.T, e Engine, clock *fakeClock) {
+			e.Insert(ctx, Certificates, "same", time.Time{}, []byte(`"c"`))
+			e.Insert(ctx, Issuers, "same", time.Time{}, []byte(`"i"`))
+			c, _ := e.Get(ctx, Certificates, "same")
+			i, _ := e.Get(ctx, Issuers, "same")
+			if string(c.Data) != `"c"` || string(i.Data) != `"i"` {
+				t.Fatalf("got %s and %s", c.Data, i.Data)
+			}
+		}},
+		{"typed collection", func(t *testing.T, e Engine, clock *fakeClock) {
+			type issuer struct {
+				Country string   `json:"country"`
+				Roles   []string `json:"roles"`
+			}
+			c := NewCollection[issuer](e, Issuers)
+			if _, err := c.Insert(ctx, "pharmacy-1", time.Time{}, issuer{"DE", []string{"issue:v"}}); err != nil {
+				t.Fatal(err)
+			}
+			v, ver, err := c.Get(ctx, "pharmacy-1")
+			if err != nil || ver != 1 || v.Country != "DE" || len(v.Roles) != 1 {
+				t.Fatalf("Get = %+v, %d, %v", v, ver, err)
+			}
+			v.Roles = append(v.Roles, "issue:t")
+			if ver, err = c.Update(ctx, "pharmacy-1", ver, time.Time{}, v); err != nil || ver != 2 {
+				t.Fatalf("Update = %d, %v", ver, err)
+			}
+		}},
+		{"cancelled context", func(t *testing.T, e Engine, clock *fakeClock) {
+			cctx, cancel := context.WithCancel(ctx)
+			cancel()
+			if _, err := e.Insert(cctx, Issuers, "x", time.Time{}, []byte(`1`)); !errors.Is(err, context.Canceled) {
+				t.Fatalf("Insert: %v, want context.Canceled", err)
+			}
+			if _, err := e.Get(cctx, Issuers, "x"); !errors.Is(err, context.Canceled) {
+				t.Fatalf("Get: %v, want context.Canceled", err)
+			}
+		}},
+	}
+	if concurrency {
+		cases = append(cases,
+			struct {
+				name string
+				run  func(t *testing.T, e Engine, clock *fakeClock)
+			}{"one winner of concurrent inserts", func(t *testing.T, e Engine, clock *fakeClock) {
+				var wins, exists atomic.Int32
+				var wg sync.WaitGroup
+				for i := range 32 {
+					wg.Go(func() {
+						_, err := e.Insert(ctx, Idempotency, "race", time.Time{}, []byte(fmt.Sprint(i)))
+						switch {
+						case err == nil:
+							wins.Add(1)
+						case errors.Is(err, ErrExists):
+							exists.Add(1)
+						default:
+							t.Error(err)
+						}
+					})
+				}
+				wg.Wait()
+				if wins.Load() != 1 || exists.Load() != 31 {
+					t.Fatalf("%d winners, %d ErrExists; want 1 and 31", wins.Load(), exists.Load())
+				}
+			}},
+			struct {
+				name string
+				run  func(t *testing.T, e Engine, clock *fakeClock)
+			}{"no lost updates", func(t *testing.T, e Engine, clock *fakeClock) {
+				c := NewCollection[int](e, Certificates)
+				c.Insert(ctx, "counter", time.Time{}, 0)
+				var wg sync.WaitGroup
+				for range 16 {
+					wg.Go(func() {
+						for range 10 {
+							for {
+								n, ver, err := c.Get(ctx, "counter")
+								if err != nil {
+									t.Error(err)
+									return
+								}
+								if _, err = c.Update(ctx, "counter", ver, time.Time{}, n+1); err == nil {
+									break
+								} else if !errors.Is(err, ErrConflict) {
+									t.Error(err)
+									return
+								}
+							}
+						}
+					})
+				}
+				wg.Wait()
+				if n, ver, _ := c.Get(ctx, "counter"); n != 160 || ver != 161 {
+					t.Fatalf("counter = %d (version %d), want 160 (161)", n, ver)
+				}
+			}},
+		)
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			clock := newClock()
+			e := open(t, clock.Now)
+			tc.run(t, e, clock)
+			if err := e.Close(); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := e.Get(ctx, Issuers, "x"); !errors.Is(err, ErrClosed) {
+				t.Fatalf("Get after Close: %v, want ErrClosed", err)
+			}
+		})
+	}
+}
+
+func TestEmbeddedConformance(t *testing.T) {
+	runConformance(t, func(t *testing.T, now func() time.Time) Engine {
+		e, err := OpenEmbedded(t.TempDir(), now)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return e
+	}, true)
+}

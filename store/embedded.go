@@ -1,0 +1,262 @@
+package store
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync/atomic"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// Embedded is the default engine: one bbolt file, fsync'd on every commit.
+// Writes go through bbolt's Batch, which gathers concurrent writers into one
+// transaction and so one fsync (group commit): throughput grows with the
+// number of writers while every acknowledged write is on disk.
+type Embedded struct {
+	db     *bolt.DB
+	now    func() time.Time
+	closed atomic.Bool
+}
+
+// OpenEmbedded opens (or creates) the store file greenpass.db in dir.
+// now is the clock for expiry (time.Now when nil).
+func OpenEmbedded(dir string, now func() time.Time) (*Embedded, error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("store: data directory: %w", err)
+	}
+	path := filepath.Join(dir, "greenpass.db")
+	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: 5 * time.Second})
+	if err != nil {
+		return nil, fmt.Errorf("store: open %s: %w", path, err)
+	}
+	db.MaxBatchDelay = 2 * time.Millisecond
+	if err := db.Update(func(tx *bolt.Tx) error {
+		for _, c := range Collections() {
+			if _, err := tx.CreateBucketIfNotExists([]byte(c)); err != nil {
+				return err
+			}
+		}
+		return nil
+	}); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("store: prepare %s: %w", path, err)
+	}
+	if now == nil {
+		now = time.Now
+	}
+	return &Embedded{db: db, now: now}, nil
+}
+
+// Stored value layout: version (8 bytes), expiry in Unix nanoseconds (8
+// bytes, 0 = none), data.
+func encodeRecord(r Record) []byte {
+	b := make([]byte, 16+len(r.Data))
+	binary.BigEndian.PutUint64(b, uint64(r.Version))
+	if !r.ExpiresAt.IsZero() {
+		binary.BigEndian.PutUint64(b[8:], uint64(r.ExpiresAt.UnixNano()))
+	}
+	copy(b[16:], r.Data)
+	return b
+}
+
+func decodeRecord(id string, b []byte) (Record, error) {
+	if len(b) < 16 {
+		return Record{}, fmt.Errorf("store: record %q is corrupt (%d bytes)", id, len(b))
+	}
+	r := Record{ID: id, Version: int64(binary.BigEndian.Uint64(b)), Data: append([]byte(nil), b[16:]...)}
+	if ns := int64(binary.BigEndian.Uint64(b[8:])); ns != 0 {
+		r.ExpiresAt = time.Unix(0, ns).UTC()
+	}
+	return r, nil
+}
+
+func (e *Embedded) check(ctx context.Context) error {
+	if e.closed.Load() {
+		return ErrClosed
+	}
+	return ctx.Err()
+}
+
+// write runs fn in a group-committed transaction. fn reports the domain
+// outcome through its own variables and returns an error only for storage
+// faults, so one writer's ErrExists never fails the others' batch; bbolt may
+// run fn twice, so it must set its outcome afresh each time.
+func (e *Embedded) write(ctx context.Context, coll string, fn func(b *bolt.Bucket) error) error {
+	if err := e.check(ctx); err != nil {
+		return err
+	}
+	return e.db.Batch(func(tx *bolt.Tx) error {
+		b := tx.Bucket([]byte(coll))
+		if b == nil {
+			return fmt.Errorf("store: unknown collection %q", coll)
+		}
+		return fn(b)
+	})
+}
+
+// Insert implements Engine.
+func (e *Embedded) Insert(ctx context.Context, coll, id string, expiresAt time.Time, data []byte) (Record, error) {
+	r := Record{ID: id, Version: 1, ExpiresAt: expiryOf(expiresAt), Data: data}
+	var outcome error
+	err := e.write(ctx, coll, func(b *bolt.Bucket) error {
+		outcome = nil
+		if old := b.Get([]byte(id)); old != nil {
+			prev, err := decodeRecord(id, old)
+			if err != nil {
+				return err
+			}
+			if !prev.expired(e.now()) {
+				outcome = ErrExists
+				return nil
+			}
+		}
+		return b.Put([]byte(id), encodeRecord(r))
+	})
+	if err == nil {
+		err = outcome
+	}
+	if err != nil {
+		return Record{}, err
+	}
+	return r, nil
+}
+
+// Get implements Engine.
+func (e *Embedded) Get(ctx context.Context, coll, id string) (Record, error) {
+	if err := e.check(ctx); err != nil {
+		return Record{}, err
+	}
+	var r Record
+	err := e.db.View(func(tx *bolt.Tx) error {
+		b := tx.Bucket([]byte(coll))
+		if b == nil {
+			return fmt.Errorf("store: unknown collection %q", coll)
+		}
+		v := b.Get([]byte(id))
+		if v == nil {
+			return ErrNotFound
+		}
+		var err error
+		r, err = decodeRecord(id, v)
+		return err
+	})
+	if err != nil {
+		return Record{}, err
+	}
+	if r.expired(e.now()) {
+		return Record{}, ErrNotFound
+	}
+	return r, nil
+}
+
+// Update implements Engine.
+func (e *Embedded) Update(ctx context.Context, coll, id string, ifVersion int64, expiresAt time.Time, data []byte) (Record, error) {
+	var out Record
+	var outcome error
+	err := e.write(ctx, coll, func(b *bolt.Bucket) error {
+		outcome = nil
+		old := b.Get([]byte(id))
+		if old == nil {
+			outcome = ErrNotFound
+			return nil
+		}
+		prev, err := decodeRecord(id, old)
+		if err != nil {
+			return err
+		}
+		switch {
+		case prev.expired(e.now()):
+			outcome = ErrNotFound
+			return nil
+		case prev.Version != ifVersion:
+			outcome = ErrConflict
+			return nil
+		}
+		out = Record{ID: id, Version: prev.Version + 1, ExpiresAt: expiryOf(expiresAt), Data: data}
+		return b.Put([]byte(id), encodeRecord(out))
+	})
+	if err == nil {
+		err = outcome
+	}
+	if err != nil {
+		return Record{}, err
+	}
+	return out, nil
+}
+
+// Delete implements Engine.
+func (e *Embedded) Delete(ctx context.Context, coll, id string) error {
+	var outcome error
+	err := e.write(ctx, coll, func(b *bolt.Bucket) error {
+		outcome = nil
+		if b.Get([]byte(id)) == nil {
+			outcome = ErrNotFound
+			return nil
+		}
+		return b.Delete([]byte(id))
+	})
+	if err == nil {
+		err = outcome
+	}
+	return err
+}
+
+// Sweep implements Engine. It scans the collection: expiring collections
+// (transfers, idempotency keys) are small, being swept every few minutes.
+func (e *Embedded) Sweep(ctx context.Context, coll string) (int, error) {
+	if err := e.check(ctx); err != nil {
+		return 0, err
+	}
+	n := 0
+	err := e.db.Update(func(tx *bolt.Tx) error {
+		n = 0
+		b := tx.Bucket([]byte(coll))
+		if b == nil {
+			return fmt.Errorf("store: unknown collection %q", coll)
+		}
+		now := e.now()
+		c := b.Cursor()
+		for k, v := c.First(); k != nil; {
+			r, err := decodeRecord(string(k), v)
+			if err != nil {
+				return err
+			}
+			if r.expired(now) {
+				key := append([]byte(nil), k...) // k points into the page Delete changes
+				if err := c.Delete(); err != nil {
+					return err
+				}
+				n++
+				k, v = c.Seek(key) // the deleted key is gone: Seek lands on the next one
+				continue
+			}
+			k, v = c.Next()
+		}
+		return nil
+	})
+	return n, err
+}
+
+// Ping implements Engine.
+func (e *Embedded) Ping(ctx context.Context) error {
+	if err := e.check(ctx); err != nil {
+		return err
+	}
+	return e.db.View(func(tx *bolt.Tx) error { return nil })
+}
+
+// Close implements Engine.
+func (e *Embedded) Close() error {
+	if e.closed.Swap(true) {
+		return nil
+	}
+	if err := e.db.Close(); err != nil && !errors.Is(err, bolt.ErrDatabaseNotOpen) {
+		return fmt.Errorf("store: close: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,215 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync/atomic"
+	"time"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
+	"go.mongodb.org/mongo-driver/v2/mongo/writeconcern"
+)
+
+// Mongo is the engine for a MongoDB replica set or sharded cluster. Each
+// record is one document {_id, v, exp, d}; every operation is a single-
+// document one (insert on _id, find, update filtered on _id and v), which
+// MongoDB makes atomic, with write concern majority and retryable writes.
+type Mongo struct {
+	client *mongo.Client
+	db     *mongo.Database
+	now    func() time.Time
+	closed atomic.Bool
+}
+
+// mongoDoc is the stored shape. exp is absent for records that never expire.
+type mongoDoc struct {
+	ID      string    `bson:"_id"`
+	Version int64     `bson:"v"`
+	Expires time.Time `bson:"exp,omitempty"`
+	Data    []byte    `bson:"d"`
+}
+
+func (d mongoDoc) record() Record {
+	r := Record{ID: d.ID, Version: d.Version, Data: d.Data}
+	if !d.Expires.IsZero() {
+		r.ExpiresAt = d.Expires.UTC()
+	}
+	return r
+}
+
+// OpenMongo connects to uri, uses database dbName (from the URI's path
+// when empty, else "greenpass") and creates the indexes. now is the clock for
+// expiry (time.Now when nil).
+func OpenMongo(ctx context.Context, uri, dbName string, now func() time.Time) (*Mongo, error) {
+	opts := options.Client().ApplyURI(uri).
+		SetWriteConcern(writeconcern.Majority()).
+		SetRetryWrites(true).
+		SetRetryReads(true).
+		SetTimeout(10 * time.Second)
+	client, err := mongo.Connect(opts)
+	if err != nil {
+		return nil, fmt.Errorf("store: connect to MongoDB: %w", err)
+	}
+	if dbName == "" {
+		dbName = "greenpass"
+	}
+	m := &Mongo{client: client, db: client.Database(dbName), now: now}
+	if m.now == nil {
+		m.now = time.Now
+	}
+	if err := client.Ping(ctx, nil); err != nil {
+		client.Disconnect(context.Background())
+		return nil, fmt.Errorf("store: MongoDB not reachable: %w", err)
+	}
+	for _, c := range Collections() {
+		// Sweep deletes by exp; our own sweeper (not a TTL index) keeps the
+		// engines alike.
+		_, err := m.db.Collection(c).Indexes().CreateOne(ctx, mongo.IndexModel{Keys: bson.D{{Key: "exp", Value: 1}}})
+		if err != nil {
+			client.Disconnect(context.Background())
+			return nil, fmt.Errorf("store: index on %s.exp: %w", c, err)
+		}
+	}
+	return m, nil
+}
+
+func (m *Mongo) check(ctx context.Context) error {
+	if m.closed.Load() {
+		return ErrClosed
+	}
+	return ctx.Err()
+}
+
+// live is the filter for records that have not expired at now.
+func live(now time.Time) bson.E {
+	return bson.E{Key: "$or", Value: bson.A{
+		bson.D{{Key: "exp", Value: bson.D{{Key: "$exists", Value: false}}}},
+		bson.D{{Key: "exp", Value: bson.D{{Key: "$gt", Value: now}}}},
+	}}
+}
+
+// Insert implements Engine. An expired record with the same ID is replaced,
+// atomically: the upsert matches only an expired document, and the unique
+// _id refuses the insert when a live one exists.
+func (m *Mongo) Insert(ctx context.Context, coll, id string, expiresAt time.Time, data []byte) (Record, error) {
+	if err := m.check(ctx); err != nil {
+		return Record{}, err
+	}
+	doc := mongoDoc{ID: id, Version: 1, Expires: expiryOf(expiresAt), Data: data}
+	c := m.db.Collection(coll)
+	_, err := c.InsertOne(ctx, doc)
+	if mongo.IsDuplicateKeyError(err) {
+		// Taken: by a live record (ErrExists) or an expired one (replace it).
+		res, rerr := c.ReplaceOne(ctx, bson.D{{Key: "_id", Value: id}, {Key: "exp", Value: bson.D{{Key: "$lte", Value: m.now()}}}}, doc)
+		if rerr != nil {
+			return Record{}, fmt.Errorf("store: insert %s/%s: %w", coll, id, rerr)
+		}
+		if res.MatchedCount == 0 {
+			return Record{}, ErrExists
+		}
+		return doc.record(), nil
+	}
+	if err != nil {
+		return Record{}, fmt.Errorf("store: insert %s/%s: %w", coll, id, err)
+	}
+	return doc.record(), nil
+}
+
+// Get implements Engine.
+func (m *Mongo) Get(ctx context.Context, coll, id string) (Record, error) {
+	if err := m.check(ctx); err != nil {
+		return Record{}, err
+	}
+	var doc mongoDoc
+	err := m.db.Collection(coll).FindOne(ctx, bson.D{{Key: "_id", Value: id}}).Decode(&doc)
+	if errors.Is(err, mongo.ErrNoDocuments) {
+		return Record{}, ErrNotFound
+	}
+	if err != nil {
+		return Record{}, fmt.Errorf("store: get %s/%s: %w", coll, id, err)
+	}
+	r := doc.record()
+	if r.expired(m.now()) {
+		return Record{}, ErrNotFound
+	}
+	return r, nil
+}
+
+// Update implements Engine: one findOneAndUpdate filtered on _id, version
+// and liveness, so of several concurrent writers exactly one wins.
+func (m *Mongo) Update(ctx context.Context, coll, id string, ifVersion int64, expiresAt time.Time, data []byte) (Record, error) {
+	if err := m.check(ctx); err != nil {
+		return Record{}, err
+	}
+	set := bson.D{{Key: "d", Value: data}}
+	update := bson.D{{Key: "$inc", Value: bson.D{{Key: "v", Value: 1}}}}
+	if expiresAt.IsZero() {
+		update = append(update, bson.E{Key: "$unset", Value: bson.D{{Key: "exp", Value: ""}}})
+	} else {
+		set = append(set, bson.E{Key: "exp", Value: expiryOf(expiresAt)})
+	}
+	update = append(update, bson.E{Key: "$set", Value: set})
+	filter := bson.D{{Key: "_id", Value: id}, {Key: "v", Value: ifVersion}, live(m.now())}
+	var doc mongoDoc
+	err := m.db.Collection(coll).FindOneAndUpdate(ctx, filter, update,
+		options.FindOneAndUpdate().SetReturnDocument(options.After)).Decode(&doc)
+	if errors.Is(err, mongo.ErrNoDocuments) {
+		// Not updated: absent, expired, or another version.
+		if _, gerr := m.Get(ctx, coll, id); gerr != nil {
+			return Record{}, gerr
+		}
+		return Record{}, ErrConflict
+	}
+	if err != nil {
+		return Record{}, fmt.Errorf("store: update %s/%s: %w", coll, id, err)
+	}
+	return doc.record(), nil
+}
+
+// Delete implements Engine.
+func (m *Mongo) Delete(ctx context.Context, coll, id string) error {
+	if err := m.check(ctx); err != nil {
+		return err
+	}
+	res, err := m.db.Collection(coll).DeleteOne(ctx, bson.D{{Key: "_id", Value: id}})
+	if err != nil {
+		return fmt.Errorf("store: delete %s/%s: %w", coll, id, err)
+	}
+	if res.DeletedCount == 0 {
+		return ErrNotFound
+	}
+	return nil
+}
+
+// Sweep implements Engine.
+func (m *Mongo) Sweep(ctx context.Context, coll string) (int, error) {
+	if err := m.check(ctx); err != nil {
+		return 0, err
+	}
+	res, err := m.db.Collection(coll).DeleteMany(ctx, bson.D{{Key: "exp", Value: bson.D{{Key: "$lte", Value: m.now()}}}})
+	if err != nil {
+		return 0, fmt.Errorf("store: sweep %s: %w", coll, err)
+	}
+	return int(res.DeletedCount), nil
+}
+
+// Ping implements Engine.
+func (m *Mongo) Ping(ctx context.Context) error {
+	if err := m.check(ctx); err != nil {
+		return err
+	}
+	return m.client.Ping(ctx, nil)
+}
+
+// Close implements Engine.
+func (m *Mongo) Close() error {
+	if m.closed.Swap(true) {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	return m.client.Disconnect(ctx)
+}

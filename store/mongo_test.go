@@ -1,0 +1,77 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/FerretDB/FerretDB/ferretdb"
+)
+
+// startFerretDB runs an in-process MongoDB-protocol server (FerretDB v1,
+// SQLite in a temp dir) on loopback for the test and returns its URI.
+func startFerretDB(t *testing.T) string {
+	t.Helper()
+	f, err := ferretdb.New(&ferretdb.Config{
+		Listener:  ferretdb.ListenerConfig{TCP: "127.0.0.1:0"},
+		Handler:   "sqlite",
+		SQLiteURL: "file:" + t.TempDir() + "/",
+	})
+	if err != nil {
+		t.Fatalf("FerretDB: %v", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- f.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		<-done
+	})
+	return f.MongoDBURI()
+}
+
+var dbSeq atomic.Int64
+
+// mongoOpener opens the Mongo engine on a fresh database of the server at uri.
+func mongoOpener(uri string) opener {
+	return func(t *testing.T, now func() time.Time) Engine {
+		name := fmt.Sprintf("gp_test_%d_%d", time.Now().UnixNano()%1e9, dbSeq.Add(1))
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		m, err := OpenMongo(ctx, uri, name, now)
+		if err != nil {
+			t.Fatalf("OpenMongo: %v", err)
+		}
+		t.Cleanup(func() {
+			// Drop the test database through a fresh client (m may be closed).
+			if c, err := OpenMongo(context.Background(), uri, name, now); err == nil {
+				c.db.Drop(context.Background())
+				c.Close()
+			}
+		})
+		return m
+	}
+}
+
+// FerretDB v1 is a wire-protocol peer only: its updates are not atomic under
+// concurrency, so the concurrency cases run on the embedded engine and on a
+// real MongoDB.
+func TestMongoConformanceFerretDB(t *testing.T) {
+	if testing.Short() {
+		t.Skip("FerretDB: skipped with -short")
+	}
+	runConformance(t, mongoOpener(startFerretDB(t)), false)
+}
+
+// TestMongoConformanceReal runs the whole suite, concurrency included,
+// against the MongoDB at $GREENPASS_TEST_MONGODB_URI.
+func TestMongoConformanceReal(t *testing.T) {
+	uri := os.Getenv("GREENPASS_TEST_MONGODB_URI")
+	if uri == "" {
+		t.Skip("GREENPASS_TEST_MONGODB_URI not set")
+	}
+	runConformance(t, mongoOpener(uri), true)
+}

@@ -1,0 +1,140 @@
+// Package store keeps greenpass's durable records: issued-certificate audit
+// records, idempotency keys, transfer records, issuer accounts and
+// revocations. Every operation touches one record and is atomic on it —
+// insert-if-absent on the record's ID, read, compare-and-set update on its
+// version, delete — so that the two engines behave alike: an embedded bbolt
+// file under the data directory (the default) and MongoDB (a replica set or
+// sharded cluster, selected by MONGODB_URI). Expiry is the store's own: an
+// expired record is invisible at once and deleted by Sweep, on both engines.
+//
+// Domain packages declare the small interfaces they need; Collection gives
+// them typed access to one collection.
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Errors callers branch on.
+var (
+	ErrNotFound = errors.New("record not found")
+	ErrExists   = errors.New("record already exists")
+	ErrConflict = errors.New("record changed since it was read")
+	ErrClosed   = errors.New("store closed")
+)
+
+// Record is one stored document.
+type Record struct {
+	ID string
+	// Version is 1 after Insert and grows by one with every Update; Update
+	// names the version it read, so concurrent writers cannot lose updates.
+	Version int64
+	// ExpiresAt, when set, is when the record stops existing: Get no longer
+	// returns it and Sweep deletes it.
+	ExpiresAt time.Time
+	// Data is the domain record, JSON.
+	Data []byte
+}
+
+// expiryOf normalises an expiry to what both engines can store: UTC,
+// millisecond precision (MongoDB's date resolution), zero for none.
+func expiryOf(t time.Time) time.Time {
+	if t.IsZero() {
+		return time.Time{}
+	}
+	return t.UTC().Truncate(time.Millisecond)
+}
+
+func (r Record) expired(now time.Time) bool {
+	return !r.ExpiresAt.IsZero() && !now.Before(r.ExpiresAt)
+}
+
+// Engine is a storage backend. Every write returns only when the record is
+// durable (fsync'd for the embedded engine, majority-acknowledged for
+// MongoDB).
+type Engine interface {
+	// Insert stores a new record with version 1; ErrExists if the ID is taken
+	// by a record that has not expired.
+	Insert(ctx context.Context, coll, id string, expiresAt time.Time, data []byte) (Record, error)
+	// Get returns the record; ErrNotFound if absent or expired.
+	Get(ctx context.Context, coll, id string) (Record, error)
+	// Update replaces data and expiry if the stored version is ifVersion, and
+	// returns the record with the next version; ErrConflict if the version
+	// differs, ErrNotFound if the record is absent or expired.
+	Update(ctx context.Context, coll, id string, ifVersion int64, expiresAt time.Time, data []byte) (Record, error)
+	// Delete removes the record; ErrNotFound if absent.
+	Delete(ctx context.Context, coll, id string) error
+	// Sweep deletes the collection's records expired at now and says how many.
+	Sweep(ctx context.Context, coll string) (int, error)
+	// Ping checks the engine can serve requests.
+	Ping(ctx context.Context) error
+	// Close releases the engine; later calls fail with ErrClosed.
+	Close() error
+}
+
+// Collection names.
+const (
+	Certificates = "certificates" // issued-certificate audit records (no personal data)
+	Idempotency  = "idempotency"  // idempotency keys of issuance requests
+	Transfers    = "transfers"    // certificate transfer records
+	Issuers      = "issuers"      // issuer accounts
+	Revocations  = "revocations"  // revoked certificates
+)
+
+// Collections lists every collection, for engines that prepare them.
+func Collections() []string {
+	return []string{Certificates, Idempotency, Transfers, Issuers, Revocations}
+}
+
+// Collection is typed access to one collection: T is stored as JSON.
+type Collection[T any] struct {
+	engine Engine
+	name   string
+}
+
+// NewCollection returns typed access to collection name of e.
+func NewCollection[T any](e Engine, name string) Collection[T] {
+	return Collection[T]{engine: e, name: name}
+}
+
+// Insert stores v under id.
+func (c Collection[T]) Insert(ctx context.Context, id string, expiresAt time.Time, v T) (int64, error) {
+	data, err := json.Marshal(v)
+	if err != nil {
+		return 0, fmt.Errorf("store %s: encode: %w", c.name, err)
+	}
+	r, err := c.engine.Insert(ctx, c.name, id, expiresAt, data)
+	return r.Version, err
+}
+
+// Get returns the value under id and its version.
+func (c Collection[T]) Get(ctx context.Context, id string) (T, int64, error) {
+	var v T
+	r, err := c.engine.Get(ctx, c.name, id)
+	if err != nil {
+		return v, 0, err
+	}
+	if err := json.Unmarshal(r.Data, &v); err != nil {
+		return v, 0, fmt.Errorf("store %s: decode %q: %w", c.name, id, err)
+	}
+	return v, r.Version, nil
+}
+
+// Update replaces the value under id if its version is still ifVersion.
+func (c Collection[T]) Update(ctx context.Context, id string, ifVersion int64, expiresAt time.Time, v T) (int64, error) {
+	data, err := json.Marshal(v)
+	if err != nil {
+		return 0, fmt.Errorf("store %s: encode: %w", c.name, err)
+	}
+	r, err := c.engine.Update(ctx, c.name, id, ifVersion, expiresAt, data)
+	return r.Version, err
+}
+
+// Delete removes the value under id.
+func (c Collection[T]) Delete(ctx context.Context, id string) error {
+	return c.engine.Delete(ctx, c.name, id)
+}

@@ -11,16 +11,20 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+	berrors "go.etcd.io/bbolt/errors"
 )
 
 // Embedded is the default engine: one bbolt file, fsync'd on every commit.
-// Writes go through bbolt's Batch, which gathers concurrent writers into one
+// Concurrent writes go through bbolt's Batch, which gathers them into one
 // transaction and so one fsync (group commit): throughput grows with the
-// number of writers while every acknowledged write is on disk.
+// number of writers while every acknowledged write is on disk. A writer
+// with no other write under way commits at once instead of waiting for a
+// batch to fill.
 type Embedded struct {
-	db     *bolt.DB
-	now    func() time.Time
-	closed atomic.Bool
+	db       *bolt.DB
+	now      func() time.Time
+	closed   atomic.Bool
+	inflight atomic.Int32 // writes under way, to skip the batch delay when alone
 }
 
 // OpenEmbedded opens (or creates) the store file greenpass.db in dir.
@@ -90,13 +94,19 @@ func (e *Embedded) write(ctx context.Context, coll string, fn func(b *bolt.Bucke
 	if err := e.check(ctx); err != nil {
 		return err
 	}
-	return e.db.Batch(func(tx *bolt.Tx) error {
+	txFn := func(tx *bolt.Tx) error {
 		b := tx.Bucket([]byte(coll))
 		if b == nil {
 			return fmt.Errorf("store: unknown collection %q", coll)
 		}
 		return fn(b)
-	})
+	}
+	if e.inflight.Add(1) == 1 {
+		defer e.inflight.Add(-1)
+		return e.db.Update(txFn)
+	}
+	defer e.inflight.Add(-1)
+	return e.db.Batch(txFn)
 }
 
 // Insert implements Engine.
@@ -255,7 +265,7 @@ func (e *Embedded) Close() error {
 	if e.closed.Swap(true) {
 		return nil
 	}
-	if err := e.db.Close(); err != nil && !errors.Is(err, bolt.ErrDatabaseNotOpen) {
+	if err := e.db.Close(); err != nil && !errors.Is(err, berrors.ErrDatabaseNotOpen) {
 		return fmt.Errorf("store: close: %w", err)
 	}
 	return nil

@@ -3,6 +3,8 @@ package store
 import (
 	"context"
 	"fmt"
+	"io"
+	"log/slog"
 	"os"
 	"sync/atomic"
 	"testing"
@@ -13,11 +15,12 @@ import (
 
 // startFerretDB runs an in-process MongoDB-protocol server (FerretDB v1,
 // SQLite in a temp dir) on loopback for the test and returns its URI.
-func startFerretDB(t *testing.T) string {
+func startFerretDB(t testing.TB) string {
 	t.Helper()
 	f, err := ferretdb.New(&ferretdb.Config{
 		Listener:  ferretdb.ListenerConfig{TCP: "127.0.0.1:0"},
 		Handler:   "sqlite",
+		Logger:    slog.New(slog.NewTextHandler(io.Discard, nil)), // its own logs would drown the test output
 		SQLiteURL: "file:" + t.TempDir() + "/",
 	})
 	if err != nil {

@@ -1,0 +1,202 @@
+// Package server is greenpass's HTTP face: the Echo application with its
+// routes, middleware, metrics and graceful shutdown. It is the only package
+// that knows HTTP; handlers translate between HTTP and the domain packages.
+package server
+
+import (
+	"context"
+	_ "embed"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/labstack/echo/v4"
+	"github.com/labstack/echo/v4/middleware"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+//go:embed openapi.yaml
+var openAPI []byte
+
+// Config holds the HTTP settings. Zero values get the defaults of Defaults.
+type Config struct {
+	ReadHeaderTimeout time.Duration
+	ReadTimeout       time.Duration
+	WriteTimeout      time.Duration
+	IdleTimeout       time.Duration
+	// ShutdownTimeout bounds how long in-flight requests may take to finish
+	// after a shutdown signal.
+	ShutdownTimeout time.Duration
+	// BodyLimit is the largest request body accepted, e.g. "1M"; routes
+	// may set smaller ones.
+	BodyLimit string
+}
+
+// Defaults are the HTTP settings when none are given.
+func Defaults() Config {
+	return Config{
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       15 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		ShutdownTimeout:   30 * time.Second,
+		BodyLimit:         "1M",
+	}
+}
+
+// Check is a readiness dependency: the store, the blob bucket.
+type Check struct {
+	Name string
+	Ping func(ctx context.Context) error
+}
+
+// Server is the HTTP application.
+type Server struct {
+	echo     *echo.Echo
+	cfg      Config
+	log      *slog.Logger
+	registry *prometheus.Registry
+	checks   []Check
+}
+
+// New builds the application. checks are what /readyz asks.
+func New(cfg Config, log *slog.Logger, checks ...Check) *Server {
+	d := Defaults()
+	if cfg.ReadHeaderTimeout == 0 {
+		cfg.ReadHeaderTimeout = d.ReadHeaderTimeout
+	}
+	if cfg.ReadTimeout == 0 {
+		cfg.ReadTimeout = d.ReadTimeout
+	}
+	if cfg.WriteTimeout == 0 {
+		cfg.WriteTimeout = d.WriteTimeout
+	}
+	if cfg.IdleTimeout == 0 {
+		cfg.IdleTimeout = d.IdleTimeout
+	}
+	if cfg.ShutdownTimeout == 0 {
+		cfg.ShutdownTimeout = d.ShutdownTimeout
+	}
+	if cfg.BodyLimit == "" {
+		cfg.BodyLimit = d.BodyLimit
+	}
+	s := &Server{echo: echo.New(), cfg: cfg, log: log, registry: prometheus.NewRegistry(), checks: checks}
+	s.registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	e := s.echo
+	e.HideBanner, e.HidePort = true, true
+	e.HTTPErrorHandler = s.errorHandler
+	e.Use(middleware.RequestID())
+	e.Use(s.accessLog(newHTTPMetrics(s.registry)))
+	e.Use(middleware.RecoverWithConfig(middleware.RecoverConfig{
+		LogErrorFunc: func(c echo.Context, err error, stack []byte) error {
+			s.log.Error("panic in handler", "request_id", requestID(c), "route", c.Path(), "error", err)
+			return err
+		},
+	}))
+	e.Use(middleware.BodyLimit(cfg.BodyLimit))
+
+	e.GET("/healthz", s.healthz)
+	e.GET("/readyz", s.readyz)
+	e.GET("/metrics", echo.WrapHandler(promhttp.HandlerFor(s.registry, promhttp.HandlerOpts{Registry: s.registry})))
+	e.GET("/openapi.yaml", func(c echo.Context) error {
+		return c.Blob(http.StatusOK, "application/yaml", openAPI)
+	})
+	return s
+}
+
+// Registry is where other parts (the store) register their metrics.
+func (s *Server) Registry() prometheus.Registerer { return s.registry }
+
+// Handler is the application as an http.Handler (for tests).
+func (s *Server) Handler() http.Handler { return s.echo }
+
+// Serve answers requests on ln until ctx is cancelled, then stops taking new
+// connections and lets in-flight requests finish within ShutdownTimeout.
+func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	srv := &http.Server{
+		Handler:           s.echo,
+		ReadHeaderTimeout: s.cfg.ReadHeaderTimeout,
+		ReadTimeout:       s.cfg.ReadTimeout,
+		WriteTimeout:      s.cfg.WriteTimeout,
+		IdleTimeout:       s.cfg.IdleTimeout,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return fmt.Errorf("http server: %w", err)
+	case <-ctx.Done():
+	}
+	s.log.Info("shutting down: draining in-flight requests", "timeout", s.cfg.ShutdownTimeout)
+	sctx, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+func (s *Server) healthz(c echo.Context) error {
+	return c.JSON(http.StatusOK, map[string]string{"status": "ok"})
+}
+
+// readyz asks every dependency, each within two seconds. Failures are named
+// but not explained to the caller (the log has the reason).
+func (s *Server) readyz(c echo.Context) error {
+	ctx, cancel := context.WithTimeout(c.Request().Context(), 2*time.Second)
+	defer cancel()
+	status := map[string]string{}
+	ready := true
+	for _, ch := range s.checks {
+		if err := ch.Ping(ctx); err != nil {
+			ready = false
+			status[ch.Name] = "unavailable"
+			s.log.Warn("readiness check failed", "check", ch.Name, "error", err)
+			continue
+		}
+		status[ch.Name] = "ok"
+	}
+	if !ready {
+		return c.JSON(http.StatusServiceUnavailable, map[string]any{"status": "not ready", "checks": status})
+	}
+	return c.JSON(http.StatusOK, map[string]any{"status": "ready", "checks": status})
+}
+
+// errorHandler writes every error as {"error": "..."}. Client mistakes
+// keep their status and message; anything else is a 500 whose cause goes
+// to the log only, tagged with the request ID the client sees.
+func (s *Server) errorHandler(err error, c echo.Context) {
+	if c.Response().Committed {
+		return
+	}
+	status, msg := http.StatusInternalServerError, "internal error"
+	var he *echo.HTTPError
+	if errors.As(err, &he) {
+		status = he.Code
+		msg = http.StatusText(status)
+		if m, ok := he.Message.(string); ok && m != "" {
+			msg = m
+		}
+	}
+	if status >= 500 {
+		s.log.Error("request failed", "request_id", requestID(c), "route", c.Path(), "status", status, "error", err)
+	}
+	if c.Request().Method == http.MethodHead {
+		c.NoContent(status)
+		return
+	}
+	c.JSON(status, map[string]string{"error": msg, "request_id": requestID(c)})
+}
+
+func requestID(c echo.Context) string {
+	return c.Response().Header().Get(echo.HeaderXRequestID)
+}

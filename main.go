@@ -33,6 +33,7 @@ const (
 
 func commands() []command {
 	return []command{
+		{"serve", "run the HTTP service (embedded store by default, MongoDB with MONGODB_URI)", runServe},
 		{"verify", "verify DCCs from QR images or HC1: text", runVerify},
 	}
 }

@@ -1,0 +1,13 @@
+# Build: a static greenpass binary. Run: distroless, non-root.
+FROM golang:1.26 AS build
+WORKDIR /src
+COPY go.mod go.sum ./
+RUN go mod download
+COPY . .
+RUN CGO_ENABLED=0 go build -trimpath -ldflags="-s -w" -o /greenpass .
+
+FROM gcr.io/distroless/static-debian12:nonroot
+COPY --from=build /greenpass /greenpass
+EXPOSE 8080
+ENTRYPOINT ["/greenpass"]
+CMD ["serve"]

@@ -1,0 +1,232 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"strconv"
+	"time"
+
+	"github.com/greenpass-dcc/greenpass/blobstore"
+	"github.com/greenpass-dcc/greenpass/server"
+	"github.com/greenpass-dcc/greenpass/store"
+)
+
+// serveConfig is everything `greenpass serve` is configured with.
+type serveConfig struct {
+	addr            string
+	dataDir         string
+	mongoURI        string
+	mongoDB         string
+	blobURL         string
+	shutdownTimeout time.Duration
+	sweepInterval   time.Duration
+	logFormat       string
+	logLevel        string
+}
+
+// setting is one configuration entry: flag name, environment variable,
+// default, help.
+type setting struct{ flag, env, def, help string }
+
+// serveFlags declares the flags; each defaults to its environment variable,
+// else to the built-in default, so flags win over environment over defaults.
+func serveFlags(fs *flag.FlagSet, getenv func(string) string) map[string]*string {
+	raw := map[string]*string{}
+	for _, s := range serveSettings() {
+		v := s.def
+		if e := getenv(s.env); e != "" {
+			v = e
+		}
+		raw[s.flag] = fs.String(s.flag, v, fmt.Sprintf("%s (env %s)", s.help, s.env))
+	}
+	return raw
+}
+
+func serveSettings() []setting {
+	return []setting{
+		{"addr", "GREENPASS_ADDR", ":8080", "listen address HOST:PORT"},
+		{"data", "GREENPASS_DATA", "./data", "data directory: embedded store, default blob folder, development keys"},
+		{"mongodb-uri", "MONGODB_URI", "", "MongoDB connection string; empty: the embedded store under --data"},
+		{"mongodb-db", "GREENPASS_MONGODB_DB", "greenpass", "MongoDB database name"},
+		{"blob-url", "BLOB_URL", "", "trust-list bucket URL (s3://, gs://, azblob://, file://, mem://); empty: DATA/blobs"},
+		{"shutdown-timeout", "GREENPASS_SHUTDOWN_TIMEOUT", "30s", "how long in-flight requests may finish after SIGTERM"},
+		{"sweep-interval", "GREENPASS_SWEEP_INTERVAL", "1m", "how often expired records are deleted"},
+		{"log-format", "GREENPASS_LOG_FORMAT", "json", "log format: json or text"},
+		{"log-level", "GREENPASS_LOG_LEVEL", "info", "log level: debug, info, warn, error"},
+	}
+}
+
+// validate turns the raw settings into a config; each error names the
+// setting (flag and environment variable).
+func validate(raw map[string]*string) (*serveConfig, error) {
+	name := map[string]string{}
+	for _, s := range serveSettings() {
+		name[s.flag] = fmt.Sprintf("--%s (%s)", s.flag, s.env)
+	}
+	c := &serveConfig{
+		addr: *raw["addr"], dataDir: *raw["data"], mongoURI: *raw["mongodb-uri"], mongoDB: *raw["mongodb-db"],
+		blobURL: *raw["blob-url"], logFormat: *raw["log-format"], logLevel: *raw["log-level"],
+	}
+	var errs []error
+	bad := func(flag, format string, a ...any) {
+		errs = append(errs, fmt.Errorf("%s: %s", name[flag], fmt.Sprintf(format, a...)))
+	}
+	if _, port, err := net.SplitHostPort(c.addr); err != nil {
+		bad("addr", "%v (want HOST:PORT, e.g. :8080)", err)
+	} else if p, err := strconv.Atoi(port); err != nil || p < 0 || p > 65535 {
+		bad("addr", "port %q is not 0–65535", port)
+	}
+	if c.dataDir == "" {
+		bad("data", "must not be empty")
+	}
+	for flag, dst := range map[string]*time.Duration{"shutdown-timeout": &c.shutdownTimeout, "sweep-interval": &c.sweepInterval} {
+		d, err := time.ParseDuration(*raw[flag])
+		switch {
+		case err != nil:
+			bad(flag, "%q is not a duration like 30s or 5m", *raw[flag])
+		case d <= 0:
+			bad(flag, "must be positive")
+		}
+		*dst = d
+	}
+	if c.logFormat != "json" && c.logFormat != "text" {
+		bad("log-format", "%q is not json or text", c.logFormat)
+	}
+	var lvl slog.Level
+	if err := lvl.UnmarshalText([]byte(c.logLevel)); err != nil {
+		bad("log-level", "%q is not debug, info, warn or error", c.logLevel)
+	}
+	return c, errors.Join(errs...)
+}
+
+func (c *serveConfig) logger(w io.Writer) *slog.Logger {
+	var lvl slog.Level
+	lvl.UnmarshalText([]byte(c.logLevel))
+	opts := &slog.HandlerOptions{Level: lvl}
+	if c.logFormat == "text" {
+		return slog.New(slog.NewTextHandler(w, opts))
+	}
+	return slog.New(slog.NewJSONHandler(w, opts))
+}
+
+func runServe(ctx context.Context, args []string, std stdio) int {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(std.err)
+	raw := serveFlags(fs, os.Getenv)
+	fs.Usage = func() {
+		fmt.Fprintln(std.err, `Usage: greenpass serve [flags]
+
+Runs the greenpass HTTP service until SIGINT or SIGTERM, then lets in-flight
+requests finish and closes the store. With no configuration it runs on one
+machine: the embedded store and the blob folder live under --data. Every flag
+can also be set by the environment variable named with it; flags win.
+
+Endpoints: /healthz, /readyz, /metrics, /openapi.yaml.
+
+Flags:`)
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return exitOK
+		}
+		return exitUsage
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(std.err, "greenpass serve: unexpected argument %q\n", fs.Arg(0))
+		return exitUsage
+	}
+	cfg, err := validate(raw)
+	if err != nil {
+		fmt.Fprintf(std.err, "greenpass serve: invalid configuration:\n%v\n", err)
+		return exitUsage
+	}
+	log := cfg.logger(std.err)
+	if err := serve(ctx, cfg, log); err != nil {
+		log.Error("serve failed", "error", err)
+		return exitInvalid
+	}
+	return exitOK
+}
+
+// serve opens the store and the bucket, answers HTTP until ctx ends, then
+// drains requests, stops the sweeper and closes the store.
+func serve(ctx context.Context, cfg *serveConfig, log *slog.Logger) error {
+	openCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	var engine store.Engine
+	var err error
+	if cfg.mongoURI != "" {
+		engine, err = store.OpenMongo(openCtx, cfg.mongoURI, cfg.mongoDB, nil)
+		log.Info("store: MongoDB", "database", cfg.mongoDB)
+	} else {
+		engine, err = store.OpenEmbedded(cfg.dataDir, nil)
+		log.Info("store: embedded", "dir", cfg.dataDir)
+	}
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err := engine.Close(); err != nil {
+			log.Error("closing the store", "error", err)
+		}
+		log.Info("store closed")
+	}()
+	bucket, err := blobstore.Open(openCtx, cfg.blobURL, cfg.dataDir)
+	if err != nil {
+		return err
+	}
+	defer bucket.Close()
+
+	srv := server.New(server.Config{ShutdownTimeout: cfg.shutdownTimeout}, log,
+		server.Check{Name: "store", Ping: engine.Ping},
+		server.Check{Name: "blob", Ping: func(ctx context.Context) error { return blobstore.Ping(ctx, bucket) }},
+	)
+	engine = server.MeterStore(engine, srv.Registry())
+
+	ln, err := net.Listen("tcp", cfg.addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", cfg.addr, err)
+	}
+	log.Info("listening", "addr", ln.Addr().String())
+
+	sweepCtx, stopSweep := context.WithCancel(ctx)
+	sweepDone := make(chan struct{})
+	go func() {
+		defer close(sweepDone)
+		sweepLoop(sweepCtx, engine, cfg.sweepInterval, log)
+	}()
+	err = srv.Serve(ctx, ln)
+	stopSweep()
+	<-sweepDone
+	return err
+}
+
+// sweepLoop deletes expired records of the collections that expire
+// (transfers, idempotency keys) every interval until ctx ends.
+func sweepLoop(ctx context.Context, e store.Engine, interval time.Duration, log *slog.Logger) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		for _, coll := range []string{store.Transfers, store.Idempotency} {
+			n, err := e.Sweep(ctx, coll)
+			switch {
+			case err != nil && ctx.Err() == nil:
+				log.Warn("sweep failed", "collection", coll, "error", err)
+			case n > 0:
+				log.Info("swept expired records", "collection", coll, "count", n)
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}

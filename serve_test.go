@@ -1,0 +1,118 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"flag"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/greenpass-dcc/greenpass/store"
+)
+
+func TestServeConfigValidation(t *testing.T) {
+	tests := []struct {
+		args []string
+		env  map[string]string
+		want string // substring of the error; "" = valid
+	}{
+		{nil, nil, ""},
+		{[]string{"--addr", "127.0.0.1:9090"}, nil, ""},
+		{[]string{"--addr", "8080"}, nil, "--addr (GREENPASS_ADDR)"},
+		{[]string{"--addr", ":99999"}, nil, "--addr (GREENPASS_ADDR): port"},
+		{[]string{"--shutdown-timeout", "soon"}, nil, "--shutdown-timeout (GREENPASS_SHUTDOWN_TIMEOUT)"},
+		{[]string{"--sweep-interval", "-1m"}, nil, "--sweep-interval (GREENPASS_SWEEP_INTERVAL): must be positive"},
+		{[]string{"--log-format", "xml"}, nil, "--log-format (GREENPASS_LOG_FORMAT)"},
+		{[]string{"--data", ""}, nil, "--data (GREENPASS_DATA)"},
+		{nil, map[string]string{"GREENPASS_ADDR": "nonsense"}, "--addr (GREENPASS_ADDR)"},
+		{[]string{"--addr", ":8081"}, map[string]string{"GREENPASS_ADDR": "nonsense"}, ""}, // flag wins
+	}
+	for _, tt := range tests {
+		fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+		raw := serveFlags(fs, func(k string) string { return tt.env[k] })
+		if err := fs.Parse(tt.args); err != nil {
+			t.Fatal(err)
+		}
+		_, err := validate(raw)
+		if tt.want == "" && err != nil || tt.want != "" && (err == nil || !strings.Contains(err.Error(), tt.want)) {
+			t.Errorf("args %v env %v: error %v, want %q", tt.args, tt.env, err, tt.want)
+		}
+	}
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	raw := serveFlags(fs, func(k string) string { return map[string]string{"GREENPASS_SWEEP_INTERVAL": "5m"}[k] })
+	fs.Parse(nil)
+	if cfg, err := validate(raw); err != nil || cfg.sweepInterval != 5*time.Minute || cfg.addr != ":8080" || cfg.dataDir != "./data" {
+		t.Fatalf("env and defaults: %+v, %v", cfg, err)
+	}
+}
+
+func TestServeHelpAndUsage(t *testing.T) {
+	code, _, errText := runCLI(t, nil, "serve", "--help")
+	if code != 0 || !strings.Contains(errText, "MONGODB_URI") || !strings.Contains(errText, "default \":8080\"") {
+		t.Fatalf("serve --help: exit %d\n%s", code, errText)
+	}
+	if code, _, errText := runCLI(t, nil, "serve", "--addr", "x"); code != 2 || !strings.Contains(errText, "--addr (GREENPASS_ADDR)") {
+		t.Fatalf("bad --addr: exit %d\n%s", code, errText)
+	}
+}
+
+// A real run on loopback: answers, then drains and closes the store on
+// cancellation (what SIGTERM does through main's signal context).
+func TestServeRunsAndShutsDown(t *testing.T) {
+	dir := t.TempDir()
+	pr, pw := io.Pipe()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan int, 1)
+	go func() {
+		done <- run(ctx, []string{"serve", "--addr", "127.0.0.1:0", "--data", dir, "--sweep-interval", "50ms"},
+			stdio{strings.NewReader(""), io.Discard, pw})
+		pw.Close()
+	}()
+	lines := bufio.NewScanner(pr)
+	addr := ""
+	var logs []string
+	for addr == "" && lines.Scan() {
+		logs = append(logs, lines.Text())
+		var entry map[string]any
+		if json.Unmarshal(lines.Bytes(), &entry) == nil && entry["msg"] == "listening" {
+			addr = entry["addr"].(string)
+		}
+	}
+	if addr == "" {
+		t.Fatalf("no listening line in %v", logs)
+	}
+	go func() { // keep reading so the server never blocks on its log
+		for lines.Scan() {
+			logs = append(logs, lines.Text())
+		}
+	}()
+	for _, path := range []string{"/healthz", "/readyz"} {
+		resp, err := http.Get("http://" + addr + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != 200 {
+			t.Fatalf("%s = %d", path, resp.StatusCode)
+		}
+	}
+	cancel()
+	select {
+	case code := <-done:
+		if code != 0 {
+			t.Fatalf("serve exited %d", code)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("serve did not stop")
+	}
+	// The store was closed: its file lock is free again.
+	e, err := store.OpenEmbedded(dir, nil)
+	if err != nil {
+		t.Fatalf("store still locked after shutdown: %v", err)
+	}
+	e.Close()
+}

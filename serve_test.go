@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/greenpass-dcc/greenpass/internal/ferrettest"
 	"github.com/greenpass-dcc/greenpass/store"
 )
 
@@ -64,11 +65,35 @@ func TestServeHelpAndUsage(t *testing.T) {
 // cancellation (what SIGTERM does through main's signal context).
 func TestServeRunsAndShutsDown(t *testing.T) {
 	dir := t.TempDir()
+	runServeUntilCancelled(t, "--data", dir)
+	// The store was closed: its file lock is free again.
+	e, err := store.OpenEmbedded(dir, nil)
+	if err != nil {
+		t.Fatalf("store still locked after shutdown: %v", err)
+	}
+	e.Close()
+}
+
+// The same with MONGODB_URI: the Mongo engine against in-process FerretDB,
+// blobs in memory.
+func TestServeWithMongoDB(t *testing.T) {
+	if testing.Short() {
+		t.Skip("FerretDB: skipped with -short")
+	}
+	t.Setenv("MONGODB_URI", ferrettest.Start(t))
+	t.Setenv("BLOB_URL", "mem://")
+	runServeUntilCancelled(t, "--data", t.TempDir())
+}
+
+// runServeUntilCancelled starts serve on a loopback port, checks /healthz
+// and /readyz, cancels it and waits for a clean exit.
+func runServeUntilCancelled(t *testing.T, args ...string) {
+	t.Helper()
 	pr, pw := io.Pipe()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan int, 1)
 	go func() {
-		done <- run(ctx, []string{"serve", "--addr", "127.0.0.1:0", "--data", dir, "--sweep-interval", "50ms"},
+		done <- run(ctx, append([]string{"serve", "--addr", "127.0.0.1:0", "--sweep-interval", "50ms"}, args...),
 			stdio{strings.NewReader(""), io.Discard, pw})
 		pw.Close()
 	}()
@@ -109,10 +134,4 @@ func TestServeRunsAndShutsDown(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("serve did not stop")
 	}
-	// The store was closed: its file lock is free again.
-	e, err := store.OpenEmbedded(dir, nil)
-	if err != nil {
-		t.Fatalf("store still locked after shutdown: %v", err)
-	}
-	e.Close()
 }

@@ -9,6 +9,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/greenpass-dcc/greenpass/internal/ferrettest"
 )
 
 // BenchmarkEngines measures insert, get and conditional update, from 1 and
@@ -27,7 +29,7 @@ func BenchmarkEngines(b *testing.B) {
 			}
 			return e
 		}},
-		{"ferretdb", func(b *testing.B) Engine { return openBenchMongo(b, startFerretDB(b)) }},
+		{"ferretdb", func(b *testing.B) Engine { return openBenchMongo(b, ferrettest.Start(b)) }},
 	}
 	if uri := os.Getenv("GREENPASS_TEST_MONGODB_URI"); uri != "" {
 		engines = append(engines, struct {

@@ -3,38 +3,13 @@ package store
 import (
 	"context"
 	"fmt"
-	"io"
-	"log/slog"
 	"os"
 	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/FerretDB/FerretDB/ferretdb"
+	"github.com/greenpass-dcc/greenpass/internal/ferrettest"
 )
-
-// startFerretDB runs an in-process MongoDB-protocol server (FerretDB v1,
-// SQLite in a temp dir) on loopback for the test and returns its URI.
-func startFerretDB(t testing.TB) string {
-	t.Helper()
-	f, err := ferretdb.New(&ferretdb.Config{
-		Listener:  ferretdb.ListenerConfig{TCP: "127.0.0.1:0"},
-		Handler:   "sqlite",
-		Logger:    slog.New(slog.NewTextHandler(io.Discard, nil)), // its own logs would drown the test output
-		SQLiteURL: "file:" + t.TempDir() + "/",
-	})
-	if err != nil {
-		t.Fatalf("FerretDB: %v", err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- f.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		<-done
-	})
-	return f.MongoDBURI()
-}
 
 var dbSeq atomic.Int64
 
@@ -66,7 +41,7 @@ func TestMongoConformanceFerretDB(t *testing.T) {
 	if testing.Short() {
 		t.Skip("FerretDB: skipped with -short")
 	}
-	runConformance(t, mongoOpener(startFerretDB(t)), false)
+	runConformance(t, mongoOpener(ferrettest.Start(t)), false)
 }
 
 // TestMongoConformanceReal runs the whole suite, concurrency included,

@@ -4,6 +4,8 @@ package main
 
 import (
 	"context"
+	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -66,6 +68,23 @@ func run(ctx context.Context, args []string, std stdio) int {
 	fmt.Fprintf(std.err, "greenpass: unknown command %q\n\n", args[0])
 	usage(std.err)
 	return exitUsage
+}
+
+// parseFlags parses a subcommand's flags; -h prints usage and the flags.
+// ok is false when the command should stop with code.
+func parseFlags(fs *flag.FlagSet, args []string, w io.Writer, usage string) (code int, ok bool) {
+	fs.SetOutput(w)
+	fs.Usage = func() {
+		fmt.Fprintln(w, usage)
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return exitOK, false
+		}
+		return exitUsage, false
+	}
+	return exitOK, true
 }
 
 func usage(w io.Writer) {

@@ -117,10 +117,8 @@ func (c *serveConfig) logger(w io.Writer) *slog.Logger {
 
 func runServe(ctx context.Context, args []string, std stdio) int {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
-	fs.SetOutput(std.err)
 	raw := serveFlags(fs, os.Getenv)
-	fs.Usage = func() {
-		fmt.Fprintln(std.err, `Usage: greenpass serve [flags]
+	if code, ok := parseFlags(fs, args, std.err, `Usage: greenpass serve [flags]
 
 Runs the greenpass HTTP service until SIGINT or SIGTERM, then lets in-flight
 requests finish and closes the store. With no configuration it runs on one
@@ -129,14 +127,8 @@ can also be set by the environment variable named with it; flags win.
 
 Endpoints: /healthz, /readyz, /metrics, /openapi.yaml.
 
-Flags:`)
-		fs.PrintDefaults()
-	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return exitOK
-		}
-		return exitUsage
+Flags:`); !ok {
+		return code
 	}
 	if fs.NArg() > 0 {
 		fmt.Fprintf(std.err, "greenpass serve: unexpected argument %q\n", fs.Arg(0))

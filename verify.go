@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -26,7 +25,6 @@ func (f *fileList) Set(v string) error { *f = append(*f, v); return nil }
 
 func runVerify(ctx context.Context, args []string, std stdio) int {
 	fs := flag.NewFlagSet("verify", flag.ContinueOnError)
-	fs.SetOutput(std.err)
 	var (
 		dscFiles    fileList
 		trustFile   = fs.String("trust", "", "trusted DSC list `FILE`: CovPass format (signature line + JSON) or the JSON alone; the list's own signature is not checked yet")
@@ -36,8 +34,7 @@ func runVerify(ctx context.Context, args []string, std stdio) int {
 		kidFallback = fs.Bool("kid-fallback", false, "when no trusted DSC has the kid, try every trusted DSC (CovPass/CWA behaviour; off per the EU test vectors)")
 	)
 	fs.Var(&dscFiles, "dsc", "trusted DSC `FILE` (PEM, Base64 DER or DER); repeatable")
-	fs.Usage = func() {
-		fmt.Fprintln(std.err, `Usage: greenpass verify [flags] INPUT...
+	if code, ok := parseFlags(fs, args, std.err, `Usage: greenpass verify [flags] INPUT...
 
 Verifies each INPUT and prints VALID or INVALID with the reason. INPUT is an
 image with the QR code (PNG, JPEG, GIF, WebP), a text file holding the HC1:
@@ -46,14 +43,8 @@ string, or - for standard input (image bytes or text, detected).
 Exit status: 0 when every input is valid, 1 when any is invalid, 2 for usage
 or I/O errors.
 
-Flags:`)
-		fs.PrintDefaults()
-	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return exitOK
-		}
-		return exitUsage
+Flags:`); !ok {
+		return code
 	}
 	if fs.NArg() == 0 {
 		fmt.Fprintln(std.err, "greenpass verify: no INPUT given (a file, or - for standard input)")

@@ -86,50 +86,53 @@ func (e *Embedded) check(ctx context.Context) error {
 	return ctx.Err()
 }
 
-// write runs fn in a group-committed transaction. fn reports the domain
-// outcome through its own variables and returns an error only for storage
-// faults, so one writer's ErrExists never fails the others' batch; bbolt may
-// run fn twice, so it must set its outcome afresh each time.
-func (e *Embedded) write(ctx context.Context, coll string, fn func(b *bolt.Bucket) error) error {
+// write runs fn in a committed transaction: at once when it is the only
+// write under way, else group-committed with the others. fn returns the
+// domain outcome (ErrExists, ErrConflict, ErrNotFound) apart from storage
+// faults, so one writer's conflict never fails the others' batch; bbolt may
+// run fn twice, so it must not depend on an earlier run.
+func (e *Embedded) write(ctx context.Context, coll string, fn func(b *bolt.Bucket) (outcome, err error)) error {
 	if err := e.check(ctx); err != nil {
 		return err
 	}
+	var outcome error
 	txFn := func(tx *bolt.Tx) error {
 		b := tx.Bucket([]byte(coll))
 		if b == nil {
 			return fmt.Errorf("store: unknown collection %q", coll)
 		}
-		return fn(b)
+		var err error
+		outcome, err = fn(b)
+		return err
 	}
+	var err error
 	if e.inflight.Add(1) == 1 {
-		defer e.inflight.Add(-1)
-		return e.db.Update(txFn)
+		err = e.db.Update(txFn)
+	} else {
+		err = e.db.Batch(txFn)
 	}
-	defer e.inflight.Add(-1)
-	return e.db.Batch(txFn)
+	e.inflight.Add(-1)
+	if err != nil {
+		return err
+	}
+	return outcome
 }
 
 // Insert implements Engine.
 func (e *Embedded) Insert(ctx context.Context, coll, id string, expiresAt time.Time, data []byte) (Record, error) {
 	r := Record{ID: id, Version: 1, ExpiresAt: expiryOf(expiresAt), Data: data}
-	var outcome error
-	err := e.write(ctx, coll, func(b *bolt.Bucket) error {
-		outcome = nil
+	err := e.write(ctx, coll, func(b *bolt.Bucket) (error, error) {
 		if old := b.Get([]byte(id)); old != nil {
 			prev, err := decodeRecord(id, old)
 			if err != nil {
-				return err
+				return nil, err
 			}
 			if !prev.expired(e.now()) {
-				outcome = ErrExists
-				return nil
+				return ErrExists, nil
 			}
 		}
-		return b.Put([]byte(id), encodeRecord(r))
+		return nil, b.Put([]byte(id), encodeRecord(r))
 	})
-	if err == nil {
-		err = outcome
-	}
 	if err != nil {
 		return Record{}, err
 	}
@@ -167,32 +170,24 @@ func (e *Embedded) Get(ctx context.Context, coll, id string) (Record, error) {
 // Update implements Engine.
 func (e *Embedded) Update(ctx context.Context, coll, id string, ifVersion int64, expiresAt time.Time, data []byte) (Record, error) {
 	var out Record
-	var outcome error
-	err := e.write(ctx, coll, func(b *bolt.Bucket) error {
-		outcome = nil
+	err := e.write(ctx, coll, func(b *bolt.Bucket) (error, error) {
 		old := b.Get([]byte(id))
 		if old == nil {
-			outcome = ErrNotFound
-			return nil
+			return ErrNotFound, nil
 		}
 		prev, err := decodeRecord(id, old)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		switch {
 		case prev.expired(e.now()):
-			outcome = ErrNotFound
-			return nil
+			return ErrNotFound, nil
 		case prev.Version != ifVersion:
-			outcome = ErrConflict
-			return nil
+			return ErrConflict, nil
 		}
 		out = Record{ID: id, Version: prev.Version + 1, ExpiresAt: expiryOf(expiresAt), Data: data}
-		return b.Put([]byte(id), encodeRecord(out))
+		return nil, b.Put([]byte(id), encodeRecord(out))
 	})
-	if err == nil {
-		err = outcome
-	}
 	if err != nil {
 		return Record{}, err
 	}
@@ -201,19 +196,12 @@ func (e *Embedded) Update(ctx context.Context, coll, id string, ifVersion int64,
 
 // Delete implements Engine.
 func (e *Embedded) Delete(ctx context.Context, coll, id string) error {
-	var outcome error
-	err := e.write(ctx, coll, func(b *bolt.Bucket) error {
-		outcome = nil
+	return e.write(ctx, coll, func(b *bolt.Bucket) (error, error) {
 		if b.Get([]byte(id)) == nil {
-			outcome = ErrNotFound
-			return nil
+			return ErrNotFound, nil
 		}
-		return b.Delete([]byte(id))
+		return nil, b.Delete([]byte(id))
 	})
-	if err == nil {
-		err = outcome
-	}
-	return err
 }
 
 // Sweep implements Engine. It scans the collection: expiring collections

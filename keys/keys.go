@@ -1,0 +1,244 @@
+// Package keys keeps the signing keys of a greenpass instance: the document
+// signer keys (DSCs) that sign certificates and the key that signs issuer
+// tokens, as PEM files in DATA/keys. Private keys can be encrypted at rest
+// with a gocloud.dev/secrets keeper (base64key:// for development, awskms://,
+// gcpkms://, azurekeyvault:// in production); signing always goes through a
+// crypto.Signer, so where the key lives is configuration.
+//
+// Init makes a development trust chain: a CSCA, and per certificate type a
+// DSC restricted to that type by its extended key usage, all ES256.
+package keys
+
+import (
+	"context"
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/asn1"
+	"errors"
+	"fmt"
+	"math/big"
+	"os"
+	"path/filepath"
+	"time"
+
+	_ "gocloud.dev/secrets/awskms"        // awskms://
+	_ "gocloud.dev/secrets/azurekeyvault" // azurekeyvault://
+	_ "gocloud.dev/secrets/gcpkms"        // gcpkms://
+	_ "gocloud.dev/secrets/localsecrets"  // base64key://
+
+	"github.com/greenpass-dcc/greenpass/hcert"
+)
+
+// ErrNoKeys: the key directory holds no key set (run Init).
+var ErrNoKeys = errors.New("no keys")
+
+// PEM block types. An encrypted private key is the keeper's ciphertext of
+// the PKCS #8 DER.
+const (
+	blockCert         = "CERTIFICATE"
+	blockKey          = "PRIVATE KEY"
+	blockEncryptedKey = "GREENPASS ENCRYPTED PRIVATE KEY"
+)
+
+// File names in the key directory.
+const (
+	cscaCert       = "csca.pem"
+	cscaKey        = "csca.key"
+	issuerTokenKey = "issuer-token.key"
+)
+
+func dscCertFile(t hcert.Type) string { return "dsc-" + string(t) + ".pem" }
+func dscKeyFile(t hcert.Type) string  { return "dsc-" + string(t) + ".key" }
+
+// Types are the certificate types a DSC is made for.
+var Types = []hcert.Type{hcert.TypeVaccination, hcert.TypeTest, hcert.TypeRecovery}
+
+// ekuFor is the HCERT App. A.4 extended key usage of each type.
+var ekuFor = map[hcert.Type]asn1.ObjectIdentifier{
+	hcert.TypeTest:        {1, 3, 6, 1, 4, 1, 1847, 2021, 1, 1},
+	hcert.TypeVaccination: {1, 3, 6, 1, 4, 1, 1847, 2021, 1, 2},
+	hcert.TypeRecovery:    {1, 3, 6, 1, 4, 1, 1847, 2021, 1, 3},
+}
+
+// DSC is a document signer: its certificate, kid and signing key.
+type DSC struct {
+	Type        hcert.Type
+	Certificate *x509.Certificate
+	KID         []byte
+	Signer      crypto.Signer
+}
+
+// Set is the key material of an instance.
+type Set struct {
+	CSCA        *x509.Certificate
+	DSCs        map[hcert.Type]*DSC
+	IssuerToken crypto.Signer // signs issuer JWTs (ES256)
+}
+
+// InitOptions configure Init.
+type InitOptions struct {
+	Country string // C= of the certificates, e.g. "DE"
+	// KeeperURL encrypts the private keys at rest when set.
+	KeeperURL string
+	// Now is the clock for validity periods (time.Now when nil).
+	Now func() time.Time
+}
+
+// Exists reports whether dir holds a key set.
+func Exists(dir string) bool {
+	_, err := os.Stat(filepath.Join(dir, issuerTokenKey))
+	return err == nil
+}
+
+// Init creates a development key set in dir. It refuses to overwrite one.
+func Init(ctx context.Context, dir string, opts InitOptions) (*Set, error) {
+	if Exists(dir) {
+		return nil, fmt.Errorf("keys: %s already holds keys", dir)
+	}
+	if opts.Country == "" {
+		opts.Country = "DE"
+	}
+	now := time.Now
+	if opts.Now != nil {
+		now = opts.Now
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("keys: %w", err)
+	}
+	w, err := newWriter(ctx, dir, opts.KeeperURL)
+	if err != nil {
+		return nil, err
+	}
+	defer w.close()
+
+	start := now().UTC().Add(-time.Hour)
+	cscaPriv, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return nil, err
+	}
+	cscaTmpl := &x509.Certificate{
+		SerialNumber:          serial(),
+		Subject:               pkix.Name{CommonName: "greenpass development CSCA", Country: []string{opts.Country}},
+		NotBefore:             start,
+		NotAfter:              start.AddDate(10, 0, 0),
+		IsCA:                  true,
+		BasicConstraintsValid: true,
+		MaxPathLenZero:        true,
+		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageCRLSign,
+	}
+	cscaDER, err := x509.CreateCertificate(rand.Reader, cscaTmpl, cscaTmpl, cscaPriv.Public(), cscaPriv)
+	if err != nil {
+		return nil, fmt.Errorf("keys: CSCA: %w", err)
+	}
+	csca, _ := x509.ParseCertificate(cscaDER)
+	if err := w.cert(cscaCert, cscaDER); err != nil {
+		return nil, err
+	}
+	if err := w.key(cscaKey, cscaPriv); err != nil {
+		return nil, err
+	}
+
+	set := &Set{CSCA: csca, DSCs: map[hcert.Type]*DSC{}}
+	for _, t := range Types {
+		priv, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		if err != nil {
+			return nil, err
+		}
+		tmpl := &x509.Certificate{
+			SerialNumber:       serial(),
+			Subject:            pkix.Name{CommonName: "greenpass development DSC " + t.String(), Country: []string{opts.Country}},
+			NotBefore:          start,
+			NotAfter:           start.AddDate(2, 0, 0),
+			KeyUsage:           x509.KeyUsageDigitalSignature,
+			UnknownExtKeyUsage: []asn1.ObjectIdentifier{ekuFor[t]},
+		}
+		der, err := x509.CreateCertificate(rand.Reader, tmpl, csca, priv.Public(), cscaPriv)
+		if err != nil {
+			return nil, fmt.Errorf("keys: DSC %s: %w", t, err)
+		}
+		if err := w.cert(dscCertFile(t), der); err != nil {
+			return nil, err
+		}
+		if err := w.key(dscKeyFile(t), priv); err != nil {
+			return nil, err
+		}
+		cert, _ := x509.ParseCertificate(der)
+		set.DSCs[t] = &DSC{Type: t, Certificate: cert, KID: kidOf(der), Signer: priv}
+	}
+
+	tokenPriv, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return nil, err
+	}
+	// Written last: its presence marks a complete key set (Exists).
+	if err := w.key(issuerTokenKey, tokenPriv); err != nil {
+		return nil, err
+	}
+	set.IssuerToken = tokenPriv
+	return set, nil
+}
+
+// Load reads the key set in dir; ErrNoKeys if there is none. keeperURL
+// must be the one Init encrypted with (empty for plain keys).
+func Load(ctx context.Context, dir, keeperURL string) (*Set, error) {
+	if !Exists(dir) {
+		return nil, fmt.Errorf("%w in %s", ErrNoKeys, dir)
+	}
+	r, err := newReader(ctx, keeperURL)
+	if err != nil {
+		return nil, err
+	}
+	defer r.close()
+	cscaDER, err := readCert(filepath.Join(dir, cscaCert))
+	if err != nil {
+		return nil, err
+	}
+	csca, err := x509.ParseCertificate(cscaDER)
+	if err != nil {
+		return nil, fmt.Errorf("keys: %s: %w", cscaCert, err)
+	}
+	set := &Set{CSCA: csca, DSCs: map[hcert.Type]*DSC{}}
+	for _, t := range Types {
+		der, err := readCert(filepath.Join(dir, dscCertFile(t)))
+		if err != nil {
+			return nil, err
+		}
+		cert, err := x509.ParseCertificate(der)
+		if err != nil {
+			return nil, fmt.Errorf("keys: %s: %w", dscCertFile(t), err)
+		}
+		signer, err := r.key(ctx, filepath.Join(dir, dscKeyFile(t)))
+		if err != nil {
+			return nil, err
+		}
+		if !publicKeysEqual(signer.Public(), cert.PublicKey) {
+			return nil, fmt.Errorf("keys: %s does not belong to %s", dscKeyFile(t), dscCertFile(t))
+		}
+		set.DSCs[t] = &DSC{Type: t, Certificate: cert, KID: kidOf(der), Signer: signer}
+	}
+	if set.IssuerToken, err = r.key(ctx, filepath.Join(dir, issuerTokenKey)); err != nil {
+		return nil, err
+	}
+	return set, nil
+}
+
+func serial() *big.Int {
+	n, _ := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 127))
+	return n
+}
+
+func kidOf(der []byte) []byte {
+	h := crypto.SHA256.New()
+	h.Write(der)
+	return h.Sum(nil)[:hcert.KIDLen]
+}
+
+func publicKeysEqual(a, b crypto.PublicKey) bool {
+	type equaler interface{ Equal(crypto.PublicKey) bool }
+	ea, ok := a.(equaler)
+	return ok && ea.Equal(b)
+}

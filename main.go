@@ -35,6 +35,7 @@ const (
 
 func commands() []command {
 	return []command{
+		{"keys", "create development keys, print issuer tokens", runKeys},
 		{"serve", "run the HTTP service (embedded store by default, MongoDB with MONGODB_URI)", runServe},
 		{"verify", "verify DCCs from QR images or HC1: text", runVerify},
 	}
@@ -94,4 +95,12 @@ func usage(w io.Writer) {
 		fmt.Fprintf(w, "  %-8s %s\n", c.name, c.summary)
 	}
 	fmt.Fprintln(w, "\nRun \"greenpass COMMAND --help\" for a command's flags.")
+}
+
+// envOr returns the environment variable key, or def when it is unset.
+func envOr(key, def string) string {
+	if v := os.Getenv(key); v != "" {
+		return v
+	}
+	return def
 }

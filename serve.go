@@ -9,10 +9,12 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"path/filepath"
 	"strconv"
 	"time"
 
 	"github.com/greenpass-dcc/greenpass/blobstore"
+	"github.com/greenpass-dcc/greenpass/keys"
 	"github.com/greenpass-dcc/greenpass/server"
 	"github.com/greenpass-dcc/greenpass/store"
 )
@@ -28,6 +30,7 @@ type serveConfig struct {
 	sweepInterval   time.Duration
 	logFormat       string
 	logLevel        string
+	keysSecret      string
 }
 
 // setting is one configuration entry: flag name, environment variable,
@@ -59,6 +62,7 @@ func serveSettings() []setting {
 		{"sweep-interval", "GREENPASS_SWEEP_INTERVAL", "1m", "how often expired records are deleted"},
 		{"log-format", "GREENPASS_LOG_FORMAT", "json", "log format: json or text"},
 		{"log-level", "GREENPASS_LOG_LEVEL", "info", "log level: debug, info, warn, error"},
+		{"keys-secret", "GREENPASS_KEYS_SECRET", "", "secrets keeper URL the private keys in DATA/keys are encrypted with; empty: plain PEM"},
 	}
 }
 
@@ -72,6 +76,7 @@ func validate(raw map[string]*string) (*serveConfig, error) {
 	c := &serveConfig{
 		addr: *raw["addr"], dataDir: *raw["data"], mongoURI: *raw["mongodb-uri"], mongoDB: *raw["mongodb-db"],
 		blobURL: *raw["blob-url"], logFormat: *raw["log-format"], logLevel: *raw["log-level"],
+		keysSecret: *raw["keys-secret"],
 	}
 	var errs []error
 	bad := func(flag, format string, a ...any) {
@@ -170,6 +175,9 @@ func serve(ctx context.Context, cfg *serveConfig, log *slog.Logger) error {
 		}
 		log.Info("store closed")
 	}()
+	if _, err := loadOrInitKeys(openCtx, cfg, log); err != nil {
+		return err
+	}
 	bucket, err := blobstore.Open(openCtx, cfg.blobURL, cfg.dataDir)
 	if err != nil {
 		return err
@@ -198,6 +206,25 @@ func serve(ctx context.Context, cfg *serveConfig, log *slog.Logger) error {
 	stopSweep()
 	<-sweepDone
 	return err
+}
+
+// loadOrInitKeys loads DATA/keys. On a single machine (embedded store) a
+// first start creates development keys; with MongoDB several instances must
+// share one key set, so it has to be provided.
+func loadOrInitKeys(ctx context.Context, cfg *serveConfig, log *slog.Logger) (*keys.Set, error) {
+	dir := filepath.Join(cfg.dataDir, "keys")
+	if !keys.Exists(dir) {
+		if cfg.mongoURI != "" {
+			return nil, fmt.Errorf("no keys in %s: with MONGODB_URI every instance needs the same key set (greenpass keys init, then deploy %s)", dir, dir)
+		}
+		set, err := keys.Init(ctx, dir, keys.InitOptions{KeeperURL: cfg.keysSecret})
+		if err != nil {
+			return nil, err
+		}
+		log.Warn("created development keys: not for production", "dir", dir)
+		return set, nil
+	}
+	return keys.Load(ctx, dir, cfg.keysSecret)
 }
 
 // sweepLoop deletes expired records of the collections that expire

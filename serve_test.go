@@ -7,11 +7,13 @@ import (
 	"flag"
 	"io"
 	"net/http"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/greenpass-dcc/greenpass/internal/ferrettest"
+	"github.com/greenpass-dcc/greenpass/keys"
 	"github.com/greenpass-dcc/greenpass/store"
 )
 
@@ -66,6 +68,9 @@ func TestServeHelpAndUsage(t *testing.T) {
 func TestServeRunsAndShutsDown(t *testing.T) {
 	dir := t.TempDir()
 	runServeUntilCancelled(t, "--data", dir)
+	if !keys.Exists(filepath.Join(dir, "keys")) {
+		t.Fatal("first start made no development keys")
+	}
 	// The store was closed: its file lock is free again.
 	e, err := store.OpenEmbedded(dir, nil)
 	if err != nil {
@@ -82,7 +87,15 @@ func TestServeWithMongoDB(t *testing.T) {
 	}
 	t.Setenv("MONGODB_URI", ferrettest.Start(t))
 	t.Setenv("BLOB_URL", "mem://")
-	runServeUntilCancelled(t, "--data", t.TempDir())
+	dir := t.TempDir()
+	// Scaled out, keys are provided, never made per instance.
+	if code, _, errText := runCLI(t, nil, "serve", "--data", dir, "--addr", "127.0.0.1:0"); code == 0 || !strings.Contains(errText, "same key set") {
+		t.Fatalf("serve with MongoDB and no keys: exit %d\n%s", code, errText)
+	}
+	if code, _, errText := runCLI(t, nil, "keys", "init", "--data", dir); code != 0 {
+		t.Fatalf("keys init: %s", errText)
+	}
+	runServeUntilCancelled(t, "--data", dir)
 }
 
 // runServeUntilCancelled starts serve on a loopback port, checks /healthz

@@ -1,0 +1,148 @@
+// Package auth issues and checks the bearer tokens with which pharmacies,
+// test and vaccination centres call the issuing API: JWTs signed ES256 with
+// the instance's issuer-token key, carrying the issuer id (sub), audience,
+// expiry, the issuer's country and its roles. Checking pins the algorithm,
+// the audience and the expiry: "none", HMAC tokens keyed with the public key,
+// wrong audiences, expired and not-yet-valid tokens are refused.
+package auth
+
+import (
+	"crypto"
+	"crypto/ecdsa"
+	"errors"
+	"fmt"
+	"regexp"
+	"slices"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+)
+
+// Audience is the aud of tokens for this service.
+const Audience = "greenpass"
+
+// Role is a permission.
+type Role string
+
+// Roles issuers can hold: one per certificate type they may issue.
+const (
+	RoleIssueVaccination Role = "issue:v"
+	RoleIssueTest        Role = "issue:t"
+	RoleIssueRecovery    Role = "issue:r"
+)
+
+var knownRoles = []Role{RoleIssueVaccination, RoleIssueTest, RoleIssueRecovery}
+
+// ErrUnauthorized wraps every reason a token is refused.
+var ErrUnauthorized = errors.New("unauthorized")
+
+// Identity is who a valid token speaks for.
+type Identity struct {
+	Subject string // issuer id
+	Country string // ISO 3166-1 alpha-2
+	Roles   []Role
+	Expires time.Time
+}
+
+// Has reports whether the identity holds role.
+func (id *Identity) Has(role Role) bool { return slices.Contains(id.Roles, role) }
+
+type claims struct {
+	Country string   `json:"country"`
+	Roles   []string `json:"roles"`
+	jwt.RegisteredClaims
+}
+
+var countryPattern = regexp.MustCompile(`^[A-Z]{2}$`)
+
+// Sign makes a token for issuer sub, valid for ttl from now.
+func Sign(key crypto.Signer, sub, country string, roles []Role, ttl time.Duration, now time.Time) (string, error) {
+	ec, ok := key.(*ecdsa.PrivateKey)
+	if !ok {
+		return "", fmt.Errorf("auth: issuer-token key is %T, want an ECDSA P-256 key", key)
+	}
+	if err := checkClaims(sub, country, roles); err != nil {
+		return "", err
+	}
+	if ttl <= 0 {
+		return "", errors.New("auth: ttl must be positive")
+	}
+	rs := make([]string, len(roles))
+	for i, r := range roles {
+		rs[i] = string(r)
+	}
+	c := claims{
+		Country: country,
+		Roles:   rs,
+		RegisteredClaims: jwt.RegisteredClaims{
+			Subject:   sub,
+			Audience:  jwt.ClaimStrings{Audience},
+			IssuedAt:  jwt.NewNumericDate(now),
+			NotBefore: jwt.NewNumericDate(now),
+			ExpiresAt: jwt.NewNumericDate(now.Add(ttl)),
+		},
+	}
+	return jwt.NewWithClaims(jwt.SigningMethodES256, c).SignedString(ec)
+}
+
+func checkClaims(sub, country string, roles []Role) error {
+	if sub == "" {
+		return errors.New("auth: sub (issuer id) is required")
+	}
+	if !countryPattern.MatchString(country) {
+		return fmt.Errorf("auth: country %q is not an ISO 3166-1 alpha-2 code", country)
+	}
+	if len(roles) == 0 {
+		return errors.New("auth: at least one role is required")
+	}
+	for _, r := range roles {
+		if !slices.Contains(knownRoles, r) {
+			return fmt.Errorf("auth: unknown role %q (known: issue:v, issue:t, issue:r)", r)
+		}
+	}
+	return nil
+}
+
+// Verifier checks tokens signed by one public key.
+type Verifier struct {
+	key    *ecdsa.PublicKey
+	parser *jwt.Parser
+}
+
+// NewVerifier checks tokens against pub at the clock now (time.Now when
+// nil), with 30 s leeway for clock skew.
+func NewVerifier(pub crypto.PublicKey, now func() time.Time) (*Verifier, error) {
+	ec, ok := pub.(*ecdsa.PublicKey)
+	if !ok {
+		return nil, fmt.Errorf("auth: issuer-token key is %T, want ECDSA P-256", pub)
+	}
+	if now == nil {
+		now = time.Now
+	}
+	return &Verifier{key: ec, parser: jwt.NewParser(
+		jwt.WithValidMethods([]string{jwt.SigningMethodES256.Alg()}),
+		jwt.WithAudience(Audience),
+		jwt.WithExpirationRequired(),
+		jwt.WithIssuedAt(),
+		jwt.WithLeeway(30*time.Second),
+		jwt.WithTimeFunc(now),
+	)}, nil
+}
+
+// Verify checks a token and returns its identity; every refusal wraps
+// ErrUnauthorized.
+func (v *Verifier) Verify(token string) (*Identity, error) {
+	var c claims
+	_, err := v.parser.ParseWithClaims(token, &c, func(t *jwt.Token) (any, error) { return v.key, nil })
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrUnauthorized, err)
+	}
+	roles := make([]Role, len(c.Roles))
+	for i, r := range c.Roles {
+		roles[i] = Role(r)
+	}
+	if err := checkClaims(c.Subject, c.Country, roles); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrUnauthorized, err)
+	}
+	return &Identity{Subject: c.Subject, Country: c.Country, Roles: roles, Expires: c.ExpiresAt.Time}, nil
+}

@@ -1,0 +1,100 @@
+package auth
+
+import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"encoding/base64"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+)
+
+var now = time.Date(2026, 11, 23, 8, 0, 0, 0, time.UTC)
+
+func TestSignAndVerify(t *testing.T) {
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	other, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	v, err := NewVerifier(key.Public(), func() time.Time { return now })
+	if err != nil {
+		t.Fatal(err)
+	}
+	good, err := Sign(key, "pharmacy-4711", "DE", []Role{RoleIssueVaccination, RoleIssueTest}, 12*time.Hour, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, err := v.Verify(good)
+	if err != nil || id.Subject != "pharmacy-4711" || id.Country != "DE" || !id.Has(RoleIssueTest) || id.Has(RoleIssueRecovery) {
+		t.Fatalf("Verify = %+v, %v", id, err)
+	}
+
+	pubDER, _ := x509.MarshalPKIXPublicKey(key.Public())
+	forge := func(method jwt.SigningMethod, key any, c jwt.MapClaims) string {
+		s, err := jwt.NewWithClaims(method, c).SignedString(key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	base := func() jwt.MapClaims {
+		return jwt.MapClaims{"sub": "p", "aud": Audience, "exp": now.Add(time.Hour).Unix(), "iat": now.Unix(),
+			"country": "DE", "roles": []string{"issue:v"}}
+	}
+	with := func(k string, val any) jwt.MapClaims { c := base(); c[k] = val; return c }
+	without := func(k string) jwt.MapClaims { c := base(); delete(c, k); return c }
+	expired, _ := Sign(key, "p", "DE", []Role{RoleIssueVaccination}, time.Hour, now.Add(-2*time.Hour))
+	future, _ := Sign(key, "p", "DE", []Role{RoleIssueVaccination}, time.Hour, now.Add(time.Hour))
+
+	tests := []struct{ name, token string }{
+		{"alg none", forge(jwt.SigningMethodNone, jwt.UnsafeAllowNoneSignatureType, base())},
+		{"HS256 keyed with the public key", forge(jwt.SigningMethodHS256, pubDER, base())},
+		{"another key", forge(jwt.SigningMethodES256, other, base())},
+		{"wrong audience", forge(jwt.SigningMethodES256, key, with("aud", "someone-else"))},
+		{"no audience", forge(jwt.SigningMethodES256, key, without("aud"))},
+		{"no expiry", forge(jwt.SigningMethodES256, key, without("exp"))},
+		{"expired", expired},
+		{"not yet valid", future},
+		{"no subject", forge(jwt.SigningMethodES256, key, without("sub"))},
+		{"bad country", forge(jwt.SigningMethodES256, key, with("country", "Germany"))},
+		{"unknown role", forge(jwt.SigningMethodES256, key, with("roles", []string{"admin"}))},
+		{"no roles", forge(jwt.SigningMethodES256, key, without("roles"))},
+		{"garbage", "not.a.token"},
+		{"empty", ""},
+		{"tampered payload", tamper(good)},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if id, err := v.Verify(tt.token); !errors.Is(err, ErrUnauthorized) {
+				t.Fatalf("Verify = %+v, %v; want ErrUnauthorized", id, err)
+			}
+		})
+	}
+}
+
+// tamper swaps the payload for one claiming more roles, keeping the signature.
+func tamper(token string) string {
+	parts := strings.Split(token, ".")
+	payload, _ := base64.RawURLEncoding.DecodeString(parts[1])
+	payload = []byte(strings.Replace(string(payload), `"issue:v","issue:t"`, `"issue:v","issue:t","issue:r"`, 1))
+	parts[1] = base64.RawURLEncoding.EncodeToString(payload)
+	return strings.Join(parts, ".")
+}
+
+func TestSignRefusesBadInput(t *testing.T) {
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	for name, f := range map[string]func() error{
+		"no sub":      func() error { _, err := Sign(key, "", "DE", []Role{RoleIssueTest}, time.Hour, now); return err },
+		"bad country": func() error { _, err := Sign(key, "p", "de", []Role{RoleIssueTest}, time.Hour, now); return err },
+		"no roles":    func() error { _, err := Sign(key, "p", "DE", nil, time.Hour, now); return err },
+		"bad role":    func() error { _, err := Sign(key, "p", "DE", []Role{"issue:x"}, time.Hour, now); return err },
+		"zero ttl":    func() error { _, err := Sign(key, "p", "DE", []Role{RoleIssueTest}, 0, now); return err },
+	} {
+		if f() == nil {
+			t.Errorf("%s: Sign accepted it", name)
+		}
+	}
+}

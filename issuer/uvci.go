@@ -1,0 +1,75 @@
+package issuer
+
+import (
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"math/big"
+	"strings"
+)
+
+// uvciAlphabet is the code-point alphabet of the eHN UVCI checksum (Luhn
+// mod N, N = 38): a character's value is its index.
+const uvciAlphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789/:"
+
+// UVCIChecksum returns the Luhn mod N check character over uvci (the whole
+// identifier, "URN:UVCI:" prefix included, without "#" and check).
+func UVCIChecksum(uvci string) (byte, error) {
+	const n = len(uvciAlphabet)
+	factor, sum := 2, 0
+	for i := len(uvci) - 1; i >= 0; i-- {
+		cp := strings.IndexByte(uvciAlphabet, uvci[i])
+		if cp < 0 {
+			return 0, fmt.Errorf("uvci: character %q is not in A-Z 0-9 / :", uvci[i])
+		}
+		p := factor * cp
+		sum += p/n + p%n
+		factor = 3 - factor // 2, 1, 2, …
+	}
+	return uvciAlphabet[(n-sum%n)%n], nil
+}
+
+// ValidUVCIChecksum reports whether a "…#C" identifier carries the right
+// check character. The spec warns never to reject a foreign certificate on
+// it (many issuers use other schemes); it is for our own identifiers.
+func ValidUVCIChecksum(uvci string) bool {
+	body, check, ok := strings.Cut(uvci, "#")
+	if !ok || len(check) != 1 {
+		return false
+	}
+	c, err := UVCIChecksum(body)
+	return err == nil && c == check[0]
+}
+
+// NewUVCI makes a unique certificate identifier
+// URN:UVCI:01:<country>:<issuer>/<random>#<check>: version 01 of the eHN
+// format, the issuing country, the issuer's id (upper-cased; characters
+// outside A-Z 0-9 dropped) and 96 random bits in base 36, with the Luhn mod
+// N check character. Never longer than 80 characters (the schema's limit).
+func NewUVCI(country, issuerID string) (string, error) {
+	if len(country) != 2 || strings.Trim(country, "ABCDEFGHIJKLMNOPQRSTUVWXYZ") != "" {
+		return "", fmt.Errorf("uvci: country %q is not ISO 3166-1 alpha-2", country)
+	}
+	var part strings.Builder
+	for _, r := range strings.ToUpper(issuerID) {
+		if r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' {
+			part.WriteRune(r)
+		}
+	}
+	issuer := part.String()
+	if issuer == "" {
+		return "", errors.New("uvci: issuer id has no letters or digits")
+	}
+	const maxIssuer = 80 - len("URN:UVCI:01:XX:") - 1 - 19 - 2 // random part and "#C"
+	issuer = issuer[:min(len(issuer), maxIssuer)]
+	random, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 96))
+	if err != nil {
+		return "", err
+	}
+	body := "URN:UVCI:01:" + country + ":" + issuer + "/" + strings.ToUpper(random.Text(36))
+	check, err := UVCIChecksum(body)
+	if err != nil {
+		return "", err
+	}
+	return body + "#" + string(check), nil
+}

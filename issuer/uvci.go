@@ -20,7 +20,7 @@ func UVCIChecksum(uvci string) (byte, error) {
 	for i := len(uvci) - 1; i >= 0; i-- {
 		cp := strings.IndexByte(uvciAlphabet, uvci[i])
 		if cp < 0 {
-			return 0, fmt.Errorf("uvci: character %q is not in A-Z 0-9 / :", uvci[i])
+			return 0, fmt.Errorf("uvci: character %q is outside A-Z, 0-9, slash and colon", uvci[i])
 		}
 		p := factor * cp
 		sum += p/n + p%n

@@ -73,6 +73,12 @@ func abs(x int) int {
 	return x
 }
 
+// moduleSize is the size of a module in pixels along the top edge, for a
+// code of dimension dim.
+func (l *located) moduleSize(dim int) float64 {
+	return math.Hypot(l.tr.GetX()-l.tl.GetX(), l.tr.GetY()-l.tl.GetY()) / float64(dim-7)
+}
+
 // gridScore is the contrast between cells that must be dark and cells that
 // must be light, sampled through tr: high when the grid sits on the code.
 func gridScore(g *gray, tr *common.PerspectiveTransform, cells [][3]int) float64 {
@@ -103,9 +109,8 @@ func gridScore(g *gray, tr *common.PerspectiveTransform, cells [][3]int) float64
 // fitGrid moves the fourth point from start (coordinate descent, step from
 // two modules down to an eighth) to where the pattern score is highest, and
 // returns it with its score.
-func fitGrid(g *gray, loc *located, start gridPoint, dim int) (gridPoint, float64) {
-	cells := patternCells(dim)
-	module := math.Hypot(loc.tr.GetX()-loc.tl.GetX(), loc.tr.GetY()-loc.tl.GetY()) / float64(dim-7)
+func fitGrid(g *gray, loc *located, start gridPoint, dim int, cells [][3]int) (gridPoint, float64) {
+	module := loc.moduleSize(dim)
 	best := start
 	bestScore := gridScore(g, gridTransform(loc, best, dim), cells)
 	for step := 2 * module; step >= module/8; step /= 2 {
@@ -125,9 +130,8 @@ func fitGrid(g *gray, loc *located, start gridPoint, dim int) (gridPoint, float6
 // coarseCorner searches a square of ±12 modules around start in steps of two
 // modules for the fourth point with the best pattern score: under strong
 // keystone no local estimate comes close enough for fitGrid's descent.
-func coarseCorner(g *gray, loc *located, start gridPoint, dim int) gridPoint {
-	cells := patternCells(dim)
-	module := math.Hypot(loc.tr.GetX()-loc.tl.GetX(), loc.tr.GetY()-loc.tl.GetY()) / float64(dim-7)
+func coarseCorner(g *gray, loc *located, start gridPoint, dim int, cells [][3]int) gridPoint {
+	module := loc.moduleSize(dim)
 	best, bestScore := start, math.Inf(-1)
 	for dy := -12; dy <= 12; dy += 2 {
 		for dx := -12; dx <= 12; dx += 2 {

@@ -309,10 +309,11 @@ func decodeGrid(g *gray, loc *located, accept func(string) bool) (string, bool) 
 		guess = toAlign(ks, dim0)
 		starts = append(starts, guess)
 	}
-	starts = append(starts, coarseCorner(g, loc, guess, dim0))
+	cells0 := patternCells(dim0) // shared by the coarse search and every fit at dim0
+	starts = append(starts, coarseCorner(g, loc, guess, dim0, cells0))
 	var best cand
 	for _, st := range starts {
-		br, score := fitGrid(g, loc, st, dim0)
+		br, score := fitGrid(g, loc, st, dim0, cells0)
 		c := cand{dim0, br, score}
 		cands = append(cands, c)
 		if len(cands) == 1 || score > best.score {
@@ -326,7 +327,7 @@ func decodeGrid(g *gray, loc *located, accept func(string) bool) (string, bool) 
 		if dim < 21 || dim > 177 {
 			continue
 		}
-		br, score := fitGrid(g, loc, best.br, dim)
+		br, score := fitGrid(g, loc, best.br, dim, patternCells(dim))
 		cands = append(cands, cand{dim, br, score})
 	}
 	sort.Slice(cands, func(i, j int) bool { return cands[i].score > cands[j].score })

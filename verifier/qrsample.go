@@ -189,7 +189,12 @@ func estimateGrid(info *detector.FinderPatternInfo) *located {
 
 // scaled returns the location in an image scaled by 1/f.
 func (l *located) scaled(f float64) *located {
+	// Finder patterns stay finder patterns, module size scaled too:
+	// keystoneCorner reads their sizes.
 	p := func(r gozxing.ResultPoint) gozxing.ResultPoint {
+		if fp, ok := r.(*detector.FinderPattern); ok {
+			return detector.NewFinderPattern(fp.GetX()/f, fp.GetY()/f, fp.GetEstimatedModuleSize()/f, fp.GetCount())
+		}
 		return gozxing.NewResultPoint(r.GetX()/f, r.GetY()/f)
 	}
 	out := &located{bl: p(l.bl), tl: p(l.tl), tr: p(l.tr), dimension: l.dimension}

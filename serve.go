@@ -90,7 +90,11 @@ func validate(raw map[string]*string) (*serveConfig, error) {
 	if c.dataDir == "" {
 		bad("data", "must not be empty")
 	}
-	for flag, dst := range map[string]*time.Duration{"shutdown-timeout": &c.shutdownTimeout, "sweep-interval": &c.sweepInterval} {
+	for _, dur := range []struct {
+		flag string
+		dst  *time.Duration
+	}{{"shutdown-timeout", &c.shutdownTimeout}, {"sweep-interval", &c.sweepInterval}} {
+		flag, dst := dur.flag, dur.dst
 		d, err := time.ParseDuration(*raw[flag])
 		switch {
 		case err != nil:

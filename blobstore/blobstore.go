@@ -68,10 +68,8 @@ func Ping(ctx context.Context, b *blob.Bucket) error {
 // redact drops query parameters from a bucket URL for messages: they may
 // carry credentials.
 func redact(url string) string {
-	for i := range len(url) {
-		if url[i] == '?' {
-			return url[:i] + "?…"
-		}
+	if base, _, hasQuery := strings.Cut(url, "?"); hasQuery {
+		return base + "?…"
 	}
 	return url
 }

@@ -20,15 +20,23 @@ type writer struct {
 }
 
 func newWriter(ctx context.Context, dir, keeperURL string) (*writer, error) {
-	w := &writer{dir: dir}
-	if keeperURL != "" {
-		k, err := secrets.OpenKeeper(ctx, keeperURL)
-		if err != nil {
-			return nil, fmt.Errorf("keys: secrets keeper: %w", err)
-		}
-		w.keeper = k
+	k, err := openKeeper(ctx, keeperURL)
+	if err != nil {
+		return nil, err
 	}
-	return w, nil
+	return &writer{dir: dir, keeper: k}, nil
+}
+
+// openKeeper opens the secrets keeper at url, or returns nil for plain keys.
+func openKeeper(ctx context.Context, url string) (*secrets.Keeper, error) {
+	if url == "" {
+		return nil, nil
+	}
+	k, err := secrets.OpenKeeper(ctx, url)
+	if err != nil {
+		return nil, fmt.Errorf("keys: secrets keeper: %w", err)
+	}
+	return k, nil
 }
 
 func (w *writer) close() {
@@ -82,11 +90,11 @@ func writeFile(path string, data []byte) error {
 type reader struct{ keeper *secrets.Keeper }
 
 func newReader(ctx context.Context, keeperURL string) (*reader, error) {
-	w, err := newWriter(ctx, "", keeperURL)
+	k, err := openKeeper(ctx, keeperURL)
 	if err != nil {
 		return nil, err
 	}
-	return &reader{keeper: w.keeper}, nil
+	return &reader{keeper: k}, nil
 }
 
 func (r *reader) close() {

@@ -1,0 +1,59 @@
+package valueset
+
+import (
+	"testing"
+	"testing/fstest"
+)
+
+func TestBuiltin(t *testing.T) {
+	ss := Builtin()
+	cases := []struct {
+		set, code string
+		has, active bool
+	}{
+		{Disease, "840539006", true, true},
+		{Vaccine, "1119349007", true, true},
+		{Vaccine, "J07BX03", true, false},
+		{Product, "EU/1/20/1528", true, true},
+		{Product, "NVX-CoV2373", true, false},
+		{Manufacturer, "ORG-100030215", true, true},
+		{TestType, "LP217198-3", true, true},
+		{TestResult, "260415000", true, true},
+		{TestResult, "260415001", false, false},
+		{Product, "", false, false},
+		{"no-such-set", "x", false, false},
+	}
+	for _, c := range cases {
+		s := ss.Get(c.set)
+		if got := s.Has(c.code); got != c.has {
+			t.Errorf("%s.Has(%q) = %v, want %v", c.set, c.code, got, c.has)
+		}
+		if got := s.Active(c.code); got != c.active {
+			t.Errorf("%s.Active(%q) = %v, want %v", c.set, c.code, got, c.active)
+		}
+	}
+	if got, want := len(ss.IDs()), 6; got != want {
+		t.Errorf("%d built-in sets %v, want %d", got, ss.IDs(), want)
+	}
+	// Builtin returns copies: changing one does not change the next.
+	delete(ss[Disease].Values, "840539006")
+	if !Builtin().Get(Disease).Has("840539006") {
+		t.Error("Builtin shares state between calls")
+	}
+}
+
+func TestParseErrors(t *testing.T) {
+	for name, data := range map[string]string{
+		"not json":  `{`,
+		"no id":     `{"valueSetValues":{"a":{}}}`,
+		"no values": `{"valueSetId":"x","valueSetValues":{}}`,
+	} {
+		if _, err := Parse([]byte(data)); err == nil {
+			t.Errorf("%s: no error", name)
+		}
+	}
+	_, err := Load(fstest.MapFS{"d/a.json": {Data: []byte(`{`)}}, "d")
+	if err == nil {
+		t.Error("Load of a broken file: no error")
+	}
+}

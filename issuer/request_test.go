@@ -69,7 +69,10 @@ func TestValidate(t *testing.T) {
 		{"deprecated product", func(r *Request) *Request { r.Vaccinations[0].Product = "NVX-CoV2373"; return r }, []string{"v[0].mp"}},
 		{"unknown holder", func(r *Request) *Request { r.Vaccinations[0].Manufacturer = "ACME"; return r }, []string{"v[0].ma"}},
 		{"wrong disease", func(r *Request) *Request { r.Vaccinations[0].Target = "1"; return r }, []string{"v[0].tg"}},
-		{"dose 0 of 10", func(r *Request) *Request { r.Vaccinations[0].DoseNumber, r.Vaccinations[0].TotalDoses = 0, 10; return r },
+		{"dose 0 of 10", func(r *Request) *Request {
+			r.Vaccinations[0].DoseNumber, r.Vaccinations[0].TotalDoses = 0, 10
+			return r
+		},
 			[]string{"v[0].dn", "v[0].sd"}},
 		{"vaccinated in the future", func(r *Request) *Request { r.Vaccinations[0].Date = "2026-12-01"; return r }, []string{"v[0].dt"}},
 		{"vaccinated in 2019", func(r *Request) *Request { r.Vaccinations[0].Date = "2019-12-01"; return r }, []string{"v[0].dt"}},
@@ -79,7 +82,11 @@ func TestValidate(t *testing.T) {
 		{"result", func(*Request) *Request { r := testRequest(); r.Tests[0].Result = "negative"; return r }, []string{"t[0].tr"}},
 		{"sc without zone", func(*Request) *Request { r := testRequest(); r.Tests[0].SampledAt = "2026-11-23T09:35:00"; return r }, []string{"t[0].sc"}},
 		{"sc date only", func(*Request) *Request { r := testRequest(); r.Tests[0].SampledAt = "2026-11-23"; return r }, []string{"t[0].sc"}},
-		{"sc future", func(*Request) *Request { r := testRequest(); r.Tests[0].SampledAt = "2026-11-23T12:00:00+01:00"; return r }, []string{"t[0].sc"}},
+		{"sc future", func(*Request) *Request {
+			r := testRequest()
+			r.Tests[0].SampledAt = "2026-11-23T12:00:00+01:00"
+			return r
+		}, []string{"t[0].sc"}},
 		{"df before fr", func(*Request) *Request { r := recoveryRequest(); r.Recoveries[0].ValidFrom = "2026-09-01"; return r }, []string{"r[0].df"}},
 		{"du before df", func(*Request) *Request { r := recoveryRequest(); r.Recoveries[0].ValidUntil = "2026-10-11"; return r }, []string{"r[0].du"}},
 		{"du too late", func(*Request) *Request { r := recoveryRequest(); r.Recoveries[0].ValidUntil = "2027-04-01"; return r }, []string{"r[0].du"}},

@@ -8,7 +8,7 @@ import (
 func TestBuiltin(t *testing.T) {
 	ss := Builtin()
 	cases := []struct {
-		set, code string
+		set, code   string
 		has, active bool
 	}{
 		{Disease, "840539006", true, true},

@@ -70,6 +70,7 @@ func runIssuerToken(ctx context.Context, args []string, std stdio) int {
 	data, keeper := keyFlags(fs)
 	sub := fs.String("sub", "", "issuer id (required)")
 	country := fs.String("country", "DE", "issuer country, ISO 3166-1 alpha-2")
+	name := fs.String("name", "", `issuer name written into certificates ("is"); the server's --issuer-name when empty`)
 	roles := fs.String("roles", "issue:v,issue:t,issue:r", "comma-separated roles: issue:v, issue:t, issue:r")
 	ttl := fs.Duration("ttl", 12*time.Hour, "how long the token is valid")
 	if code, ok := parseFlags(fs, args, std.err, "Usage: greenpass keys issuer-token --sub ID [flags]\n\nPrints a bearer token for the local server.\n\nFlags:"); !ok {
@@ -86,7 +87,7 @@ func runIssuerToken(ctx context.Context, args []string, std stdio) int {
 			rs = append(rs, auth.Role(r))
 		}
 	}
-	token, err := auth.Sign(set.IssuerToken, *sub, *country, rs, *ttl, time.Now())
+	token, err := auth.Sign(set.IssuerToken, auth.Identity{Subject: *sub, Country: *country, Name: *name, Roles: rs}, *ttl, time.Now())
 	if err != nil {
 		fmt.Fprintf(std.err, "greenpass keys issuer-token: %v\n", err)
 		return exitUsage

@@ -7,16 +7,22 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"net"
 	"os"
 	"path/filepath"
 	"strconv"
 	"time"
 
+	"github.com/greenpass-dcc/greenpass/admission"
+	"github.com/greenpass-dcc/greenpass/auth"
 	"github.com/greenpass-dcc/greenpass/blobstore"
+	"github.com/greenpass-dcc/greenpass/hcert"
+	"github.com/greenpass-dcc/greenpass/issuer"
 	"github.com/greenpass-dcc/greenpass/keys"
 	"github.com/greenpass-dcc/greenpass/server"
 	"github.com/greenpass-dcc/greenpass/store"
+	"github.com/greenpass-dcc/greenpass/valueset"
 )
 
 // serveConfig is everything `greenpass serve` is configured with.
@@ -31,6 +37,16 @@ type serveConfig struct {
 	logFormat       string
 	logLevel        string
 	keysSecret      string
+
+	issuerName  string
+	validityV   time.Duration
+	validityT   time.Duration
+	validityR   time.Duration
+	maxInFlight int
+	maxQueue    int
+	queueWait   time.Duration
+	issuerRate  float64
+	issuerBurst int
 }
 
 // setting is one configuration entry: flag name, environment variable,
@@ -63,6 +79,15 @@ func serveSettings() []setting {
 		{"log-format", "GREENPASS_LOG_FORMAT", "json", "log format: json or text"},
 		{"log-level", "GREENPASS_LOG_LEVEL", "info", "log level: debug, info, warn, error"},
 		{"keys-secret", "GREENPASS_KEYS_SECRET", "", "secrets keeper URL the private keys in DATA/keys are encrypted with; empty: plain PEM"},
+		{"issuer-name", "GREENPASS_ISSUER_NAME", "greenpass", `certificate issuer ("is") for issuer tokens without a name`},
+		{"validity-vaccination", "GREENPASS_VALIDITY_VACCINATION", "8760h", "validity of vaccination certificates (exp - iat)"},
+		{"validity-test", "GREENPASS_VALIDITY_TEST", "72h", "validity of test certificates"},
+		{"validity-recovery", "GREENPASS_VALIDITY_RECOVERY", "4320h", "validity of recovery certificates (never past du)"},
+		{"max-inflight", "GREENPASS_MAX_INFLIGHT", "256", "issuance requests worked on at once"},
+		{"max-queue", "GREENPASS_MAX_QUEUE", "1024", "issuance requests that may wait for a slot; more get 503"},
+		{"queue-wait", "GREENPASS_QUEUE_WAIT", "25ms", "longest wait for a slot before 503"},
+		{"issuer-rate", "GREENPASS_ISSUER_RATE", "20", "issuance requests per second per issuer (0: unlimited); more get 429"},
+		{"issuer-burst", "GREENPASS_ISSUER_BURST", "40", "burst allowed above --issuer-rate"},
 	}
 }
 
@@ -76,7 +101,7 @@ func validate(raw map[string]*string) (*serveConfig, error) {
 	c := &serveConfig{
 		addr: *raw["addr"], dataDir: *raw["data"], mongoURI: *raw["mongodb-uri"], mongoDB: *raw["mongodb-db"],
 		blobURL: *raw["blob-url"], logFormat: *raw["log-format"], logLevel: *raw["log-level"],
-		keysSecret: *raw["keys-secret"],
+		keysSecret: *raw["keys-secret"], issuerName: *raw["issuer-name"],
 	}
 	var errs []error
 	bad := func(flag, format string, a ...any) {
@@ -93,7 +118,10 @@ func validate(raw map[string]*string) (*serveConfig, error) {
 	for _, dur := range []struct {
 		flag string
 		dst  *time.Duration
-	}{{"shutdown-timeout", &c.shutdownTimeout}, {"sweep-interval", &c.sweepInterval}} {
+	}{
+		{"shutdown-timeout", &c.shutdownTimeout}, {"sweep-interval", &c.sweepInterval}, {"queue-wait", &c.queueWait},
+		{"validity-vaccination", &c.validityV}, {"validity-test", &c.validityT}, {"validity-recovery", &c.validityR},
+	} {
 		flag, dst := dur.flag, dur.dst
 		d, err := time.ParseDuration(*raw[flag])
 		switch {
@@ -103,6 +131,22 @@ func validate(raw map[string]*string) (*serveConfig, error) {
 			bad(flag, "must be positive")
 		}
 		*dst = d
+	}
+	for _, n := range []struct {
+		flag string
+		dst  *int
+		min  int
+	}{{"max-inflight", &c.maxInFlight, 1}, {"max-queue", &c.maxQueue, 0}, {"issuer-burst", &c.issuerBurst, 1}} {
+		v, err := strconv.Atoi(*raw[n.flag])
+		if err != nil || v < n.min {
+			bad(n.flag, "%q is not a whole number ≥ %d", *raw[n.flag], n.min)
+		}
+		*n.dst = v
+	}
+	if r, err := strconv.ParseFloat(*raw["issuer-rate"], 64); err != nil || r < 0 || math.IsInf(r, 0) || math.IsNaN(r) {
+		bad("issuer-rate", "%q is not a number ≥ 0", *raw["issuer-rate"])
+	} else {
+		c.issuerRate = r
 	}
 	if c.logFormat != "json" && c.logFormat != "text" {
 		bad("log-format", "%q is not json or text", c.logFormat)
@@ -179,7 +223,8 @@ func serve(ctx context.Context, cfg *serveConfig, log *slog.Logger) error {
 		}
 		log.Info("store closed")
 	}()
-	if _, err := loadOrInitKeys(openCtx, cfg, log); err != nil {
+	keySet, err := loadOrInitKeys(openCtx, cfg, log)
+	if err != nil {
 		return err
 	}
 	bucket, err := blobstore.Open(openCtx, cfg.blobURL, cfg.dataDir)
@@ -193,6 +238,9 @@ func serve(ctx context.Context, cfg *serveConfig, log *slog.Logger) error {
 		server.Check{Name: "blob", Ping: func(ctx context.Context) error { return blobstore.Ping(ctx, bucket) }},
 	)
 	engine = server.MeterStore(engine, srv.Registry())
+	if err := mountIssuance(srv, cfg, keySet, engine); err != nil {
+		return err
+	}
 
 	ln, err := net.Listen("tcp", cfg.addr)
 	if err != nil {
@@ -210,6 +258,40 @@ func serve(ctx context.Context, cfg *serveConfig, log *slog.Logger) error {
 	stopSweep()
 	<-sweepDone
 	return err
+}
+
+// mountIssuance wires the issuing API: the document signers, the
+// issuer-token verifier (cached), admission control.
+func mountIssuance(srv *server.Server, cfg *serveConfig, set *keys.Set, engine store.Engine) error {
+	signers := map[hcert.Type]issuer.DocumentSigner{}
+	for t, d := range set.DSCs {
+		signers[t] = issuer.DocumentSigner{Signer: d.Signer, Certificate: d.Certificate, KID: d.KID}
+	}
+	vs := valueset.Builtin()
+	svc := issuer.New(issuer.Config{
+		Signers: signers,
+		Validity: map[hcert.Type]time.Duration{
+			hcert.TypeVaccination: cfg.validityV, hcert.TypeTest: cfg.validityT, hcert.TypeRecovery: cfg.validityR,
+		},
+		DefaultIssuerName: cfg.issuerName,
+		ValueSets:         vs,
+	}, engine)
+	verifier, err := auth.NewVerifier(set.IssuerToken.Public(), nil)
+	if err != nil {
+		return err
+	}
+	gate, err := admission.NewGate(cfg.maxInFlight, cfg.maxQueue, cfg.queueWait)
+	if err != nil {
+		return err
+	}
+	srv.MountIssuance(server.Issuance{
+		Service:   svc,
+		Tokens:    auth.NewCache(verifier, 0, nil),
+		Gate:      gate,
+		Rates:     admission.NewRates(cfg.issuerRate, cfg.issuerBurst, 0, nil),
+		ValueSets: vs,
+	})
+	return nil
 }
 
 // loadOrInitKeys loads DATA/keys. On a single machine (embedded store) a

@@ -40,8 +40,10 @@ var ErrUnauthorized = errors.New("unauthorized")
 type Identity struct {
 	Subject string // issuer id
 	Country string // ISO 3166-1 alpha-2
+	// Name is the issuer's name as certificates show it ("is"); optional.
+	Name    string
 	Roles   []Role
-	Expires time.Time
+	Expires time.Time // set by Verify; ignored by Sign
 }
 
 // Has reports whether the identity holds role.
@@ -49,14 +51,17 @@ func (id *Identity) Has(role Role) bool { return slices.Contains(id.Roles, role)
 
 type claims struct {
 	Country string   `json:"country"`
+	Name    string   `json:"name,omitempty"`
 	Roles   []string `json:"roles"`
 	jwt.RegisteredClaims
 }
 
 var countryPattern = regexp.MustCompile(`^[A-Z]{2}$`)
 
-// Sign makes a token for issuer sub, valid for ttl from now.
-func Sign(key crypto.Signer, sub, country string, roles []Role, ttl time.Duration, now time.Time) (string, error) {
+// Sign makes a token for the issuer id (subject, country, roles and
+// optional name), valid for ttl from now.
+func Sign(key crypto.Signer, id Identity, ttl time.Duration, now time.Time) (string, error) {
+	sub, country, roles := id.Subject, id.Country, id.Roles
 	ec, ok := key.(*ecdsa.PrivateKey)
 	if !ok {
 		return "", fmt.Errorf("auth: issuer-token key is %T, want an ECDSA P-256 key", key)
@@ -71,8 +76,12 @@ func Sign(key crypto.Signer, sub, country string, roles []Role, ttl time.Duratio
 	for i, r := range roles {
 		rs[i] = string(r)
 	}
+	if len(id.Name) > 80 {
+		return "", errors.New("auth: name longer than 80 characters")
+	}
 	c := claims{
 		Country: country,
+		Name:    id.Name,
 		Roles:   rs,
 		RegisteredClaims: jwt.RegisteredClaims{
 			Subject:   sub,
@@ -103,6 +112,9 @@ func checkClaims(sub, country string, roles []Role) error {
 	return nil
 }
 
+// leeway is the clock skew tolerated on exp, nbf and iat.
+const leeway = 30 * time.Second
+
 // Verifier checks tokens signed by one public key.
 type Verifier struct {
 	key    *ecdsa.PublicKey
@@ -124,7 +136,7 @@ func NewVerifier(pub crypto.PublicKey, now func() time.Time) (*Verifier, error) 
 		jwt.WithAudience(Audience),
 		jwt.WithExpirationRequired(),
 		jwt.WithIssuedAt(),
-		jwt.WithLeeway(30*time.Second),
+		jwt.WithLeeway(leeway),
 		jwt.WithTimeFunc(now),
 	)}, nil
 }
@@ -144,5 +156,5 @@ func (v *Verifier) Verify(token string) (*Identity, error) {
 	if err := checkClaims(c.Subject, c.Country, roles); err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrUnauthorized, err)
 	}
-	return &Identity{Subject: c.Subject, Country: c.Country, Roles: roles, Expires: c.ExpiresAt.Time}, nil
+	return &Identity{Subject: c.Subject, Country: c.Country, Name: c.Name, Roles: roles, Expires: c.ExpiresAt.Time}, nil
 }

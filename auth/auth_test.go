@@ -23,7 +23,7 @@ func TestSignAndVerify(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	good, err := Sign(key, "pharmacy-4711", "DE", []Role{RoleIssueVaccination, RoleIssueTest}, 12*time.Hour, now)
+	good, err := Sign(key, Identity{Subject: "pharmacy-4711", Country: "DE", Roles: []Role{RoleIssueVaccination, RoleIssueTest}}, 12*time.Hour, now)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -46,8 +46,8 @@ func TestSignAndVerify(t *testing.T) {
 	}
 	with := func(k string, val any) jwt.MapClaims { c := base(); c[k] = val; return c }
 	without := func(k string) jwt.MapClaims { c := base(); delete(c, k); return c }
-	expired, _ := Sign(key, "p", "DE", []Role{RoleIssueVaccination}, time.Hour, now.Add(-2*time.Hour))
-	future, _ := Sign(key, "p", "DE", []Role{RoleIssueVaccination}, time.Hour, now.Add(time.Hour))
+	expired, _ := Sign(key, Identity{Subject: "p", Country: "DE", Roles: []Role{RoleIssueVaccination}}, time.Hour, now.Add(-2*time.Hour))
+	future, _ := Sign(key, Identity{Subject: "p", Country: "DE", Roles: []Role{RoleIssueVaccination}}, time.Hour, now.Add(time.Hour))
 
 	tests := []struct{ name, token string }{
 		{"alg none", forge(jwt.SigningMethodNone, jwt.UnsafeAllowNoneSignatureType, base())},
@@ -87,11 +87,11 @@ func tamper(token string) string {
 func TestSignRefusesBadInput(t *testing.T) {
 	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	for name, f := range map[string]func() error{
-		"no sub":      func() error { _, err := Sign(key, "", "DE", []Role{RoleIssueTest}, time.Hour, now); return err },
-		"bad country": func() error { _, err := Sign(key, "p", "de", []Role{RoleIssueTest}, time.Hour, now); return err },
-		"no roles":    func() error { _, err := Sign(key, "p", "DE", nil, time.Hour, now); return err },
-		"bad role":    func() error { _, err := Sign(key, "p", "DE", []Role{"issue:x"}, time.Hour, now); return err },
-		"zero ttl":    func() error { _, err := Sign(key, "p", "DE", []Role{RoleIssueTest}, 0, now); return err },
+		"no sub":      func() error { _, err := Sign(key, Identity{Subject: "", Country: "DE", Roles: []Role{RoleIssueTest}}, time.Hour, now); return err },
+		"bad country": func() error { _, err := Sign(key, Identity{Subject: "p", Country: "de", Roles: []Role{RoleIssueTest}}, time.Hour, now); return err },
+		"no roles":    func() error { _, err := Sign(key, Identity{Subject: "p", Country: "DE", Roles: nil}, time.Hour, now); return err },
+		"bad role":    func() error { _, err := Sign(key, Identity{Subject: "p", Country: "DE", Roles: []Role{"issue:x"}}, time.Hour, now); return err },
+		"zero ttl":    func() error { _, err := Sign(key, Identity{Subject: "p", Country: "DE", Roles: []Role{RoleIssueTest}}, 0, now); return err },
 	} {
 		if f() == nil {
 			t.Errorf("%s: Sign accepted it", name)
@@ -104,7 +104,7 @@ func TestSignRefusesBadInput(t *testing.T) {
 func FuzzVerify(f *testing.F) {
 	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	v, _ := NewVerifier(key.Public(), func() time.Time { return now })
-	good, _ := Sign(key, "p", "DE", []Role{RoleIssueTest}, time.Hour, now)
+	good, _ := Sign(key, Identity{Subject: "p", Country: "DE", Roles: []Role{RoleIssueTest}}, time.Hour, now)
 	f.Add(good)
 	f.Add("eyJhbGciOiJub25lIn0.eyJzdWIiOiJwIn0.")
 	f.Fuzz(func(t *testing.T, token string) {
@@ -113,4 +113,61 @@ func FuzzVerify(f *testing.F) {
 			t.Fatalf("accepted %q as %+v", token, id)
 		}
 	})
+}
+
+type countingVerifier struct {
+	next  TokenVerifier
+	calls int
+}
+
+func (c *countingVerifier) Verify(token string) (*Identity, error) {
+	c.calls++
+	return c.next.Verify(token)
+}
+
+func TestCache(t *testing.T) {
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	clock := now
+	v, _ := NewVerifier(key.Public(), func() time.Time { return clock })
+	counting := &countingVerifier{next: v}
+	c := NewCache(counting, 2, func() time.Time { return clock })
+	tok, _ := Sign(key, Identity{Subject: "p", Country: "DE", Name: "Apotheke", Roles: []Role{RoleIssueTest}}, time.Hour, now)
+	for range 3 {
+		id, err := c.Verify(tok)
+		if err != nil || id.Subject != "p" || id.Name != "Apotheke" {
+			t.Fatalf("Verify = %+v, %v", id, err)
+		}
+		id.Roles = nil // callers cannot change the cached identity
+	}
+	if counting.calls != 1 {
+		t.Errorf("%d verifications for three uses of one token, want 1", counting.calls)
+	}
+	if id, _ := c.Verify(tok); len(id.Roles) != 1 {
+		t.Error("a caller's change reached the cache")
+	}
+	// Refusals are not cached.
+	for range 2 {
+		if _, err := c.Verify("garbage"); !errors.Is(err, ErrUnauthorized) {
+			t.Errorf("garbage: %v", err)
+		}
+	}
+	if counting.calls != 3 {
+		t.Errorf("refusals cached: %d calls", counting.calls)
+	}
+	// After expiry (plus leeway) the cached token is refused.
+	clock = now.Add(time.Hour + leeway + time.Second)
+	if _, err := c.Verify(tok); !errors.Is(err, ErrUnauthorized) {
+		t.Errorf("expired cached token: %v", err)
+	}
+	// Bounded.
+	clock = now
+	for i := range 5 {
+		tk, _ := Sign(key, Identity{Subject: "p" + string(rune('a'+i)), Country: "DE", Roles: []Role{RoleIssueTest}}, time.Hour, now)
+		if _, err := c.Verify(tk); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if c.Len() > 2 {
+		t.Errorf("%d tokens cached, bound is 2", c.Len())
+	}
 }

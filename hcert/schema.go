@@ -10,8 +10,8 @@ import (
 // FieldError is one schema violation. It names the field and the rule, never
 // the value, so it can be logged without leaking personal data.
 type FieldError struct {
-	Field   string // JSON path, e.g. "v[0].dn"
-	Problem string
+	Field   string `json:"field"` // JSON path, e.g. "v[0].dn"
+	Problem string `json:"problem"`
 }
 
 func (e FieldError) Error() string { return e.Field + ": " + e.Problem }

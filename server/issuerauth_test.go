@@ -22,8 +22,8 @@ func TestRequireIssuer(t *testing.T) {
 		id := Issuer(c)
 		return c.String(200, id.Subject+" "+id.Country)
 	}, s.RequireIssuer(v))
-	good, _ := auth.Sign(key, "pharmacy-1", "DE", []auth.Role{auth.RoleIssueVaccination}, time.Hour, time.Now())
-	expired, _ := auth.Sign(key, "pharmacy-1", "DE", []auth.Role{auth.RoleIssueVaccination}, time.Hour, time.Now().Add(-3*time.Hour))
+	good, _ := auth.Sign(key, auth.Identity{Subject: "pharmacy-1", Country: "DE", Roles: []auth.Role{auth.RoleIssueVaccination}}, time.Hour, time.Now())
+	expired, _ := auth.Sign(key, auth.Identity{Subject: "pharmacy-1", Country: "DE", Roles: []auth.Role{auth.RoleIssueVaccination}}, time.Hour, time.Now().Add(-3*time.Hour))
 	tests := []struct {
 		name, header string
 		code         int

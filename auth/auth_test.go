@@ -87,11 +87,26 @@ func tamper(token string) string {
 func TestSignRefusesBadInput(t *testing.T) {
 	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	for name, f := range map[string]func() error{
-		"no sub":      func() error { _, err := Sign(key, Identity{Subject: "", Country: "DE", Roles: []Role{RoleIssueTest}}, time.Hour, now); return err },
-		"bad country": func() error { _, err := Sign(key, Identity{Subject: "p", Country: "de", Roles: []Role{RoleIssueTest}}, time.Hour, now); return err },
-		"no roles":    func() error { _, err := Sign(key, Identity{Subject: "p", Country: "DE", Roles: nil}, time.Hour, now); return err },
-		"bad role":    func() error { _, err := Sign(key, Identity{Subject: "p", Country: "DE", Roles: []Role{"issue:x"}}, time.Hour, now); return err },
-		"zero ttl":    func() error { _, err := Sign(key, Identity{Subject: "p", Country: "DE", Roles: []Role{RoleIssueTest}}, 0, now); return err },
+		"no sub": func() error {
+			_, err := Sign(key, Identity{Subject: "", Country: "DE", Roles: []Role{RoleIssueTest}}, time.Hour, now)
+			return err
+		},
+		"bad country": func() error {
+			_, err := Sign(key, Identity{Subject: "p", Country: "de", Roles: []Role{RoleIssueTest}}, time.Hour, now)
+			return err
+		},
+		"no roles": func() error {
+			_, err := Sign(key, Identity{Subject: "p", Country: "DE", Roles: nil}, time.Hour, now)
+			return err
+		},
+		"bad role": func() error {
+			_, err := Sign(key, Identity{Subject: "p", Country: "DE", Roles: []Role{"issue:x"}}, time.Hour, now)
+			return err
+		},
+		"zero ttl": func() error {
+			_, err := Sign(key, Identity{Subject: "p", Country: "DE", Roles: []Role{RoleIssueTest}}, 0, now)
+			return err
+		},
 	} {
 		if f() == nil {
 			t.Errorf("%s: Sign accepted it", name)

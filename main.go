@@ -36,6 +36,7 @@ const (
 func commands() []command {
 	return []command{
 		{"keys", "create development keys, print issuer tokens", runKeys},
+		{"loadtest", "send issuance load to a running server and report rate and latency", runLoadtest},
 		{"serve", "run the HTTP service (embedded store by default, MongoDB with MONGODB_URI)", runServe},
 		{"verify", "verify DCCs from QR images or HC1: text", runVerify},
 	}

@@ -22,13 +22,24 @@ const MaxInflated = 64 << 10
 // that both read every stream alike.
 var zlibReaders sync.Pool
 
+// zlibWriters recycles compressors: a fresh one allocates about 1 MiB of
+// state, which made compression the largest cost of issuing (allocation
+// and clearing, then GC) before the writers were reused.
+var zlibWriters = sync.Pool{New: func() any {
+	w, _ := zlib.NewWriterLevel(nil, zlib.BestCompression) // level is valid
+	return w
+}}
+
 // Compress zlib-compresses data at the best compression level, as issuers
 // should to keep QR codes small.
 func Compress(data []byte) []byte {
 	var buf bytes.Buffer
-	w, _ := zlib.NewWriterLevel(&buf, zlib.BestCompression) // level is valid
-	_, _ = w.Write(data)                                    // bytes.Buffer writes do not fail
+	w := zlibWriters.Get().(*zlib.Writer)
+	w.Reset(&buf)
+	_, _ = w.Write(data) // bytes.Buffer writes do not fail
 	_ = w.Close()
+	w.Reset(nil) // drop the reference to buf
+	zlibWriters.Put(w)
 	return buf.Bytes()
 }
 

@@ -26,7 +26,7 @@ type fixture struct {
 	trust  *trustlist.List
 }
 
-func newFixture(t *testing.T) *fixture {
+func newFixture(t testing.TB) *fixture {
 	t.Helper()
 	ctx := context.Background()
 	set, err := keys.Init(ctx, t.TempDir(), keys.InitOptions{Now: func() time.Time { return testNow.AddDate(0, -1, 0) }})

@@ -1,0 +1,392 @@
+// Package loadtest is a load generator for the issuing API, for operators
+// sizing a deployment and for our own benchmarks: a fixed number of
+// clients send issuance requests as fast as they are answered (closed
+// loop) or at a fixed total rate (open loop), and the report gives the
+// request rate, latency quantiles per status, the status histogram and
+// the errors. It can write the UVCI of every 201 to a file, to check
+// later that each acknowledged certificate was kept.
+package loadtest
+
+import (
+	"bufio"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"net"
+	"net/http"
+	"os"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Config is one load test.
+type Config struct {
+	URL         string // base URL of the server, e.g. http://127.0.0.1:8080
+	Token       string // issuer bearer token
+	Concurrency int    // clients (connections)
+	Duration    time.Duration
+	// Rate is the total requests per second to offer (open loop); zero
+	// sends as fast as the clients are answered.
+	Rate float64
+	// Types are the certificate types to mix ("v", "t", "r").
+	Types []string
+	// Idempotency sends a fresh Idempotency-Key with every request, as a
+	// careful client does.
+	Idempotency bool
+	// UVCIs, when set, receives the UVCI of every 201, one per line.
+	UVCIs io.Writer
+	// Progress, when set, receives a line per ProgressEvery.
+	Progress      io.Writer
+	ProgressEvery time.Duration
+	// Now is the clock for dates in the generated requests.
+	Now func() time.Time
+}
+
+// Report is the outcome of a load test.
+type Report struct {
+	Duration  time.Duration     `json:"duration"`
+	Requests  uint64            `json:"requests"`
+	PerSecond float64           `json:"requestsPerSecond"`
+	Created   uint64            `json:"created"`
+	Goodput   float64           `json:"createdPerSecond"`
+	Statuses  map[int]uint64    `json:"statuses"`
+	Errors    map[string]uint64 `json:"errors"`
+	Latency   Latency           `json:"latency"`
+	ByStatus  map[int]Latency   `json:"latencyByStatus"`
+	// Missed counts sends the open loop could not make because every
+	// client was still waiting for an answer.
+	Missed uint64 `json:"missed"`
+}
+
+// Latency summarises a latency distribution.
+type Latency struct {
+	Mean time.Duration `json:"mean"`
+	P50  time.Duration `json:"p50"`
+	P90  time.Duration `json:"p90"`
+	P99  time.Duration `json:"p99"`
+	Max  time.Duration `json:"max"`
+}
+
+func summarise(h *histogram) Latency {
+	return Latency{Mean: h.mean(), P50: h.quantile(0.5), P90: h.quantile(0.9), P99: h.quantile(0.99), Max: h.max}
+}
+
+// stats is one client's tally; merged at the end, so the hot path takes
+// no lock.
+type stats struct {
+	all      histogram
+	byStatus map[int]*histogram
+	errors   map[string]uint64
+}
+
+func newStats() *stats { return &stats{byStatus: map[int]*histogram{}, errors: map[string]uint64{}} }
+
+func (s *stats) record(status int, d time.Duration) {
+	s.all.add(d)
+	h := s.byStatus[status]
+	if h == nil {
+		h = &histogram{}
+		s.byStatus[status] = h
+	}
+	h.add(d)
+}
+
+// Run sends load until cfg.Duration has passed or ctx ends.
+func Run(ctx context.Context, cfg Config) (*Report, error) {
+	if err := cfg.check(); err != nil {
+		return nil, err
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	bodies, err := makeBodies(cfg.Types, 512, cfg.Now())
+	if err != nil {
+		return nil, err
+	}
+	endpoint := strings.TrimSuffix(cfg.URL, "/") + "/api/v1/certificates"
+	client := &http.Client{
+		Timeout: 30 * time.Second,
+		Transport: &http.Transport{
+			Proxy:               nil,
+			DialContext:         (&net.Dialer{Timeout: 5 * time.Second}).DialContext,
+			MaxIdleConns:        cfg.Concurrency,
+			MaxIdleConnsPerHost: cfg.Concurrency,
+			MaxConnsPerHost:     cfg.Concurrency,
+			IdleConnTimeout:     90 * time.Second,
+		},
+	}
+	defer client.CloseIdleConnections()
+
+	ctx, cancel := context.WithTimeout(ctx, cfg.Duration)
+	defer cancel()
+	var uvciMu sync.Mutex
+	var uvciOut *bufio.Writer
+	if cfg.UVCIs != nil {
+		uvciOut = bufio.NewWriter(cfg.UVCIs)
+	}
+	var counters liveCounters
+	tickets := make(chan struct{}, cfg.Concurrency)
+	var missed uint64
+	var feeder sync.WaitGroup
+	if cfg.Rate > 0 {
+		feeder.Go(func() { missed = feed(ctx, cfg.Rate, tickets) })
+	}
+
+	all := make([]*stats, cfg.Concurrency)
+	start := time.Now()
+	var wg sync.WaitGroup
+	for i := range cfg.Concurrency {
+		st := newStats()
+		all[i] = st
+		wg.Go(func() {
+			n := i
+			for {
+				if cfg.Rate > 0 {
+					select {
+					case <-ctx.Done():
+						return
+					case <-tickets:
+					}
+				} else if ctx.Err() != nil {
+					return
+				}
+				body := bodies[n%len(bodies)]
+				n += cfg.Concurrency
+				status, uvci, d, err := send(ctx, client, endpoint, cfg, body)
+				if err != nil {
+					if ctx.Err() != nil {
+						return // cut off by the end of the test: not counted
+					}
+					st.errors[errorKind(err)]++
+					counters.errors.Add(1)
+					continue
+				}
+				st.record(status, d)
+				counters.count(status)
+				if status == http.StatusCreated && uvciOut != nil && uvci != "" {
+					uvciMu.Lock()
+					uvciOut.WriteString(uvci + "\n")
+					uvciMu.Unlock()
+				}
+			}
+		})
+	}
+	stopProgress := make(chan struct{})
+	var progress sync.WaitGroup
+	if cfg.Progress != nil {
+		progress.Go(func() { counters.report(cfg.Progress, cfg.ProgressEvery, start, stopProgress) })
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	cancel()
+	feeder.Wait()
+	close(stopProgress)
+	progress.Wait()
+	if uvciOut != nil {
+		if err := uvciOut.Flush(); err != nil {
+			return nil, fmt.Errorf("write UVCIs: %w", err)
+		}
+	}
+
+	total := newStats()
+	for _, st := range all {
+		total.all.merge(&st.all)
+		for code, h := range st.byStatus {
+			if total.byStatus[code] == nil {
+				total.byStatus[code] = &histogram{}
+			}
+			total.byStatus[code].merge(h)
+		}
+		for k, v := range st.errors {
+			total.errors[k] += v
+		}
+	}
+	r := &Report{Duration: elapsed, Requests: total.all.n, Statuses: map[int]uint64{}, Errors: total.errors,
+		Latency: summarise(&total.all), ByStatus: map[int]Latency{}, Missed: missed}
+	for code, h := range total.byStatus {
+		r.Statuses[code] = h.n
+		r.ByStatus[code] = summarise(h)
+	}
+	r.Created = r.Statuses[http.StatusCreated]
+	r.PerSecond = float64(r.Requests) / elapsed.Seconds()
+	r.Goodput = float64(r.Created) / elapsed.Seconds()
+	return r, nil
+}
+
+func (cfg *Config) check() error {
+	var errs []error
+	if !strings.HasPrefix(cfg.URL, "http://") && !strings.HasPrefix(cfg.URL, "https://") {
+		errs = append(errs, fmt.Errorf("--url %q must start with http:// or https://", cfg.URL))
+	}
+	if cfg.Token == "" {
+		errs = append(errs, errors.New("--token is required (greenpass keys issuer-token makes one)"))
+	}
+	if cfg.Concurrency < 1 || cfg.Concurrency > 100000 {
+		errs = append(errs, fmt.Errorf("--concurrency %d must be 1 to 100000", cfg.Concurrency))
+	}
+	if cfg.Duration <= 0 {
+		errs = append(errs, errors.New("--duration must be positive"))
+	}
+	if cfg.Rate < 0 || math.IsNaN(cfg.Rate) || math.IsInf(cfg.Rate, 0) {
+		errs = append(errs, errors.New("--rate must be a number ≥ 0"))
+	}
+	if cfg.ProgressEvery <= 0 {
+		cfg.ProgressEvery = time.Second
+	}
+	return errors.Join(errs...)
+}
+
+// feed hands out tickets at rate per second until ctx ends; a ticket no
+// client is free to take is missed. It returns how many were.
+func feed(ctx context.Context, rate float64, tickets chan<- struct{}) uint64 {
+	interval := time.Duration(float64(time.Second) / rate)
+	// Tick at least every millisecond and hand out what is due, so high
+	// rates do not depend on timer resolution.
+	tick := max(interval, time.Millisecond)
+	t := time.NewTicker(tick)
+	defer t.Stop()
+	start := time.Now()
+	var sent, missed uint64
+	for {
+		select {
+		case <-ctx.Done():
+			return missed
+		case now := <-t.C:
+			due := uint64(now.Sub(start).Seconds() * rate)
+			for ; sent < due; sent++ {
+				select {
+				case tickets <- struct{}{}:
+				default:
+					missed++
+				}
+			}
+		}
+	}
+}
+
+func send(ctx context.Context, client *http.Client, endpoint string, cfg Config, body []byte) (int, string, time.Duration, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, endpoint, strings.NewReader(string(body)))
+	if err != nil {
+		return 0, "", 0, err
+	}
+	req.Header.Set("Authorization", "Bearer "+cfg.Token)
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Accept", "application/json")
+	if cfg.Idempotency {
+		var k [16]byte
+		rand.Read(k[:])
+		req.Header.Set("Idempotency-Key", hex.EncodeToString(k[:]))
+	}
+	start := time.Now()
+	resp, err := client.Do(req)
+	if err != nil {
+		return 0, "", 0, err
+	}
+	_, err = io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	d := time.Since(start)
+	if err != nil {
+		return 0, "", 0, err
+	}
+	return resp.StatusCode, resp.Header.Get("X-UVCI"), d, nil
+}
+
+// errorKind groups transport errors without addresses or ports.
+func errorKind(err error) string {
+	var ne net.Error
+	switch {
+	case errors.Is(err, context.DeadlineExceeded), errors.As(err, &ne) && ne.Timeout():
+		return "timeout"
+	case strings.Contains(err.Error(), "connection refused"):
+		return "connection refused"
+	case strings.Contains(err.Error(), "connection reset"):
+		return "connection reset"
+	case errors.Is(err, io.EOF), strings.Contains(err.Error(), "EOF"):
+		return "connection closed"
+	}
+	return "other: " + err.Error()
+}
+
+// makeBodies prepares n request bodies of the given types with varied
+// names, all valid at now.
+func makeBodies(types []string, n int, now time.Time) ([][]byte, error) {
+	if len(types) == 0 {
+		types = []string{"v"}
+	}
+	families := []string{"Müller", "Schmidt", "Schneider", "Fischer", "Weber", "Meyer", "Wagner", "Becker", "Schulz", "Hoffmann", "Иванова", "Nowak"}
+	givens := []string{"Anna", "Jonas", "Lea", "Lukas", "Mia", "Finn", "Emma", "Paul", "Zoë", "Jürgen", "Ольга", "Piotr"}
+	day := func(d int) string { return now.AddDate(0, 0, d).UTC().Format(time.DateOnly) }
+	out := make([][]byte, 0, n)
+	for i := range n {
+		body := map[string]any{
+			"nam": map[string]string{"fn": families[i%len(families)], "gn": givens[(i/len(families))%len(givens)]},
+			"dob": fmt.Sprintf("%d-%02d-%02d", 1940+i%60, 1+i%12, 1+i%28),
+		}
+		switch t := types[i%len(types)]; t {
+		case "v":
+			body["v"] = []map[string]any{{"tg": "840539006", "vp": "1119349007", "mp": "EU/1/20/1528",
+				"ma": "ORG-100030215", "dn": 1 + i%3, "sd": 3, "dt": day(-1 - i%200)}}
+		case "t":
+			body["t"] = []map[string]any{{"tg": "840539006", "tt": "LP217198-3", "ma": "1232",
+				"sc": now.Add(-time.Hour).Format(time.RFC3339), "tr": "260415000", "tc": "Testzentrum"}}
+		case "r":
+			body["r"] = []map[string]any{{"tg": "840539006", "fr": day(-30), "df": day(-19), "du": day(150)}}
+		default:
+			return nil, fmt.Errorf("--types: unknown type %q (v, t or r)", t)
+		}
+		b, err := json.Marshal(body)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, b)
+	}
+	return out, nil
+}
+
+// WriteText prints the report for people.
+func (r *Report) WriteText(w io.Writer) {
+	fmt.Fprintf(w, "duration     %v\n", r.Duration.Round(time.Millisecond))
+	fmt.Fprintf(w, "requests     %d (%.0f/s)\n", r.Requests, r.PerSecond)
+	fmt.Fprintf(w, "created      %d (%.0f/s)\n", r.Created, r.Goodput)
+	if r.Missed > 0 {
+		fmt.Fprintf(w, "missed       %d sends (every client busy; raise --concurrency)\n", r.Missed)
+	}
+	fmt.Fprintf(w, "latency      %s\n", r.Latency)
+	codes := make([]int, 0, len(r.Statuses))
+	for c := range r.Statuses {
+		codes = append(codes, c)
+	}
+	sort.Ints(codes)
+	for _, c := range codes {
+		fmt.Fprintf(w, "  %d        %8d  %s\n", c, r.Statuses[c], r.ByStatus[c])
+	}
+	kinds := make([]string, 0, len(r.Errors))
+	for k := range r.Errors {
+		kinds = append(kinds, k)
+	}
+	sort.Strings(kinds)
+	for _, k := range kinds {
+		fmt.Fprintf(w, "  error      %8d  %s\n", r.Errors[k], k)
+	}
+}
+
+func (l Latency) String() string {
+	r := func(d time.Duration) time.Duration { return d.Round(10 * time.Microsecond) }
+	return fmt.Sprintf("mean %v  p50 %v  p90 %v  p99 %v  max %v", r(l.Mean), r(l.P50), r(l.P90), r(l.P99), r(l.Max))
+}
+
+// WriteUVCIFile is a helper for the command: it opens path for the UVCIs.
+func WriteUVCIFile(path string) (*os.File, error) {
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("--uvcis: %w", err)
+	}
+	return f, nil
+}

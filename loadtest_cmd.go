@@ -29,18 +29,20 @@ Run "greenpass loadtest issue --help" for the flags.`)
 	url := fs.String("url", "http://127.0.0.1:8080", "base URL of the server")
 	token := fs.String("token", os.Getenv("GREENPASS_TOKEN"), "issuer bearer token (env GREENPASS_TOKEN)")
 	concurrency := fs.Int("concurrency", 64, "concurrent clients (connections)")
-	duration := fs.Duration("duration", 30*time.Second, "how long to send")
+	duration := fs.Duration("duration", 30*time.Second, "how long to measure")
+	warmup := fs.Duration("warmup", 0, "send this long first without counting (connections opening)")
 	rate := fs.Float64("rate", 0, "total requests per second to offer (open loop); 0: as fast as answered")
 	types := fs.String("types", "v", "certificate types to mix, comma-separated: v, t, r")
 	idem := fs.Bool("idempotency", true, "send a fresh Idempotency-Key with every request")
+	honor := fs.Bool("honor-retry-after", false, "after a 429 or 503, wait as long as Retry-After says (well-behaved clients); default: retry at once")
 	uvcis := fs.String("uvcis", "", "write the UVCI of every 201 to this file")
 	asJSON := fs.Bool("json", false, "print the report as JSON")
 	quiet := fs.Bool("quiet", false, "no progress lines on stderr")
 	if code, ok := parseFlags(fs, args[1:], std.err, "Usage: greenpass loadtest issue [flags]\n\nFlags:"); !ok {
 		return code
 	}
-	cfg := loadtest.Config{URL: *url, Token: *token, Concurrency: *concurrency, Duration: *duration, Rate: *rate,
-		Types: strings.Split(*types, ","), Idempotency: *idem}
+	cfg := loadtest.Config{URL: *url, Token: *token, Concurrency: *concurrency, Duration: *duration, Warmup: *warmup, Rate: *rate,
+		Types: strings.Split(*types, ","), Idempotency: *idem, HonorRetryAfter: *honor}
 	if !*quiet {
 		cfg.Progress = std.err
 	}

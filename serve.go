@@ -84,8 +84,8 @@ func serveSettings() []setting {
 		{"validity-test", "GREENPASS_VALIDITY_TEST", "72h", "validity of test certificates"},
 		{"validity-recovery", "GREENPASS_VALIDITY_RECOVERY", "4320h", "validity of recovery certificates (never past du)"},
 		{"max-inflight", "GREENPASS_MAX_INFLIGHT", "256", "issuance requests worked on at once"},
-		{"max-queue", "GREENPASS_MAX_QUEUE", "1024", "issuance requests that may wait for a slot; more get 503"},
-		{"queue-wait", "GREENPASS_QUEUE_WAIT", "25ms", "longest wait for a slot before 503"},
+		{"max-queue", "GREENPASS_MAX_QUEUE", "256", "issuance requests that may wait for a slot; more get 503"},
+		{"queue-wait", "GREENPASS_QUEUE_WAIT", "10ms", "longest wait for a slot before 503"},
 		{"issuer-rate", "GREENPASS_ISSUER_RATE", "20", "issuance requests per second per issuer (0: unlimited); more get 429"},
 		{"issuer-burst", "GREENPASS_ISSUER_BURST", "40", "burst allowed above --issuer-rate"},
 	}

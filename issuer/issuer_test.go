@@ -3,6 +3,7 @@ package issuer
 import (
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestUVCIChecksumSpecVectors(t *testing.T) {
@@ -29,8 +30,10 @@ func TestUVCIChecksumSpecVectors(t *testing.T) {
 
 func TestNewUVCI(t *testing.T) {
 	seen := map[string]bool{}
-	for range 1000 {
-		u, err := NewUVCI("DE", "apotheke-am-markt 4711")
+	at := time.Date(2026, 11, 23, 8, 0, 0, 0, time.UTC)
+	prev := ""
+	for i := range 1000 {
+		u, err := NewUVCI("DE", "apotheke-am-markt 4711", at.Add(time.Duration(i)*time.Millisecond))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -41,18 +44,29 @@ func TestNewUVCI(t *testing.T) {
 			t.Fatalf("duplicate UVCI %s", u)
 		}
 		seen[u] = true
+		// An issuer's identifiers ascend with time.
+		if u <= prev {
+			t.Fatalf("%s after %s", u, prev)
+		}
+		prev = u
 	}
-	long, err := NewUVCI("AT", strings.Repeat("X", 200))
+	// Within one millisecond they are still unique.
+	a, _ := NewUVCI("DE", "p1", at)
+	b, _ := NewUVCI("DE", "p1", at)
+	if a == b || a[:len(a)-18] != b[:len(b)-18] {
+		t.Errorf("same millisecond: %s %s", a, b)
+	}
+	long, err := NewUVCI("AT", strings.Repeat("X", 200), at)
 	if err != nil || len(long) > 80 || !ValidUVCIChecksum(long) {
 		t.Fatalf("long issuer id: %s (%d), %v", long, len(long), err)
 	}
 	for _, bad := range [][2]string{{"de", "x"}, {"DEU", "x"}, {"DE", "---"}} {
-		if _, err := NewUVCI(bad[0], bad[1]); err == nil {
+		if _, err := NewUVCI(bad[0], bad[1], at); err == nil {
 			t.Errorf("NewUVCI(%q, %q) accepted", bad[0], bad[1])
 		}
 	}
 	// A changed character breaks the checksum.
-	u, _ := NewUVCI("DE", "p1")
+	u, _ := NewUVCI("DE", "p1", at)
 	broken := strings.Replace(u, "URN:UVCI:01:DE", "URN:UVCI:01:AT", 1)
 	if ValidUVCIChecksum(broken) {
 		t.Fatalf("checksum did not catch %s", broken)

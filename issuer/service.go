@@ -225,7 +225,7 @@ func (s *Service) Issue(ctx context.Context, who Issuer, req *Request, idempoten
 	if name == "" {
 		name = s.cfg.DefaultIssuerName
 	}
-	uvci, err := NewUVCI(who.Country, who.ID)
+	uvci, err := NewUVCI(who.Country, who.ID, now)
 	if err != nil {
 		return nil, err
 	}

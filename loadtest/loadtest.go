@@ -9,6 +9,7 @@ package loadtest
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -21,6 +22,7 @@ import (
 	"net/http"
 	"os"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -32,6 +34,9 @@ type Config struct {
 	Token       string // issuer bearer token
 	Concurrency int    // clients (connections)
 	Duration    time.Duration
+	// Warmup is a first stretch whose requests are sent but not counted
+	// (connections being opened, caches filling).
+	Warmup time.Duration
 	// Rate is the total requests per second to offer (open loop); zero
 	// sends as fast as the clients are answered.
 	Rate float64
@@ -40,6 +45,10 @@ type Config struct {
 	// Idempotency sends a fresh Idempotency-Key with every request, as a
 	// careful client does.
 	Idempotency bool
+	// HonorRetryAfter makes a client refused with 429 or 503 wait as long
+	// as Retry-After says, as well-behaved clients do; without it, it
+	// retries at once (the worst case for the server).
+	HonorRetryAfter bool
 	// UVCIs, when set, receives the UVCI of every 201, one per line.
 	UVCIs io.Writer
 	// Progress, when set, receives a line per ProgressEvery.
@@ -124,7 +133,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	}
 	defer client.CloseIdleConnections()
 
-	ctx, cancel := context.WithTimeout(ctx, cfg.Duration)
+	ctx, cancel := context.WithTimeout(ctx, cfg.Warmup+cfg.Duration)
 	defer cancel()
 	var uvciMu sync.Mutex
 	var uvciOut *bufio.Writer
@@ -141,6 +150,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 
 	all := make([]*stats, cfg.Concurrency)
 	start := time.Now()
+	measureFrom := start.Add(cfg.Warmup)
 	var wg sync.WaitGroup
 	for i := range cfg.Concurrency {
 		st := newStats()
@@ -159,7 +169,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 				}
 				body := bodies[n%len(bodies)]
 				n += cfg.Concurrency
-				status, uvci, d, err := send(ctx, client, endpoint, cfg, body)
+				status, uvci, retry, d, err := send(ctx, client, endpoint, cfg, body)
 				if err != nil {
 					if ctx.Err() != nil {
 						return // cut off by the end of the test: not counted
@@ -168,8 +178,17 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 					counters.errors.Add(1)
 					continue
 				}
-				st.record(status, d)
+				if cfg.Warmup == 0 || time.Now().After(measureFrom) {
+					st.record(status, d)
+				}
 				counters.count(status)
+				if cfg.HonorRetryAfter && retry > 0 {
+					select {
+					case <-ctx.Done():
+						return
+					case <-time.After(retry):
+					}
+				}
 				if status == http.StatusCreated && uvciOut != nil && uvci != "" {
 					uvciMu.Lock()
 					uvciOut.WriteString(uvci + "\n")
@@ -184,7 +203,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		progress.Go(func() { counters.report(cfg.Progress, cfg.ProgressEvery, start, stopProgress) })
 	}
 	wg.Wait()
-	elapsed := time.Since(start)
+	elapsed := time.Since(measureFrom)
 	cancel()
 	feeder.Wait()
 	close(stopProgress)
@@ -234,6 +253,9 @@ func (cfg *Config) check() error {
 	if cfg.Duration <= 0 {
 		errs = append(errs, errors.New("--duration must be positive"))
 	}
+	if cfg.Warmup < 0 {
+		errs = append(errs, errors.New("--warmup must not be negative"))
+	}
 	if cfg.Rate < 0 || math.IsNaN(cfg.Rate) || math.IsInf(cfg.Rate, 0) {
 		errs = append(errs, errors.New("--rate must be a number ≥ 0"))
 	}
@@ -271,10 +293,12 @@ func feed(ctx context.Context, rate float64, tickets chan<- struct{}) uint64 {
 	}
 }
 
-func send(ctx context.Context, client *http.Client, endpoint string, cfg Config, body []byte) (int, string, time.Duration, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, endpoint, strings.NewReader(string(body)))
+// send makes one request and returns its status, the UVCI of a 201, the
+// Retry-After of a refusal and the latency.
+func send(ctx context.Context, client *http.Client, endpoint string, cfg Config, body []byte) (int, string, time.Duration, time.Duration, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, endpoint, bytes.NewReader(body))
 	if err != nil {
-		return 0, "", 0, err
+		return 0, "", 0, 0, err
 	}
 	req.Header.Set("Authorization", "Bearer "+cfg.Token)
 	req.Header.Set("Content-Type", "application/json")
@@ -287,15 +311,19 @@ func send(ctx context.Context, client *http.Client, endpoint string, cfg Config,
 	start := time.Now()
 	resp, err := client.Do(req)
 	if err != nil {
-		return 0, "", 0, err
+		return 0, "", 0, 0, err
 	}
 	_, err = io.Copy(io.Discard, resp.Body)
 	resp.Body.Close()
 	d := time.Since(start)
 	if err != nil {
-		return 0, "", 0, err
+		return 0, "", 0, 0, err
 	}
-	return resp.StatusCode, resp.Header.Get("X-UVCI"), d, nil
+	var retry time.Duration
+	if s, err := strconv.Atoi(resp.Header.Get("Retry-After")); err == nil && s > 0 {
+		retry = time.Duration(min(s, 300)) * time.Second
+	}
+	return resp.StatusCode, resp.Header.Get("X-UVCI"), retry, d, nil
 }
 
 // errorKind groups transport errors without addresses or ports.

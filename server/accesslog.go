@@ -1,6 +1,8 @@
 package server
 
 import (
+	"log/slog"
+	"net/http"
 	"strconv"
 	"time"
 
@@ -49,7 +51,12 @@ func (s *Server) accessLog(m *httpMetrics) echo.MiddlewareFunc {
 			d := time.Since(start)
 			m.requests.WithLabelValues(route, c.Request().Method, strconv.Itoa(status)).Inc()
 			m.latency.WithLabelValues(route, c.Request().Method).Observe(d.Seconds())
-			s.log.Info("request",
+			level := slog.LevelInfo
+			if status == http.StatusTooManyRequests || status == http.StatusServiceUnavailable {
+				// Refusals come in floods; the metrics count them.
+				level = slog.LevelDebug
+			}
+			s.log.Log(c.Request().Context(), level, "request",
 				"request_id", requestID(c),
 				"method", c.Request().Method,
 				"route", route,

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"math"
+	"math/rand/v2"
 	"mime"
 	"net/http"
 	"net/url"
@@ -115,7 +116,9 @@ func (h *issueHandler) admit(next echo.HandlerFunc) echo.HandlerFunc {
 		if err != nil {
 			undo() // the issuer's token is not spent on a request we refuse
 			h.metrics.refused.WithLabelValues("busy").Inc()
-			c.Response().Header().Set("Retry-After", "1")
+			// 1 to 3 seconds at random: a crowd refused together would
+			// otherwise come back together, every second.
+			c.Response().Header().Set("Retry-After", strconv.Itoa(1+rand.IntN(3)))
 			if errors.Is(err, admission.ErrBusy) {
 				return echo.NewHTTPError(http.StatusServiceUnavailable, "too many requests in progress; retry after the Retry-After seconds")
 			}

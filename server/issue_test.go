@@ -229,7 +229,7 @@ func TestIssueOverload(t *testing.T) {
 	}
 	start := time.Now()
 	rec := f.do("POST", "/api/v1/certificates", tok, vaccinationBody)
-	if rec.Code != http.StatusServiceUnavailable || rec.Header().Get("Retry-After") != "1" {
+	if ra, _ := strconv.Atoi(rec.Header().Get("Retry-After")); rec.Code != http.StatusServiceUnavailable || ra < 1 || ra > 3 {
 		t.Errorf("full gate: %d, Retry-After %q", rec.Code, rec.Header().Get("Retry-After"))
 	}
 	if d := time.Since(start); d > 50*time.Millisecond {

@@ -187,7 +187,11 @@ func (s *Server) errorHandler(err error, c echo.Context) {
 			msg = m
 		}
 	}
-	if status >= 500 {
+	// Unexpected failures are logged with their cause. Deliberate 5xx
+	// answers (503 from admission control) are not: under a crowd, one
+	// error line per refusal would cost more than the refusal itself;
+	// the metrics count them.
+	if he == nil || status == http.StatusInternalServerError {
 		s.log.Error("request failed", "request_id", requestID(c), "route", c.Path(), "status", status, "error", err)
 	}
 	if c.Request().Method == http.MethodHead {

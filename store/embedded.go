@@ -34,7 +34,15 @@ func OpenEmbedded(dir string, now func() time.Time) (*Embedded, error) {
 		return nil, fmt.Errorf("store: data directory: %w", err)
 	}
 	path := filepath.Join(dir, "greenpass.db")
-	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: 5 * time.Second})
+	// The freelist is not written with every commit (it is rebuilt by a
+	// scan when the file is opened) and is kept as a map: with a large
+	// file, writing and searching the list made each commit cost more
+	// than the records in it. Records themselves are fsync'd as before.
+	db, err := bolt.Open(path, 0o600, &bolt.Options{
+		Timeout:        5 * time.Second,
+		NoFreelistSync: true,
+		FreelistType:   bolt.FreelistMapType,
+	})
 	if err != nil {
 		return nil, fmt.Errorf("store: open %s: %w", path, err)
 	}

@@ -31,6 +31,13 @@ func TestServeConfigValidation(t *testing.T) {
 		{[]string{"--sweep-interval", "-1m"}, nil, "--sweep-interval (GREENPASS_SWEEP_INTERVAL): must be positive"},
 		{[]string{"--log-format", "xml"}, nil, "--log-format (GREENPASS_LOG_FORMAT)"},
 		{[]string{"--data", ""}, nil, "--data (GREENPASS_DATA)"},
+		{[]string{"--max-inflight", "0"}, nil, "--max-inflight (GREENPASS_MAX_INFLIGHT)"},
+		{[]string{"--max-queue", "many"}, nil, "--max-queue (GREENPASS_MAX_QUEUE)"},
+		{[]string{"--queue-wait", "0"}, nil, "--queue-wait (GREENPASS_QUEUE_WAIT): must be positive"},
+		{[]string{"--issuer-rate", "-1"}, nil, "--issuer-rate (GREENPASS_ISSUER_RATE)"},
+		{[]string{"--issuer-rate", "NaN"}, nil, "--issuer-rate (GREENPASS_ISSUER_RATE)"},
+		{[]string{"--issuer-rate", "0"}, nil, ""},
+		{[]string{"--validity-test", "2d"}, nil, "--validity-test (GREENPASS_VALIDITY_TEST)"},
 		{nil, map[string]string{"GREENPASS_ADDR": "nonsense"}, "--addr (GREENPASS_ADDR)"},
 		{[]string{"--addr", ":8081"}, map[string]string{"GREENPASS_ADDR": "nonsense"}, ""}, // flag wins
 	}
@@ -146,5 +153,17 @@ func runServeUntilCancelled(t *testing.T, args ...string) {
 		}
 	case <-time.After(10 * time.Second):
 		t.Fatal("serve did not stop")
+	}
+}
+
+func TestLoadtestUsage(t *testing.T) {
+	if code, _, errText := runCLI(t, nil, "loadtest"); code != 2 || !strings.Contains(errText, "loadtest issue") {
+		t.Errorf("loadtest: exit %d\n%s", code, errText)
+	}
+	if code, _, errText := runCLI(t, nil, "loadtest", "issue", "--help"); code != 0 || !strings.Contains(errText, "honor-retry-after") {
+		t.Errorf("loadtest issue --help: exit %d\n%s", code, errText)
+	}
+	if code, _, errText := runCLI(t, nil, "loadtest", "issue", "--url", "x", "--token", ""); code != 2 || !strings.Contains(errText, "--token is required") {
+		t.Errorf("loadtest without token: exit %d\n%s", code, errText)
 	}
 }

@@ -1,0 +1,111 @@
+package loadtest
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// A fake server answers every third request 503 and checks what the
+// generator sends.
+func TestRun(t *testing.T) {
+	var n, bad atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var body map[string]any
+		if r.URL.Path != "/api/v1/certificates" || r.Header.Get("Authorization") != "Bearer tok" ||
+			r.Header.Get("Idempotency-Key") == "" || json.NewDecoder(r.Body).Decode(&body) != nil || body["nam"] == nil {
+			bad.Add(1)
+		}
+		i := n.Add(1)
+		if i%3 == 0 {
+			w.Header().Set("Retry-After", "1")
+			w.WriteHeader(http.StatusServiceUnavailable)
+			return
+		}
+		w.Header().Set("X-UVCI", fmt.Sprintf("URN:UVCI:01:DE:X/%d", i))
+		w.WriteHeader(http.StatusCreated)
+	}))
+	defer srv.Close()
+	var uvcis, progress bytes.Buffer
+	r, err := Run(context.Background(), Config{URL: srv.URL, Token: "tok", Concurrency: 4, Duration: 300 * time.Millisecond,
+		Types: []string{"v", "t", "r"}, Idempotency: true, UVCIs: &uvcis, Progress: &progress, ProgressEvery: 100 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bad.Load() != 0 {
+		t.Errorf("%d malformed requests", bad.Load())
+	}
+	if r.Requests == 0 || r.Statuses[201]+r.Statuses[503] != r.Requests || r.Created != r.Statuses[201] {
+		t.Errorf("statuses %v, requests %d", r.Statuses, r.Requests)
+	}
+	if got := uint64(len(strings.Fields(uvcis.String()))); got != r.Created {
+		t.Errorf("%d UVCIs recorded, %d created", got, r.Created)
+	}
+	if l := r.ByStatus[201]; l.P50 <= 0 || l.P50 > l.P99 || l.P99 > l.Max {
+		t.Errorf("latency %+v", l)
+	}
+	if !strings.Contains(progress.String(), "req/s") {
+		t.Errorf("no progress lines: %q", progress.String())
+	}
+	var text bytes.Buffer
+	r.WriteText(&text)
+	if !strings.Contains(text.String(), "503") || !strings.Contains(text.String(), "p99") {
+		t.Errorf("report:\n%s", text.String())
+	}
+}
+
+// Open loop: the rate is what is sent, not what the clients could do.
+func TestRunRate(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(201) }))
+	defer srv.Close()
+	r, err := Run(context.Background(), Config{URL: srv.URL, Token: "t", Concurrency: 8, Duration: time.Second, Rate: 200})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Requests < 150 || r.Requests > 210 {
+		t.Errorf("%d requests at 200/s for 1 s", r.Requests)
+	}
+}
+
+func TestRunRefusesBadConfig(t *testing.T) {
+	_, err := Run(context.Background(), Config{URL: "localhost:8080", Concurrency: 0, Duration: 0, Rate: -1})
+	for _, want := range []string{"--url", "--token", "--concurrency", "--duration", "--rate"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("error %v does not mention %s", err, want)
+		}
+	}
+	if _, err := makeBodies([]string{"x"}, 1, time.Now()); err == nil {
+		t.Error("unknown type accepted")
+	}
+}
+
+func TestHistogram(t *testing.T) {
+	var h histogram
+	for i := 1; i <= 1000; i++ {
+		h.add(time.Duration(i) * time.Millisecond)
+	}
+	for _, c := range []struct {
+		q    float64
+		want time.Duration
+	}{{0.5, 500 * time.Millisecond}, {0.9, 900 * time.Millisecond}, {0.99, 990 * time.Millisecond}, {1, time.Second}} {
+		got := h.quantile(c.q)
+		if got < c.want || float64(got) > float64(c.want)*1.04 {
+			t.Errorf("q%.2f = %v, want %v (+4 %%)", c.q, got, c.want)
+		}
+	}
+	if h.max != time.Second || h.mean() < 499*time.Millisecond || h.mean() > 501*time.Millisecond {
+		t.Errorf("max %v mean %v", h.max, h.mean())
+	}
+	for us := uint64(0); us < 1<<20; us = us*3/2 + 1 {
+		if b := bucketOf(us); lowerBound(b) > us || lowerBound(b+1) <= us {
+			t.Fatalf("%d µs in bucket %d [%d, %d)", us, b, lowerBound(b), lowerBound(b+1))
+		}
+	}
+}

@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/greenpass-dcc/greenpass/admission"
@@ -38,15 +39,18 @@ type serveConfig struct {
 	logLevel        string
 	keysSecret      string
 
-	issuerName  string
-	validityV   time.Duration
-	validityT   time.Duration
-	validityR   time.Duration
-	maxInFlight int
-	maxQueue    int
-	queueWait   time.Duration
-	issuerRate  float64
-	issuerBurst int
+	issuerName     string
+	validityV      time.Duration
+	validityT      time.Duration
+	validityR      time.Duration
+	maxInFlight    int
+	maxQueue       int
+	queueWait      time.Duration
+	issuerRate     float64
+	issuerBurst    int
+	jwksURL        string
+	jwksIssuer     string
+	jwksAlgorithms []string
 }
 
 // setting is one configuration entry: flag name, environment variable,
@@ -88,6 +92,9 @@ func serveSettings() []setting {
 		{"queue-wait", "GREENPASS_QUEUE_WAIT", "10ms", "longest wait for a slot before 503"},
 		{"issuer-rate", "GREENPASS_ISSUER_RATE", "20", "issuance requests per second per issuer (0: unlimited); more get 429"},
 		{"issuer-burst", "GREENPASS_ISSUER_BURST", "40", "burst allowed above --issuer-rate"},
+		{"jwks-url", "GREENPASS_JWKS_URL", "", "identity provider's JWK Set URL; its tokens are accepted besides our own issuer tokens"},
+		{"jwks-issuer", "GREENPASS_JWKS_ISSUER", "", "required iss of identity-provider tokens (empty: not checked)"},
+		{"jwks-algorithms", "GREENPASS_JWKS_ALGORITHMS", "RS256,PS256,ES256", "signature algorithms accepted from the identity provider"},
 	}
 }
 
@@ -102,6 +109,7 @@ func validate(raw map[string]*string) (*serveConfig, error) {
 		addr: *raw["addr"], dataDir: *raw["data"], mongoURI: *raw["mongodb-uri"], mongoDB: *raw["mongodb-db"],
 		blobURL: *raw["blob-url"], logFormat: *raw["log-format"], logLevel: *raw["log-level"],
 		keysSecret: *raw["keys-secret"], issuerName: *raw["issuer-name"],
+		jwksURL: *raw["jwks-url"], jwksIssuer: *raw["jwks-issuer"],
 	}
 	var errs []error
 	bad := func(flag, format string, a ...any) {
@@ -147,6 +155,14 @@ func validate(raw map[string]*string) (*serveConfig, error) {
 		bad("issuer-rate", "%q is not a number ≥ 0", *raw["issuer-rate"])
 	} else {
 		c.issuerRate = r
+	}
+	for _, a := range strings.Split(*raw["jwks-algorithms"], ",") {
+		if a = strings.TrimSpace(a); a != "" {
+			c.jwksAlgorithms = append(c.jwksAlgorithms, a)
+		}
+	}
+	if c.jwksURL != "" && !strings.HasPrefix(c.jwksURL, "https://") && !strings.HasPrefix(c.jwksURL, "http://") {
+		bad("jwks-url", "%q is not an http(s) URL", c.jwksURL)
 	}
 	if c.logFormat != "json" && c.logFormat != "text" {
 		bad("log-format", "%q is not json or text", c.logFormat)
@@ -238,7 +254,7 @@ func serve(ctx context.Context, cfg *serveConfig, log *slog.Logger) error {
 		server.Check{Name: "blob", Ping: func(ctx context.Context) error { return blobstore.Ping(ctx, bucket) }},
 	)
 	engine = server.MeterStore(engine, srv.Registry())
-	if err := mountIssuance(srv, cfg, keySet, engine); err != nil {
+	if err := mountIssuance(ctx, srv, cfg, keySet, engine, log); err != nil {
 		return err
 	}
 
@@ -262,7 +278,7 @@ func serve(ctx context.Context, cfg *serveConfig, log *slog.Logger) error {
 
 // mountIssuance wires the issuing API: the document signers, the
 // issuer-token verifier (cached), admission control.
-func mountIssuance(srv *server.Server, cfg *serveConfig, set *keys.Set, engine store.Engine) error {
+func mountIssuance(ctx context.Context, srv *server.Server, cfg *serveConfig, set *keys.Set, engine store.Engine, log *slog.Logger) error {
 	signers := map[hcert.Type]issuer.DocumentSigner{}
 	for t, d := range set.DSCs {
 		signers[t] = issuer.DocumentSigner{Signer: d.Signer, Certificate: d.Certificate, KID: d.KID}
@@ -276,9 +292,19 @@ func mountIssuance(srv *server.Server, cfg *serveConfig, set *keys.Set, engine s
 		DefaultIssuerName: cfg.issuerName,
 		ValueSets:         vs,
 	}, engine)
-	verifier, err := auth.NewVerifier(set.IssuerToken.Public(), nil)
+	own, err := auth.NewVerifier(set.IssuerToken.Public(), nil)
 	if err != nil {
 		return err
+	}
+	tokens := auth.Chain{own}
+	if cfg.jwksURL != "" {
+		idp, err := auth.NewJWKSVerifier(ctx, cfg.jwksURL, auth.JWKSOptions{
+			Algorithms: cfg.jwksAlgorithms, Issuer: cfg.jwksIssuer, Log: log})
+		if err != nil {
+			return err
+		}
+		tokens = append(tokens, idp)
+		log.Info("issuer tokens: own key and identity provider", "jwks_issuer", cfg.jwksIssuer)
 	}
 	gate, err := admission.NewGate(cfg.maxInFlight, cfg.maxQueue, cfg.queueWait)
 	if err != nil {
@@ -286,7 +312,7 @@ func mountIssuance(srv *server.Server, cfg *serveConfig, set *keys.Set, engine s
 	}
 	srv.MountIssuance(server.Issuance{
 		Service:   svc,
-		Tokens:    auth.NewCache(verifier, 0, nil),
+		Tokens:    auth.NewCache(tokens, 0, nil),
 		Gate:      gate,
 		Rates:     admission.NewRates(cfg.issuerRate, cfg.issuerBurst, 0, nil),
 		ValueSets: vs,

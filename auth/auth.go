@@ -115,37 +115,49 @@ func checkClaims(sub, country string, roles []Role) error {
 // leeway is the clock skew tolerated on exp, nbf and iat.
 const leeway = 30 * time.Second
 
-// Verifier checks tokens signed by one public key.
+// Verifier checks tokens against its keys.
 type Verifier struct {
-	key    *ecdsa.PublicKey
-	parser *jwt.Parser
+	keyfunc jwt.Keyfunc
+	parser  *jwt.Parser
 }
 
-// NewVerifier checks tokens against pub at the clock now (time.Now when
-// nil), with 30 s leeway for clock skew.
+// NewVerifier checks tokens against pub, the instance's own issuer-token
+// key (ES256 only), at the clock now (time.Now when nil), with 30 s leeway
+// for clock skew.
 func NewVerifier(pub crypto.PublicKey, now func() time.Time) (*Verifier, error) {
 	ec, ok := pub.(*ecdsa.PublicKey)
 	if !ok {
 		return nil, fmt.Errorf("auth: issuer-token key is %T, want ECDSA P-256", pub)
 	}
+	return &Verifier{
+		keyfunc: func(*jwt.Token) (any, error) { return ec, nil },
+		parser:  newParser([]string{jwt.SigningMethodES256.Alg()}, "", now),
+	}, nil
+}
+
+func newParser(algs []string, issuer string, now func() time.Time) *jwt.Parser {
 	if now == nil {
 		now = time.Now
 	}
-	return &Verifier{key: ec, parser: jwt.NewParser(
-		jwt.WithValidMethods([]string{jwt.SigningMethodES256.Alg()}),
+	opts := []jwt.ParserOption{
+		jwt.WithValidMethods(algs),
 		jwt.WithAudience(Audience),
 		jwt.WithExpirationRequired(),
 		jwt.WithIssuedAt(),
 		jwt.WithLeeway(leeway),
 		jwt.WithTimeFunc(now),
-	)}, nil
+	}
+	if issuer != "" {
+		opts = append(opts, jwt.WithIssuer(issuer))
+	}
+	return jwt.NewParser(opts...)
 }
 
 // Verify checks a token and returns its identity; every refusal wraps
 // ErrUnauthorized.
 func (v *Verifier) Verify(token string) (*Identity, error) {
 	var c claims
-	_, err := v.parser.ParseWithClaims(token, &c, func(t *jwt.Token) (any, error) { return v.key, nil })
+	_, err := v.parser.ParseWithClaims(token, &c, v.keyfunc)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrUnauthorized, err)
 	}

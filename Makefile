@@ -17,6 +17,10 @@ fuzz:
 	go test ./verifier -run '^$$' -fuzz '^FuzzVerifyText$$' -fuzztime $(FUZZTIME)
 	for t in FuzzParseDocument FuzzParseCertificate; do \
 		go test ./trustlist -run '^$$' -fuzz "^$$t\$$" -fuzztime $(FUZZTIME) || exit 1; done
+	for t in FuzzParseRequest FuzzTransliterate; do \
+		go test ./issuer -run '^$$' -fuzz "^$$t\$$" -fuzztime $(FUZZTIME) || exit 1; done
+	go test ./auth -run '^$$' -fuzz '^FuzzVerify$$' -fuzztime $(FUZZTIME)
 
 bench:
 	go test ./verifier -run '^$$' -bench . -benchtime 3s -count 5
+	go test ./issuer -run '^$$' -bench . -benchtime 3s -count 3 -cpu 2

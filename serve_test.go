@@ -109,32 +109,7 @@ func TestServeWithMongoDB(t *testing.T) {
 // and /readyz, cancels it and waits for a clean exit.
 func runServeUntilCancelled(t *testing.T, args ...string) {
 	t.Helper()
-	pr, pw := io.Pipe()
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan int, 1)
-	go func() {
-		done <- run(ctx, append([]string{"serve", "--addr", "127.0.0.1:0", "--sweep-interval", "50ms"}, args...),
-			stdio{strings.NewReader(""), io.Discard, pw})
-		pw.Close()
-	}()
-	lines := bufio.NewScanner(pr)
-	addr := ""
-	var logs []string
-	for addr == "" && lines.Scan() {
-		logs = append(logs, lines.Text())
-		var entry map[string]any
-		if json.Unmarshal(lines.Bytes(), &entry) == nil && entry["msg"] == "listening" {
-			addr = entry["addr"].(string)
-		}
-	}
-	if addr == "" {
-		t.Fatalf("no listening line in %v", logs)
-	}
-	go func() { // keep reading so the server never blocks on its log
-		for lines.Scan() {
-			logs = append(logs, lines.Text())
-		}
-	}()
+	addr, stop := startServe(t, args...)
 	for _, path := range []string{"/healthz", "/readyz"} {
 		resp, err := http.Get("http://" + addr + path)
 		if err != nil {
@@ -145,15 +120,59 @@ func runServeUntilCancelled(t *testing.T, args ...string) {
 			t.Fatalf("%s = %d", path, resp.StatusCode)
 		}
 	}
-	cancel()
-	select {
-	case code := <-done:
-		if code != 0 {
-			t.Fatalf("serve exited %d", code)
+	stop()
+}
+
+// startServe runs serve on a loopback port in this process and returns
+// its address and a stop function that cancels it (what SIGTERM does
+// through main's signal context) and fails the test unless it exits 0.
+// The test's cleanup stops it if the test did not.
+func startServe(t *testing.T, args ...string) (addr string, stop func()) {
+	t.Helper()
+	pr, pw := io.Pipe()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan int, 1)
+	go func() {
+		done <- run(ctx, append([]string{"serve", "--addr", "127.0.0.1:0", "--sweep-interval", "50ms"}, args...),
+			stdio{strings.NewReader(""), io.Discard, pw})
+		pw.Close()
+	}()
+	lines := bufio.NewScanner(pr)
+	var logs []string
+	for addr == "" && lines.Scan() {
+		logs = append(logs, lines.Text())
+		var entry map[string]any
+		if json.Unmarshal(lines.Bytes(), &entry) == nil && entry["msg"] == "listening" {
+			addr = entry["addr"].(string)
 		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("serve did not stop")
 	}
+	if addr == "" {
+		cancel()
+		t.Fatalf("no listening line in %v", logs)
+	}
+	go func() { // keep reading so the server never blocks on its log
+		for lines.Scan() {
+		}
+	}()
+	stopped := false
+	stop = func() {
+		t.Helper()
+		if stopped {
+			return
+		}
+		stopped = true
+		cancel()
+		select {
+		case code := <-done:
+			if code != 0 {
+				t.Errorf("serve exited %d", code)
+			}
+		case <-time.After(10 * time.Second):
+			t.Error("serve did not stop")
+		}
+	}
+	t.Cleanup(stop)
+	return addr, stop
 }
 
 func TestLoadtestUsage(t *testing.T) {

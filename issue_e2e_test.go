@@ -1,0 +1,116 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// issueHTTP posts an issuance request to a running server and returns the
+// response body; it fails the test unless the answer is 201.
+func issueHTTP(t *testing.T, addr, token, accept, idempotencyKey, body string) []byte {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodPost, "http://"+addr+"/api/v1/certificates", strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+token)
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Accept", accept)
+	if idempotencyKey != "" {
+		req.Header.Set("Idempotency-Key", idempotencyKey)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	out, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.StatusCode != http.StatusCreated {
+		t.Fatalf("issue: %d %s", resp.StatusCode, out)
+	}
+	return out
+}
+
+// issuerToken prints a token with the keys command, as an operator would.
+func issuerToken(t *testing.T, dataDir string, args ...string) string {
+	t.Helper()
+	code, out, errText := runCLI(t, nil, append([]string{"keys", "issuer-token", "--data", dataDir, "--sub", "apotheke-4711"}, args...)...)
+	if code != 0 {
+		t.Fatalf("keys issuer-token: exit %d: %s", code, errText)
+	}
+	return strings.TrimSpace(out)
+}
+
+const vaccinationRequest = `{"nam":{"fn":"Musterfrau-Gößinger","gn":"Gabriele"},"dob":"1998-02-26",
+	"v":[{"tg":"840539006","vp":"1119349007","mp":"EU/1/20/1528","ma":"ORG-100030215","dn":2,"sd":2,"dt":"2021-06-01"}]}`
+
+// The whole operator path: serve makes development keys, an issuer token
+// from the keys command, a certificate over HTTP, and greenpass verify
+// accepts its HC1 text and its QR image against the development DSC, and
+// refuses them against another type's DSC (key usage).
+func TestIssuedCertificateVerifiesWithCLI(t *testing.T) {
+	dir := t.TempDir()
+	addr, stop := startServe(t, "--data", dir)
+	token := issuerToken(t, dir)
+
+	var issued struct {
+		UVCI string `json:"uvci"`
+		HC1  string `json:"hc1"`
+	}
+	if err := json.Unmarshal(issueHTTP(t, addr, token, "application/json", "order-1", vaccinationRequest), &issued); err != nil {
+		t.Fatal(err)
+	}
+	// The retry of the same order as a QR image is the same certificate.
+	png := issueHTTP(t, addr, token, "image/png", "order-1", vaccinationRequest)
+	stop()
+
+	text := filepath.Join(dir, "cert.txt")
+	image := filepath.Join(dir, "cert.png")
+	if err := os.WriteFile(text, []byte(issued.HC1), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(image, png, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	dscV := filepath.Join(dir, "keys", "dsc-v.pem")
+	code, out, errText := runCLI(t, nil, "verify", "--json", "--dsc", dscV, text, image)
+	if code != 0 {
+		t.Fatalf("verify: exit %d\n%s%s", code, out, errText)
+	}
+	type result struct {
+		Valid   bool           `json:"valid"`
+		Payload map[string]any `json:"payload"`
+	}
+	var results []result
+	for _, line := range bytes.Split(bytes.TrimSpace([]byte(out)), []byte("\n")) {
+		var r result
+		if err := json.Unmarshal(line, &r); err != nil {
+			t.Fatal(err)
+		}
+		results = append(results, r)
+	}
+	if len(results) != 2 {
+		t.Fatalf("%d results, want 2", len(results))
+	}
+	for i, r := range results {
+		v, _ := r.Payload["v"].([]any)
+		if !r.Valid || len(v) != 1 || v[0].(map[string]any)["ci"] != issued.UVCI {
+			t.Errorf("result %d: valid=%v payload=%v, want the issued UVCI %s", i, r.Valid, r.Payload, issued.UVCI)
+		}
+	}
+
+	// The test DSC may not sign vaccinations.
+	code, out, _ = runCLI(t, nil, "verify", "--dsc", filepath.Join(dir, "keys", "dsc-t.pem"), text)
+	if code != 1 || !strings.Contains(out, "INVALID") {
+		t.Errorf("verify against the test DSC: exit %d %s, want INVALID", code, out)
+	}
+}

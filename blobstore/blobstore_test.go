@@ -12,9 +12,10 @@ import (
 	"github.com/johannesboyne/gofakes3"
 	"github.com/johannesboyne/gofakes3/backend/s3mem"
 	"gocloud.dev/blob"
+	"gocloud.dev/gcerrors"
 )
 
-func roundTrip(t *testing.T, b *blob.Bucket) {
+func roundTrip(t *testing.T, b *Bucket) {
 	t.Helper()
 	ctx := context.Background()
 	if err := Ping(ctx, b); err != nil {
@@ -91,5 +92,110 @@ func TestOpenBadURL(t *testing.T) {
 	_, err := Open(context.Background(), "nosuch://bucket?secret=hunter2", "")
 	if err == nil || strings.Contains(err.Error(), "hunter2") {
 		t.Fatalf("error = %v; want an error that does not echo the query", err)
+	}
+}
+
+// Local folders (the default and file://) are written by our durable path:
+// the blob replaces the old one whole, leaves no sidecar or temporary file,
+// and gocloud reads and lists it as its own.
+func TestLocalWritesAreDurableAndWhole(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		open func(dir string) (*Bucket, error)
+		root func(dir string) string
+	}{
+		{"default folder", func(dir string) (*Bucket, error) { return Open(context.Background(), "", dir) },
+			func(dir string) string { return filepath.Join(dir, "blobs") }},
+		{"file URL", func(dir string) (*Bucket, error) {
+			return Open(context.Background(), "file://"+filepath.ToSlash(dir), "")
+		}, func(dir string) string { return dir }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx := context.Background()
+			dir := t.TempDir()
+			b, err := tc.open(dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer b.Close()
+			// An older gocloud write left a sidecar that must not survive.
+			if err := b.Bucket.WriteAll(ctx, "current.json", []byte("old"), &blob.WriterOptions{ContentType: "text/old"}); err != nil {
+				t.Fatal(err)
+			}
+			if err := b.WriteAll(ctx, "current.json", []byte(`{"v":2}`), nil); err != nil {
+				t.Fatal(err)
+			}
+			if err := b.WriteAll(ctx, "snapshots/a.json", []byte("A"), nil); err != nil {
+				t.Fatal(err)
+			}
+			if got, err := b.ReadAll(ctx, "current.json"); err != nil || string(got) != `{"v":2}` {
+				t.Fatalf("ReadAll = %q, %v", got, err)
+			}
+			root := tc.root(dir)
+			entries, err := os.ReadDir(root)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var names []string
+			for _, e := range entries {
+				names = append(names, e.Name())
+			}
+			if strings.Join(names, ",") != "current.json,snapshots" {
+				t.Fatalf("folder holds %v, want only the blobs", names)
+			}
+			var keys []string
+			it := b.List(nil)
+			for {
+				obj, err := it.Next(ctx)
+				if err != nil {
+					break
+				}
+				keys = append(keys, obj.Key)
+			}
+			if strings.Join(keys, ",") != "current.json,snapshots/a.json" {
+				t.Fatalf("List = %v", keys)
+			}
+			if _, err := b.ReadAll(ctx, "missing.json"); gcerrors.Code(err) != gcerrors.NotFound {
+				t.Fatalf("missing blob: %v, want NotFound", err)
+			}
+		})
+	}
+}
+
+func TestLocalKeysStayInside(t *testing.T) {
+	b, err := Open(context.Background(), "", t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	for _, key := range []string{"", "/abs", "../up", "a/../../b", "a//b", "dir/", "x.attrs", "sp ace", "ümlaut"} {
+		if err := b.WriteAll(context.Background(), key, []byte("x"), nil); err == nil {
+			t.Errorf("WriteAll(%q) accepted", key)
+		}
+	}
+}
+
+func TestWriteAllUnsyncedCreatesAndReplaces(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	b, err := Open(ctx, "", dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	for _, content := range []string{"first", "second, longer"} {
+		if err := b.WriteAllUnsynced(ctx, "dsc/0011223344556677.der", []byte(content), nil); err != nil {
+			t.Fatal(err)
+		}
+		if got, err := b.ReadAll(ctx, "dsc/0011223344556677.der"); err != nil || string(got) != content {
+			t.Fatalf("ReadAll = %q, %v; want %q", got, err, content)
+		}
+	}
+	entries, _ := os.ReadDir(filepath.Join(dir, "blobs", "dsc"))
+	if len(entries) != 1 {
+		t.Fatalf("dsc/ holds %d files, want 1 (no temporary left)", len(entries))
+	}
+	if err := b.WriteAllUnsynced(ctx, "../escape", []byte("x"), nil); err == nil {
+		t.Fatal("key outside the folder accepted")
 	}
 }

@@ -119,11 +119,62 @@ func runConformance(t *testing.T, open opener, concurrency bool) {
 				t.Fatalf("Update of an expired record: %v", err)
 			}
 			r, err := e.Insert(ctx, Transfers, "t", time.Time{}, []byte(`new`))
-			if err != nil || r.Version != 1 {
-				t.Fatalf("Insert over an expired record = %+v, %v", r, err)
+			if err != nil || r.Version != 2 {
+				t.Fatalf("Insert over an expired record = %+v, %v; want version 2", r, err)
 			}
 			if got, _ := e.Get(ctx, Transfers, "t"); string(got.Data) != `new` {
 				t.Fatalf("data = %s", got.Data)
+			}
+			// A writer that read the expired record (version 1) cannot
+			// overwrite its successor.
+			if _, err := e.Update(ctx, Transfers, "t", 1, time.Time{}, []byte(`stale`)); !errors.Is(err, ErrConflict) {
+				t.Fatalf("Update with the expired record's version: %v, want ErrConflict", err)
+			}
+		}},
+		{"a lease has one holder until released or expired", func(t *testing.T, e Engine, clock *fakeClock) {
+			a, err := AcquireLease(ctx, e, "sync", "host-a", time.Minute, clock.Now)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := AcquireLease(ctx, e, "sync", "host-b", time.Minute, clock.Now); !errors.Is(err, ErrLeaseHeld) {
+				t.Fatalf("second holder: %v, want ErrLeaseHeld", err)
+			}
+			if _, err := AcquireLease(ctx, e, "other-job", "host-b", time.Minute, clock.Now); err != nil {
+				t.Fatalf("another lease name: %v", err)
+			}
+			clock.Advance(50 * time.Second)
+			if err := a.Renew(ctx); err != nil {
+				t.Fatalf("Renew: %v", err)
+			}
+			clock.Advance(50 * time.Second) // past the first TTL, within the renewed one
+			if _, err := AcquireLease(ctx, e, "sync", "host-b", time.Minute, clock.Now); !errors.Is(err, ErrLeaseHeld) {
+				t.Fatalf("after renewal: %v, want ErrLeaseHeld", err)
+			}
+			if err := a.Release(ctx); err != nil {
+				t.Fatalf("Release: %v", err)
+			}
+			b, err := AcquireLease(ctx, e, "sync", "host-b", time.Minute, clock.Now)
+			if err != nil {
+				t.Fatalf("after release: %v", err)
+			}
+			// b's lease expires; c takes it; b has lost it and cannot
+			// renew or release c's.
+			clock.Advance(time.Minute)
+			c, err := AcquireLease(ctx, e, "sync", "host-c", time.Minute, clock.Now)
+			if err != nil {
+				t.Fatalf("after expiry: %v", err)
+			}
+			if err := b.Renew(ctx); !errors.Is(err, ErrLeaseLost) {
+				t.Fatalf("Renew of an expired lease: %v, want ErrLeaseLost", err)
+			}
+			if err := b.Release(ctx); err != nil {
+				t.Fatalf("Release of a lost lease: %v", err)
+			}
+			if _, err := AcquireLease(ctx, e, "sync", "host-d", time.Minute, clock.Now); !errors.Is(err, ErrLeaseHeld) {
+				t.Fatalf("the lost holder's release freed the successor's lease: %v", err)
+			}
+			if err := c.Renew(ctx); err != nil {
+				t.Fatalf("successor's Renew: %v", err)
 			}
 		}},
 		{"sweep deletes only expired records", func(t *testing.T, e Engine, clock *fakeClock) {

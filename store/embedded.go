@@ -130,6 +130,7 @@ func (e *Embedded) write(ctx context.Context, coll string, fn func(b *bolt.Bucke
 func (e *Embedded) Insert(ctx context.Context, coll, id string, expiresAt time.Time, data []byte) (Record, error) {
 	r := Record{ID: id, Version: 1, ExpiresAt: expiryOf(expiresAt), Data: data}
 	err := e.write(ctx, coll, func(b *bolt.Bucket) (error, error) {
+		r.Version = 1 // a batch may run this function again
 		if old := b.Get([]byte(id)); old != nil {
 			prev, err := decodeRecord(id, old)
 			if err != nil {
@@ -138,6 +139,7 @@ func (e *Embedded) Insert(ctx context.Context, coll, id string, expiresAt time.T
 			if !prev.expired(e.now()) {
 				return ErrExists, nil
 			}
+			r.Version = prev.Version + 1
 		}
 		return nil, b.Put([]byte(id), encodeRecord(r))
 	})

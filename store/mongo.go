@@ -102,8 +102,22 @@ func (m *Mongo) Insert(ctx context.Context, coll, id string, expiresAt time.Time
 	c := m.db.Collection(coll)
 	_, err := c.InsertOne(ctx, doc)
 	if mongo.IsDuplicateKeyError(err) {
-		// Taken: by a live record (ErrExists) or an expired one (replace it).
-		res, rerr := c.ReplaceOne(ctx, bson.D{{Key: "_id", Value: id}, {Key: "exp", Value: bson.D{{Key: "$lte", Value: m.now()}}}}, doc)
+		// Taken: by a live record (ErrExists) or an expired one, which is
+		// replaced with the next version, filtered on the version read so
+		// that of several racing inserts one wins.
+		var prev mongoDoc
+		ferr := c.FindOne(ctx, bson.D{{Key: "_id", Value: id}}).Decode(&prev)
+		switch {
+		case errors.Is(ferr, mongo.ErrNoDocuments):
+			return Record{}, ErrExists // swept meanwhile: another insert is due to win
+		case ferr != nil:
+			return Record{}, fmt.Errorf("store: insert %s/%s: %w", coll, id, ferr)
+		case !prev.record().expired(m.now()):
+			return Record{}, ErrExists
+		}
+		doc.Version = prev.Version + 1
+		res, rerr := c.ReplaceOne(ctx, bson.D{{Key: "_id", Value: id}, {Key: "v", Value: prev.Version},
+			{Key: "exp", Value: bson.D{{Key: "$lte", Value: m.now()}}}}, doc)
 		if rerr != nil {
 			return Record{}, fmt.Errorf("store: insert %s/%s: %w", coll, id, rerr)
 		}

@@ -57,7 +57,9 @@ func (r Record) expired(now time.Time) bool {
 // durable (fsync'd for the embedded engine, majority-acknowledged for
 // MongoDB).
 type Engine interface {
-	// Insert stores a new record with version 1; ErrExists if the ID is taken
+	// Insert stores a new record with version 1, or with the next version
+	// when it replaces an expired record (so that a writer holding the old
+	// version cannot update the new record); ErrExists if the ID is taken
 	// by a record that has not expired.
 	Insert(ctx context.Context, coll, id string, expiresAt time.Time, data []byte) (Record, error)
 	// Get returns the record; ErrNotFound if absent or expired.
@@ -83,11 +85,12 @@ const (
 	Transfers    = "transfers"    // certificate transfer records
 	Issuers      = "issuers"      // issuer accounts
 	Revocations  = "revocations"  // revoked certificates
+	Leases       = "leases"       // leases of jobs one instance at a time may run
 )
 
 // Collections lists every collection, for engines that prepare them.
 func Collections() []string {
-	return []string{Certificates, Idempotency, Transfers, Issuers, Revocations}
+	return []string{Certificates, Idempotency, Transfers, Issuers, Revocations, Leases}
 }
 
 // Collection is typed access to one collection: T is stored as JSON.

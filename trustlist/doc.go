@@ -1,8 +1,13 @@
-// Package trustlist models the lists of document signer certificates (DSCs)
-// that verifiers trust, and reads them in the formats the ecosystem already
-// uses: single certificates (PEM, Base64 DER, DER) and the CovPass-style DSC
-// list (a signature line followed by the gateway's TrustListDto JSON).
+// Package trustlist models the trust data verifiers and apps rely on — the
+// document signer certificates (DSCs), the CSCAs and upload certificates
+// they chain to — and carries it in the formats the ecosystem already uses:
+// single certificates (PEM, Base64 DER, DER), the CovPass-style signed DSC
+// list, the DGCA verifier-service API and the gateway's TrustListDto lists.
 //
-// A List is an immutable index by key identifier (kid). Checking the list's
-// own signature, CSCA chains and snapshots in blob storage build on this.
+// A List is an immutable index of DSCs by key identifier (kid). A Snapshot
+// is one published state of the trust data; Snapshots keeps them in a blob
+// bucket, content-addressed, behind a small pointer that is swapped only
+// after the snapshot is whole. A View renders a snapshot in the app-facing
+// formats, signed with the trust-list key, and a Watcher keeps the current
+// View of a bucket in memory.
 package trustlist

@@ -1,0 +1,226 @@
+package trustlist
+
+import (
+	"bytes"
+	"cmp"
+	"compress/gzip"
+	"crypto"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"sort"
+	"sync"
+	"time"
+)
+
+// Response is one app-facing document, rendered once per snapshot.
+type Response struct {
+	Body        []byte
+	ContentType string
+	// ETag is a weak entity tag (W/"…") over the document's content. It is
+	// weak because the CovPass list's signature line differs from instance
+	// to instance (ECDSA signatures are randomised) while the signed
+	// content is the same, and because both encodings share it.
+	ETag string
+	// Signature is the X-SIGNATURE header value, "" when the format is
+	// signed in its body.
+	Signature    string
+	LastModified time.Time
+
+	gzipOnce sync.Once
+	gzipped  []byte
+}
+
+// Gzip is Body gzip-compressed, made on first use (most lists are never
+// asked for, and the whole list takes a while); nil when compression does
+// not pay.
+func (r *Response) Gzip() []byte {
+	r.gzipOnce.Do(func() {
+		if len(r.Body) < gzipMin {
+			return
+		}
+		var buf bytes.Buffer
+		zw, _ := gzip.NewWriterLevel(&buf, gzip.BestSpeed)
+		zw.Write(r.Body)
+		zw.Close()
+		if buf.Len() < len(r.Body) {
+			r.gzipped = buf.Bytes()
+		}
+	})
+	return r.gzipped
+}
+
+// SignerUpdate is one DSC as GET /signercertificateUpdate hands it out.
+type SignerUpdate struct {
+	ID      int64
+	KID     string // Base64, as in X-KID
+	RawData string // Base64 DER, the response body
+}
+
+// View is a snapshot rendered in the formats apps and verifiers consume,
+// signed with the trust-list key. It is immutable and safe for concurrent
+// use.
+type View struct {
+	Hash     string
+	IssuedAt time.Time
+	Source   string
+
+	list       *List
+	covpass    *Response
+	signingKey *Response
+	status     *Response
+	gateway    map[string]*Response // "" (all), "DSC", "DSC/DE", …
+	updates    []SignerUpdate       // DSCs in ID order
+	emptyList  *Response
+}
+
+// gzipMin is the size below which bodies are sent as they are.
+const gzipMin = 1024
+
+// NewView renders snap (whose address is hash) and signs the lists with
+// signer (ECDSA P-256). DSC entries whose certificate does not parse are
+// left out of the verifier's list and returned as errors; the published
+// documents carry the entries as the snapshot has them.
+func NewView(snap *Snapshot, hash string, signer crypto.Signer) (*View, []error) {
+	v := &View{Hash: hash, IssuedAt: snap.IssuedAt, Source: snap.Source, gateway: map[string]*Response{}}
+	var errs []error
+	mk := func(contentType string, content, body []byte, signHeader bool) *Response {
+		r, err := newResponse(contentType, content, body, snap.IssuedAt, signer, signHeader)
+		if err != nil {
+			errs = append(errs, err)
+		}
+		return r
+	}
+
+	dscs := snap.OfType(TypeDSC)
+	var parsed []*DSC
+	kids := make([]string, 0, len(dscs))
+	for _, e := range dscs {
+		kids = append(kids, e.KID)
+		v.updates = append(v.updates, SignerUpdate{ID: e.ID, KID: e.KID, RawData: e.RawData})
+		d, err := e.dsc()
+		if err != nil {
+			errs = append(errs, fmt.Errorf("snapshot entry %d (kid %s, %s): %w", e.ID, e.KID, e.Country, err))
+			continue
+		}
+		parsed = append(parsed, d)
+	}
+	v.list = NewList(parsed...)
+
+	// CovPass: Base64 r‖s signature line, then the JSON it signs.
+	if covJSON, sig, err := covPassList(snap, signer); err != nil {
+		errs = append(errs, err)
+		v.covpass = mk("text/plain; charset=utf-8", covJSON, covJSON, false)
+	} else {
+		body := append([]byte(base64.StdEncoding.EncodeToString(sig)+"\n"), covJSON...)
+		v.covpass = mk("text/plain; charset=utf-8", covJSON, body, false)
+	}
+
+	if pemKey, err := PublicKeyPEM(signer.Public()); err != nil {
+		errs = append(errs, err)
+	} else {
+		v.signingKey = mk("application/x-pem-file", pemKey, pemKey, false)
+	}
+	statusJSON, _ := json.Marshal(nonNil(kids))
+	v.status = mk("application/json", statusJSON, statusJSON, true)
+
+	// Gateway lists: everything, per type, per type and country.
+	groups := map[string][]Entry{"": {}}
+	for _, e := range snap.Entries {
+		groups[""] = append(groups[""], e.Entry)
+		groups[e.CertificateType] = append(groups[e.CertificateType], e.Entry)
+		groups[e.CertificateType+"/"+e.Country] = append(groups[e.CertificateType+"/"+e.Country], e.Entry)
+	}
+	for key, entries := range groups {
+		slices.SortStableFunc(entries, func(a, b Entry) int { return cmp.Compare(a.KID, b.KID) })
+		body, _ := json.Marshal(entries)
+		v.gateway[key] = mk("application/json", body, body, true)
+	}
+	v.emptyList = mk("application/json", []byte("[]"), []byte("[]"), true)
+	return v, errs
+}
+
+// covPassList is the JSON of the CovPass DSC list — issue time and the
+// DSC entries sorted by kid, as the gateway sorts them — and its raw r‖s
+// signature.
+func covPassList(snap *Snapshot, signer crypto.Signer) (body, sig []byte, err error) {
+	dscs := snap.OfType(TypeDSC)
+	entries := make([]Entry, 0, len(dscs))
+	for _, e := range dscs {
+		entries = append(entries, e.Entry)
+	}
+	slices.SortStableFunc(entries, func(a, b Entry) int { return cmp.Compare(a.KID, b.KID) })
+	body, err = json.Marshal(struct {
+		IssuedAt     time.Time `json:"issuedAt"`
+		Certificates []Entry   `json:"certificates"`
+	}{snap.IssuedAt, entries})
+	if err != nil {
+		return nil, nil, err
+	}
+	sig, err = SignList(signer, body)
+	return body, sig, err
+}
+
+func nonNil[T any](s []T) []T {
+	if s == nil {
+		return []T{}
+	}
+	return s
+}
+
+func newResponse(contentType string, content, body []byte, modified time.Time, signer crypto.Signer, signHeader bool) (*Response, error) {
+	r := &Response{Body: body, ContentType: contentType, ETag: `W/"` + sha256Hex(content) + `"`, LastModified: modified}
+	if signHeader {
+		sig, err := SignHeader(signer, body)
+		if err != nil {
+			return r, err
+		}
+		r.Signature = sig
+	}
+	return r, nil
+}
+
+// List is the snapshot's DSCs for verification.
+func (v *View) List() *List { return v.list }
+
+// CovPassList is GET /trustList/DSC/: the signed DSC list.
+func (v *View) CovPassList() *Response { return v.covpass }
+
+// SigningKey is GET /trustList/signing-key: the trust-list key (PEM).
+func (v *View) SigningKey() *Response { return v.signingKey }
+
+// SignerStatus is GET /signercertificateStatus: the kids of all DSCs.
+func (v *View) SignerStatus() *Response { return v.status }
+
+// GatewayList is GET /trustList[/{type}[/{country}]] in the gateway's
+// TrustListDto format; typ "" lists every entry. ok is false for an
+// unknown type; known types without entries give an empty list.
+func (v *View) GatewayList(typ, country string) (r *Response, ok bool) {
+	switch typ {
+	case "", TypeDSC, TypeCSCA, TypeUpload, TypeAuthentication:
+	default:
+		return nil, false
+	}
+	key := typ
+	if country != "" {
+		key += "/" + country
+	}
+	if r, found := v.gateway[key]; found {
+		return r, true
+	}
+	return v.emptyList, true
+}
+
+// SignerUpdate is the DSC after resume token after (0: the first), as GET
+// /signercertificateUpdate pages them; ok is false past the last.
+func (v *View) SignerUpdate(after int64) (SignerUpdate, bool) {
+	i := sort.Search(len(v.updates), func(i int) bool { return v.updates[i].ID > after })
+	if i == len(v.updates) {
+		return SignerUpdate{}, false
+	}
+	return v.updates[i], true
+}
+
+// Age is how old the snapshot is at now.
+func (v *View) Age(now time.Time) time.Duration { return now.Sub(v.IssuedAt) }

@@ -15,12 +15,15 @@ fuzz:
 	for t in FuzzDecodeBase45 FuzzDecompress FuzzParseSign1 FuzzDecodeCBOR; do \
 		go test ./hcert -run '^$$' -fuzz "^$$t\$$" -fuzztime $(FUZZTIME) || exit 1; done
 	go test ./verifier -run '^$$' -fuzz '^FuzzVerifyText$$' -fuzztime $(FUZZTIME)
-	for t in FuzzParseDocument FuzzParseCertificate; do \
+	for t in FuzzParseDocument FuzzParseCertificate FuzzDecodeSnapshot FuzzParsePublicKey; do \
 		go test ./trustlist -run '^$$' -fuzz "^$$t\$$" -fuzztime $(FUZZTIME) || exit 1; done
 	for t in FuzzParseRequest FuzzTransliterate; do \
 		go test ./issuer -run '^$$' -fuzz "^$$t\$$" -fuzztime $(FUZZTIME) || exit 1; done
 	go test ./auth -run '^$$' -fuzz '^FuzzVerify$$' -fuzztime $(FUZZTIME)
+	go test ./trustlist-sync -run '^$$' -fuzz '^FuzzCheck$$' -fuzztime $(FUZZTIME)
 
 bench:
 	go test ./verifier -run '^$$' -bench . -benchtime 3s -count 5
 	go test ./issuer -run '^$$' -bench . -benchtime 3s -count 3 -cpu 2
+	go test ./trustlist-sync -run '^$$' -bench Sync10k -benchtime 3x
+	go test ./server -run '^$$' -bench Revalidation -benchtime 2s -count 3

@@ -114,3 +114,39 @@ func TestIssuedCertificateVerifiesWithCLI(t *testing.T) {
 		t.Errorf("verify against the test DSC: exit %d %s, want INVALID", code, out)
 	}
 }
+
+// greenpass verify --trust URL: the server's list, checked against the
+// pinned key, is what the verifier trusts.
+func TestVerifyAgainstServedTrustList(t *testing.T) {
+	dir := t.TempDir()
+	addr, _ := startServe(t, "--data", dir)
+	token := issuerToken(t, dir)
+	hc1 := issueHTTP(t, addr, token, "text/plain", "", vaccinationRequest)
+	cert := filepath.Join(dir, "cert.txt")
+	if err := os.WriteFile(cert, hc1, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	pinned := filepath.Join(dir, "keys", "trustlist.pub.pem")
+	base := "http://" + addr
+
+	for _, url := range []string{base, base + "/trustList/DSC/"} {
+		code, out, errText := runCLI(t, nil, "verify", "--trust", url, "--trust-key", pinned, cert)
+		if code != 0 || !strings.Contains(out, "VALID vaccination") || errText != "" {
+			t.Fatalf("verify --trust %s: exit %d\n%s%s", url, code, out, errText)
+		}
+	}
+	if code, _, errText := runCLI(t, nil, "verify", "--trust", base, cert); code != exitUsage || !strings.Contains(errText, "--trust-key") {
+		t.Fatalf("URL without --trust-key: exit %d %s", code, errText)
+	}
+	// Another key (the issuer-token key's certificate is not at hand; the
+	// CSCA will do): the list is refused, not used.
+	if code, _, errText := runCLI(t, nil, "verify", "--trust", base, "--trust-key", filepath.Join(dir, "keys", "csca.pem"), cert); code != exitUsage ||
+		!strings.Contains(errText, "not used") {
+		t.Fatalf("wrong pinned key: exit %d %s", code, errText)
+	}
+	// An old list is used, with a warning.
+	code, out, errText := runCLI(t, nil, "verify", "--trust", base, "--trust-key", pinned, "--trust-max-age", "1ns", cert)
+	if code != 0 || !strings.Contains(errText, "ago") {
+		t.Fatalf("old list: exit %d\n%s%s", code, out, errText)
+	}
+}

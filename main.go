@@ -38,6 +38,7 @@ func commands() []command {
 		{"keys", "create development keys, print issuer tokens", runKeys},
 		{"loadtest", "send issuance load to a running server and report rate and latency", runLoadtest},
 		{"serve", "run the HTTP service (embedded store by default, MongoDB with MONGODB_URI)", runServe},
+		{"sync", "pull the upstream trust list, verify every entry, publish a snapshot", runSync},
 		{"verify", "verify DCCs from QR images or HC1: text", runVerify},
 	}
 }

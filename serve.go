@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/greenpass-dcc/greenpass/admission"
@@ -23,21 +24,22 @@ import (
 	"github.com/greenpass-dcc/greenpass/keys"
 	"github.com/greenpass-dcc/greenpass/server"
 	"github.com/greenpass-dcc/greenpass/store"
+	"github.com/greenpass-dcc/greenpass/trustlist"
+	trustlistsync "github.com/greenpass-dcc/greenpass/trustlist-sync"
 	"github.com/greenpass-dcc/greenpass/valueset"
 )
 
 // serveConfig is everything `greenpass serve` is configured with.
 type serveConfig struct {
+	storageConfig
 	addr            string
-	dataDir         string
-	mongoURI        string
-	mongoDB         string
-	blobURL         string
 	shutdownTimeout time.Duration
 	sweepInterval   time.Duration
+	trustRefresh    time.Duration
 	logFormat       string
 	logLevel        string
-	keysSecret      string
+	// sync is the built-in trust-list sync; nil when --sync-source is unset.
+	sync *syncOptions
 
 	issuerName     string
 	validityV      time.Duration
@@ -57,32 +59,68 @@ type serveConfig struct {
 // default, help.
 type setting struct{ flag, env, def, help string }
 
-// serveFlags declares the flags; each defaults to its environment variable,
-// else to the built-in default, so flags win over environment over defaults.
-func serveFlags(fs *flag.FlagSet, getenv func(string) string) map[string]*string {
+// declareSettings declares a flag per setting, named prefix+flag; each
+// defaults to its environment variable, else to the built-in default, so
+// flags win over environment over defaults.
+func declareSettings(fs *flag.FlagSet, settings []setting, prefix string, getenv func(string) string) map[string]*string {
 	raw := map[string]*string{}
-	for _, s := range serveSettings() {
+	for _, s := range settings {
 		v := s.def
 		if e := getenv(s.env); e != "" {
 			v = e
 		}
-		raw[s.flag] = fs.String(s.flag, v, fmt.Sprintf("%s (env %s)", s.help, s.env))
+		raw[prefix+s.flag] = fs.String(prefix+s.flag, v, fmt.Sprintf("%s (env %s)", s.help, s.env))
 	}
 	return raw
 }
 
-func serveSettings() []setting {
+// storageSettings are where an instance keeps its state; serve and sync
+// share them.
+func storageSettings() []setting {
 	return []setting{
-		{"addr", "GREENPASS_ADDR", ":8080", "listen address HOST:PORT"},
-		{"data", "GREENPASS_DATA", "./data", "data directory: embedded store, default blob folder, development keys"},
+		{"data", "GREENPASS_DATA", "./data", "data directory: embedded store, default blob folder, keys"},
 		{"mongodb-uri", "MONGODB_URI", "", "MongoDB connection string; empty: the embedded store under --data"},
 		{"mongodb-db", "GREENPASS_MONGODB_DB", "greenpass", "MongoDB database name"},
 		{"blob-url", "BLOB_URL", "", "trust-list bucket URL (s3://, gs://, azblob://, file://, mem://); empty: DATA/blobs"},
+		{"keys-secret", "GREENPASS_KEYS_SECRET", "", "secrets keeper URL the private keys in DATA/keys are encrypted with; empty: plain PEM"},
+	}
+}
+
+// storageConfig is the validated storage settings.
+type storageConfig struct {
+	dataDir, mongoURI, mongoDB, blobURL, keysSecret string
+}
+
+func parseStorage(raw map[string]*string) (storageConfig, error) {
+	c := storageConfig{dataDir: *raw["data"], mongoURI: *raw["mongodb-uri"], mongoDB: *raw["mongodb-db"],
+		blobURL: *raw["blob-url"], keysSecret: *raw["keys-secret"]}
+	if c.dataDir == "" {
+		return c, errors.New("--data (GREENPASS_DATA): must not be empty")
+	}
+	return c, nil
+}
+
+// open opens the store: MongoDB with a URI, else the embedded store, whose
+// file one process at a time may hold.
+func (c storageConfig) open(ctx context.Context) (store.Engine, error) {
+	if c.mongoURI != "" {
+		return store.OpenMongo(ctx, c.mongoURI, c.mongoDB, nil)
+	}
+	e, err := store.OpenEmbedded(c.dataDir, nil)
+	if err != nil && strings.Contains(err.Error(), "timeout") {
+		return nil, fmt.Errorf("%w (another greenpass process — serve? — holds the embedded store under %s)", err, c.dataDir)
+	}
+	return e, err
+}
+
+func serveSettings() []setting {
+	return append(storageSettings(), []setting{
+		{"addr", "GREENPASS_ADDR", ":8080", "listen address HOST:PORT"},
 		{"shutdown-timeout", "GREENPASS_SHUTDOWN_TIMEOUT", "30s", "how long in-flight requests may finish after SIGTERM"},
 		{"sweep-interval", "GREENPASS_SWEEP_INTERVAL", "1m", "how often expired records are deleted"},
+		{"trust-refresh", "GREENPASS_TRUST_REFRESH", "30s", "how often the published trust list is checked for a new snapshot"},
 		{"log-format", "GREENPASS_LOG_FORMAT", "json", "log format: json or text"},
 		{"log-level", "GREENPASS_LOG_LEVEL", "info", "log level: debug, info, warn, error"},
-		{"keys-secret", "GREENPASS_KEYS_SECRET", "", "secrets keeper URL the private keys in DATA/keys are encrypted with; empty: plain PEM"},
 		{"issuer-name", "GREENPASS_ISSUER_NAME", "greenpass", `certificate issuer ("is") for issuer tokens without a name`},
 		{"validity-vaccination", "GREENPASS_VALIDITY_VACCINATION", "8760h", "validity of vaccination certificates (exp - iat)"},
 		{"validity-test", "GREENPASS_VALIDITY_TEST", "72h", "validity of test certificates"},
@@ -95,7 +133,17 @@ func serveSettings() []setting {
 		{"jwks-url", "GREENPASS_JWKS_URL", "", "identity provider's JWK Set URL; its tokens are accepted besides our own issuer tokens"},
 		{"jwks-issuer", "GREENPASS_JWKS_ISSUER", "", "required iss of identity-provider tokens (empty: not checked)"},
 		{"jwks-algorithms", "GREENPASS_JWKS_ALGORITHMS", "RS256,PS256,ES256", "signature algorithms accepted from the identity provider"},
+	}...)
+}
+
+// serveFlags declares serve's flags: its own settings and, prefixed with
+// "sync-", the sync job's for the built-in schedule.
+func serveFlags(fs *flag.FlagSet, getenv func(string) string) map[string]*string {
+	raw := declareSettings(fs, serveSettings(), "", getenv)
+	for k, v := range declareSettings(fs, syncSettings(), "sync-", getenv) {
+		raw[k] = v
 	}
+	return raw
 }
 
 // validate turns the raw settings into a config; each error names the
@@ -106,28 +154,28 @@ func validate(raw map[string]*string) (*serveConfig, error) {
 		name[s.flag] = fmt.Sprintf("--%s (%s)", s.flag, s.env)
 	}
 	c := &serveConfig{
-		addr: *raw["addr"], dataDir: *raw["data"], mongoURI: *raw["mongodb-uri"], mongoDB: *raw["mongodb-db"],
-		blobURL: *raw["blob-url"], logFormat: *raw["log-format"], logLevel: *raw["log-level"],
-		keysSecret: *raw["keys-secret"], issuerName: *raw["issuer-name"],
-		jwksURL: *raw["jwks-url"], jwksIssuer: *raw["jwks-issuer"],
+		addr: *raw["addr"], logFormat: *raw["log-format"], logLevel: *raw["log-level"],
+		issuerName: *raw["issuer-name"], jwksURL: *raw["jwks-url"], jwksIssuer: *raw["jwks-issuer"],
 	}
 	var errs []error
 	bad := func(flag, format string, a ...any) {
 		errs = append(errs, fmt.Errorf("%s: %s", name[flag], fmt.Sprintf(format, a...)))
+	}
+	var err error
+	if c.storageConfig, err = parseStorage(raw); err != nil {
+		errs = append(errs, err)
 	}
 	if _, port, err := net.SplitHostPort(c.addr); err != nil {
 		bad("addr", "%v (want HOST:PORT, e.g. :8080)", err)
 	} else if p, err := strconv.Atoi(port); err != nil || p < 0 || p > 65535 {
 		bad("addr", "port %q is not 0–65535", port)
 	}
-	if c.dataDir == "" {
-		bad("data", "must not be empty")
-	}
 	for _, dur := range []struct {
 		flag string
 		dst  *time.Duration
 	}{
 		{"shutdown-timeout", &c.shutdownTimeout}, {"sweep-interval", &c.sweepInterval}, {"queue-wait", &c.queueWait},
+		{"trust-refresh", &c.trustRefresh},
 		{"validity-vaccination", &c.validityV}, {"validity-test", &c.validityT}, {"validity-recovery", &c.validityR},
 	} {
 		flag, dst := dur.flag, dur.dst
@@ -171,6 +219,14 @@ func validate(raw map[string]*string) (*serveConfig, error) {
 	if err := lvl.UnmarshalText([]byte(c.logLevel)); err != nil {
 		bad("log-level", "%q is not debug, info, warn or error", c.logLevel)
 	}
+	// The built-in sync is configured by its source.
+	if *raw["sync-source"] != "" {
+		if c.sync, err = parseSync(raw, "sync-"); err != nil {
+			errs = append(errs, err)
+		} else if c.sync.every == 0 {
+			c.sync.every = 24 * time.Hour
+		}
+	}
 	return c, errors.Join(errs...)
 }
 
@@ -194,7 +250,14 @@ requests finish and closes the store. With no configuration it runs on one
 machine: the embedded store and the blob folder live under --data. Every flag
 can also be set by the environment variable named with it; flags win.
 
-Endpoints: /healthz, /readyz, /metrics, /openapi.yaml.
+Endpoints: the issuing API (/api/v1/certificates), the trust lists
+(/trustList/DSC/, /trustList[/{type}[/{country}]], /signercertificateStatus,
+/signercertificateUpdate, /trustList/signing-key), /healthz, /readyz,
+/metrics, /openapi.yaml.
+
+With --sync-source (and --sync-trust-anchor) serve runs the trust-list sync
+itself, at start and every --sync-every (default 24h): the way to sync on one
+machine with the embedded store.
 
 Flags:`); !ok {
 		return code
@@ -221,17 +284,14 @@ Flags:`); !ok {
 func serve(ctx context.Context, cfg *serveConfig, log *slog.Logger) error {
 	openCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	var engine store.Engine
-	var err error
-	if cfg.mongoURI != "" {
-		engine, err = store.OpenMongo(openCtx, cfg.mongoURI, cfg.mongoDB, nil)
-		log.Info("store: MongoDB", "database", cfg.mongoDB)
-	} else {
-		engine, err = store.OpenEmbedded(cfg.dataDir, nil)
-		log.Info("store: embedded", "dir", cfg.dataDir)
-	}
+	engine, err := cfg.open(openCtx)
 	if err != nil {
 		return err
+	}
+	if cfg.mongoURI != "" {
+		log.Info("store: MongoDB", "database", cfg.mongoDB)
+	} else {
+		log.Info("store: embedded", "dir", cfg.dataDir)
 	}
 	defer func() {
 		if err := engine.Close(); err != nil {
@@ -257,6 +317,11 @@ func serve(ctx context.Context, cfg *serveConfig, log *slog.Logger) error {
 	if err := mountIssuance(ctx, srv, cfg, keySet, engine, log); err != nil {
 		return err
 	}
+	watcher, err := startTrustLists(openCtx, cfg, keySet, engine, bucket, log)
+	if err != nil {
+		return err
+	}
+	srv.MountTrustLists(watcher)
 
 	ln, err := net.Listen("tcp", cfg.addr)
 	if err != nil {
@@ -264,16 +329,138 @@ func serve(ctx context.Context, cfg *serveConfig, log *slog.Logger) error {
 	}
 	log.Info("listening", "addr", ln.Addr().String())
 
-	sweepCtx, stopSweep := context.WithCancel(ctx)
-	sweepDone := make(chan struct{})
-	go func() {
-		defer close(sweepDone)
-		sweepLoop(sweepCtx, engine, cfg.sweepInterval, log)
-	}()
+	bg := newBackground(ctx)
+	bg.Go(func(ctx context.Context) { sweepLoop(ctx, engine, cfg.sweepInterval, log) })
+	bg.Go(func(ctx context.Context) { watcher.Run(ctx, cfg.trustRefresh) })
+	if cfg.sync != nil {
+		local, err := localEntries(filepath.Join(cfg.dataDir, "keys"))
+		if err != nil {
+			return err
+		}
+		job := &syncJob{opts: cfg.sync, engine: engine, bucket: bucket, signer: keySet, local: local, log: log}
+		bg.Go(func(ctx context.Context) { syncLoop(ctx, job, watcher, log) })
+	}
 	err = srv.Serve(ctx, ln)
-	stopSweep()
-	<-sweepDone
+	bg.Stop()
 	return err
+}
+
+// background runs the service's loops and stops them together.
+type background struct {
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+}
+
+func newBackground(ctx context.Context) *background {
+	ctx, cancel := context.WithCancel(ctx)
+	return &background{ctx: ctx, cancel: cancel}
+}
+
+func (b *background) Go(f func(ctx context.Context)) {
+	b.wg.Add(1)
+	go func() {
+		defer b.wg.Done()
+		f(b.ctx)
+	}()
+}
+
+// Stop cancels every loop and waits for them to return.
+func (b *background) Stop() {
+	b.cancel()
+	b.wg.Wait()
+}
+
+// startTrustLists makes sure this instance's own DSCs are in the published
+// trust list and loads it.
+func startTrustLists(ctx context.Context, cfg *serveConfig, set *keys.Set, engine store.Engine, bucket *blobstore.Bucket,
+	log *slog.Logger) (*trustlist.Watcher, error) {
+	keep := trustlist.DefaultKeep
+	if cfg.sync != nil {
+		keep = cfg.sync.keep
+	}
+	snaps := trustlist.NewSnapshots(bucket, keep)
+	local, err := localEntries(filepath.Join(cfg.dataDir, "keys"))
+	if err != nil {
+		return nil, err
+	}
+	if err := publishOwnDSCs(ctx, engine, snaps, local, log); err != nil {
+		return nil, err
+	}
+	w := trustlist.NewWatcher(snaps, set.TrustList, log)
+	if err := w.Refresh(ctx); err != nil && !errors.Is(err, trustlist.ErrNoSnapshot) {
+		log.Warn("trust list not loaded; retrying every refresh", "error", err)
+	}
+	return w, nil
+}
+
+// publishOwnDSCs publishes a snapshot with this instance's DSCs when the
+// current one lacks them (a first start, new keys), keeping the upstream
+// entries. Another publisher at work (a sync) includes them anyway.
+func publishOwnDSCs(ctx context.Context, engine store.Engine, snaps *trustlist.Snapshots, local []trustlist.Entry, log *slog.Logger) error {
+	_, unlock, err := storeLock{engine: engine, ttl: time.Minute}.Lock(ctx)
+	if errors.Is(err, trustlistsync.ErrBusy) {
+		log.Info("trust list: another publisher is at work; own DSCs come with it")
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	prev, _, err := snaps.Current(ctx)
+	if err != nil && !errors.Is(err, trustlist.ErrNoSnapshot) {
+		return fmt.Errorf("trust list: %w", err)
+	}
+	have := map[string]bool{}
+	var entries []trustlist.SnapshotEntry
+	source := "local keys"
+	if prev != nil {
+		source = prev.Source
+		for _, e := range prev.Entries {
+			if e.Local {
+				have[e.Thumbprint] = true
+				continue // our DSCs of now replace those of then
+			}
+			entries = append(entries, e)
+		}
+	}
+	missing := len(have) != len(local)
+	for _, e := range local {
+		missing = missing || !have[e.Thumbprint]
+		entries = append(entries, trustlist.SnapshotEntry{Entry: e, Local: true})
+	}
+	if !missing {
+		return nil
+	}
+	hash, err := snaps.Publish(ctx, trustlist.NewSnapshot(prev, time.Now(), source, entries))
+	if err != nil {
+		return fmt.Errorf("trust list: publish own DSCs: %w", err)
+	}
+	log.Info("trust list: published this instance's DSCs", "snapshot", hash[:12], "dscs", len(local))
+	return nil
+}
+
+// syncLoop runs the built-in trust-list sync at once and then every
+// interval, and loads what it published.
+func syncLoop(ctx context.Context, job *syncJob, w *trustlist.Watcher, log *slog.Logger) {
+	for {
+		rep, err := job.run(ctx)
+		switch {
+		case err != nil && ctx.Err() == nil:
+			log.Error("trust-list sync failed; the last good list stays", "error", err, "dropped", len(rep.Dropped))
+		case err == nil:
+			log.Info("trust-list sync", "snapshot", rep.Snapshot, "dscs", rep.Accepted, "dropped", len(rep.Dropped), "lost", rep.Lost,
+				"duration_ms", rep.Duration.Milliseconds())
+			if err := w.Refresh(ctx); err != nil {
+				log.Warn("trust list reload failed", "error", err)
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(job.opts.every):
+		}
+	}
 }
 
 // mountIssuance wires the issuing API: the document signers, the
@@ -345,7 +532,7 @@ func sweepLoop(ctx context.Context, e store.Engine, interval time.Duration, log 
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
-		for _, coll := range []string{store.Transfers, store.Idempotency} {
+		for _, coll := range []string{store.Transfers, store.Idempotency, store.Leases} {
 			n, err := e.Sweep(ctx, coll)
 			switch {
 			case err != nil && ctx.Err() == nil:

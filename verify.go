@@ -4,9 +4,12 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"net/http"
+	"net/url"
 	"os"
 	"strings"
 	"time"
@@ -27,7 +30,9 @@ func runVerify(ctx context.Context, args []string, std stdio) int {
 	fs := flag.NewFlagSet("verify", flag.ContinueOnError)
 	var (
 		dscFiles    fileList
-		trustFile   = fs.String("trust", "", "trusted DSC list `FILE`: CovPass format (signature line + JSON) or the JSON alone; the list's own signature is not checked yet")
+		trustFile   = fs.String("trust", "", "trusted DSC list: a `FILE` or an http(s) URL (a greenpass server's base URL, or the list's URL) in the CovPass format (signature line + JSON); a URL needs --trust-key")
+		trustKey    = fs.String("trust-key", "", "the trust-list signing key to pin (`FILE`: PEM public key or certificate, e.g. DATA/keys/trustlist.pub.pem or GET /trustList/signing-key); the list's signature must verify under it")
+		maxAge      = fs.Duration("trust-max-age", 48*time.Hour, "warn when the trust list is older than this (it is still used)")
 		at          = fs.String("at", "", "validation clock as RFC 3339 `TIME` (default: now)")
 		asJSON      = fs.Bool("json", false, "print one JSON object per input (JSON Lines)")
 		showPerson  = fs.Bool("show-person", false, "print names and date of birth in the human output")
@@ -64,7 +69,7 @@ Flags:`); !ok {
 	if *kidFallback {
 		opts = append(opts, verifier.WithKIDFallback())
 	}
-	trust, err := loadTrust(dscFiles, *trustFile, std.err)
+	trust, err := loadTrust(ctx, dscFiles, trustSource{*trustFile, *trustKey, *maxAge}, std.err)
 	if err != nil {
 		fmt.Fprintf(std.err, "greenpass verify: %v\n", err)
 		return exitUsage
@@ -119,8 +124,19 @@ Flags:`); !ok {
 	return code
 }
 
+// trustSource is where --trust comes from and how it is checked.
+type trustSource struct {
+	location string // file or URL
+	keyFile  string // pinned trust-list key
+	maxAge   time.Duration
+}
+
+func (t trustSource) isURL() bool {
+	return strings.HasPrefix(t.location, "https://") || strings.HasPrefix(t.location, "http://")
+}
+
 // loadTrust builds the trust list from --dsc files and a --trust list.
-func loadTrust(dscFiles []string, trustFile string, warn io.Writer) (*trustlist.List, error) {
+func loadTrust(ctx context.Context, dscFiles []string, src trustSource, warn io.Writer) (*trustlist.List, error) {
 	var dscs []*trustlist.DSC
 	for _, f := range dscFiles {
 		raw, err := readLimited(f, trustlist.MaxDocumentSize)
@@ -137,22 +153,92 @@ func loadTrust(dscFiles []string, trustFile string, warn io.Writer) (*trustlist.
 		}
 		dscs = append(dscs, dsc)
 	}
-	if trustFile != "" {
-		raw, err := readLimited(trustFile, trustlist.MaxDocumentSize)
+	if src.location == "" {
+		if src.keyFile != "" {
+			return nil, errors.New("--trust-key without --trust")
+		}
+		return trustlist.NewList(dscs...), nil
+	}
+	var raw []byte
+	var err error
+	if src.isURL() {
+		if src.keyFile == "" {
+			return nil, fmt.Errorf("--trust %s: a downloaded list needs --trust-key, the key it must be signed with", src.location)
+		}
+		raw, err = download(ctx, trustListURL(src.location), trustlist.MaxDocumentSize)
+	} else {
+		raw, err = readLimited(src.location, trustlist.MaxDocumentSize)
+	}
+	if err != nil {
+		return nil, err
+	}
+	doc, err := trustlist.ParseDocument(raw)
+	if err != nil {
+		return nil, fmt.Errorf("--trust %s: %w", src.location, err)
+	}
+	if src.keyFile == "" {
+		fmt.Fprintf(warn, "greenpass verify: warning: the signature of %s is not checked (no --trust-key)\n", src.location)
+	} else {
+		keyPEM, err := readLimited(src.keyFile, 1<<20)
 		if err != nil {
 			return nil, err
 		}
-		doc, err := trustlist.ParseDocument(raw)
+		pub, err := trustlist.ParsePublicKey(keyPEM)
 		if err != nil {
-			return nil, fmt.Errorf("--trust %s: %w", trustFile, err)
+			return nil, fmt.Errorf("--trust-key %s: %w", src.keyFile, err)
 		}
-		good, bad := doc.DSCs()
-		for _, e := range bad {
-			fmt.Fprintf(warn, "greenpass verify: --trust %s: skipped %v\n", trustFile, e)
+		if err := doc.Verify(pub); err != nil {
+			return nil, fmt.Errorf("--trust %s: %w under --trust-key %s; not used", src.location, err, src.keyFile)
 		}
-		dscs = append(dscs, good...)
 	}
-	return trustlist.NewList(dscs...), nil
+	if !doc.IssuedAt.IsZero() {
+		if age := time.Since(doc.IssuedAt); age > src.maxAge {
+			fmt.Fprintf(warn, "greenpass verify: warning: the trust list was issued %s, %s ago (more than --trust-max-age %s); revoked or new keys may be missing\n",
+				doc.IssuedAt.UTC().Format(time.RFC3339), age.Round(time.Second), src.maxAge)
+		}
+	}
+	good, bad := doc.DSCs()
+	for _, e := range bad {
+		fmt.Fprintf(warn, "greenpass verify: --trust %s: skipped %v\n", src.location, e)
+	}
+	return trustlist.NewList(append(dscs, good...)...), nil
+}
+
+// trustListURL is the CovPass list's URL: a server's base URL gets
+// /trustList/DSC/ appended, any other URL is taken as it is.
+func trustListURL(location string) string {
+	u, err := url.Parse(location)
+	if err != nil || (u.Path != "" && u.Path != "/") {
+		return location
+	}
+	u.Path = "/trustList/DSC/"
+	return u.String()
+}
+
+// download GETs a URL (at most limit bytes, 30 seconds).
+func download(ctx context.Context, location string, limit int64) ([]byte, error) {
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, location, nil)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("GET %s: %s", location, resp.Status)
+	}
+	data, err := io.ReadAll(io.LimitReader(resp.Body, limit+1))
+	if err != nil {
+		return nil, fmt.Errorf("GET %s: %w", location, err)
+	}
+	if int64(len(data)) > limit {
+		return nil, fmt.Errorf("GET %s: larger than %d bytes", location, limit)
+	}
+	return data, nil
 }
 
 // readInput reads a file, or standard input for "-", up to the image limit.

@@ -49,6 +49,14 @@ func (w *writer) cert(name string, der []byte) error {
 	return writeFile(filepath.Join(w.dir, name), pem.EncodeToMemory(&pem.Block{Type: blockCert, Bytes: der}))
 }
 
+func (w *writer) publicKey(name string, pub crypto.PublicKey) error {
+	der, err := x509.MarshalPKIXPublicKey(pub)
+	if err != nil {
+		return fmt.Errorf("keys: %s: %w", name, err)
+	}
+	return writeFile(filepath.Join(w.dir, name), pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der}))
+}
+
 func (w *writer) key(name string, key crypto.Signer) error {
 	der, err := x509.MarshalPKCS8PrivateKey(key)
 	if err != nil {

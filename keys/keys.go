@@ -49,6 +49,10 @@ const (
 	cscaCert       = "csca.pem"
 	cscaKey        = "csca.key"
 	issuerTokenKey = "issuer-token.key"
+	trustListKey   = "trustlist.key"
+	// TrustListPublicKey is the trust-list key's public part (PEM), the
+	// key verifiers pin (greenpass verify --trust-key).
+	TrustListPublicKey = "trustlist.pub.pem"
 )
 
 func dscCertFile(t hcert.Type) string { return "dsc-" + string(t) + ".pem" }
@@ -77,6 +81,7 @@ type Set struct {
 	CSCA        *x509.Certificate
 	DSCs        map[hcert.Type]*DSC
 	IssuerToken crypto.Signer // signs issuer JWTs (ES256)
+	TrustList   crypto.Signer // signs the published trust lists (ECDSA P-256)
 }
 
 // InitOptions configure Init.
@@ -170,6 +175,18 @@ func Init(ctx context.Context, dir string, opts InitOptions) (*Set, error) {
 		set.DSCs[t] = &DSC{Type: t, Certificate: cert, KID: kidOf(der), Signer: priv}
 	}
 
+	listPriv, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return nil, err
+	}
+	if err := w.key(trustListKey, listPriv); err != nil {
+		return nil, err
+	}
+	if err := w.publicKey(TrustListPublicKey, listPriv.Public()); err != nil {
+		return nil, err
+	}
+	set.TrustList = listPriv
+
 	tokenPriv, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		return nil, err
@@ -223,7 +240,27 @@ func Load(ctx context.Context, dir, keeperURL string) (*Set, error) {
 	if set.IssuerToken, err = r.key(ctx, filepath.Join(dir, issuerTokenKey)); err != nil {
 		return nil, err
 	}
+	if set.TrustList, err = r.key(ctx, filepath.Join(dir, trustListKey)); err != nil {
+		return nil, err
+	}
+	if pub, ok := set.TrustList.Public().(*ecdsa.PublicKey); !ok || pub.Curve != elliptic.P256() {
+		return nil, fmt.Errorf("keys: %s is not an ECDSA P-256 key", trustListKey)
+	}
 	return set, nil
+}
+
+// DSCCertificates reads the DER certificates of the DSCs in dir, without
+// their private keys (the trust-list sync publishes them).
+func DSCCertificates(dir string) ([][]byte, error) {
+	var out [][]byte
+	for _, t := range Types {
+		der, err := readCert(filepath.Join(dir, dscCertFile(t)))
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, der)
+	}
+	return out, nil
 }
 
 func serial() *big.Int {

@@ -3,8 +3,11 @@ package keys
 import (
 	"bytes"
 	"context"
+	"crypto/ecdsa"
 	"crypto/rand"
+	"crypto/x509"
 	"encoding/base64"
+	"encoding/pem"
 	"os"
 	"path/filepath"
 	"strings"
@@ -39,8 +42,8 @@ func TestInitAndLoad(t *testing.T) {
 		t.Fatal("Init overwrote an existing key set")
 	}
 	entries, _ := os.ReadDir(dir)
-	if len(entries) != 9 {
-		t.Fatalf("%d files, want 9 (CSCA, 3 DSCs, token key; certs and keys)", len(entries))
+	if len(entries) != 11 {
+		t.Fatalf("%d files, want 11 (CSCA, 3 DSCs, token key, trust-list key and its public part)", len(entries))
 	}
 	for _, e := range entries {
 		info, _ := e.Info()
@@ -63,6 +66,19 @@ func TestInitAndLoad(t *testing.T) {
 		if b.Certificate.Subject.Country[0] != "AT" {
 			t.Fatalf("%s: country %v", typ, b.Certificate.Subject.Country)
 		}
+	}
+	pubPEM, err := os.ReadFile(filepath.Join(dir, TrustListPublicKey))
+	if err != nil {
+		t.Fatal(err)
+	}
+	block, _ := pem.Decode(pubPEM)
+	pub, err := x509.ParsePKIXPublicKey(block.Bytes)
+	if err != nil || !loaded.TrustList.Public().(*ecdsa.PublicKey).Equal(pub) {
+		t.Fatalf("%s is not the trust-list key's public part: %v", TrustListPublicKey, err)
+	}
+	ders, err := DSCCertificates(dir)
+	if err != nil || len(ders) != 3 || !bytes.Equal(ders[0], loaded.DSCs[Types[0]].Certificate.Raw) {
+		t.Fatalf("DSCCertificates: %d, %v", len(ders), err)
 	}
 	if _, err := Load(ctx, t.TempDir(), ""); err == nil || !strings.Contains(err.Error(), "no keys") {
 		t.Fatalf("Load of an empty dir: %v", err)

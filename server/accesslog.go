@@ -4,6 +4,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -14,6 +15,33 @@ import (
 type httpMetrics struct {
 	requests *prometheus.CounterVec
 	latency  *prometheus.HistogramVec
+	// series caches the resolved metrics per route, method and status:
+	// looking them up by label values costs more than answering a 304.
+	series sync.Map // seriesKey → *routeSeries
+}
+
+type seriesKey struct {
+	route, method string
+	status        int
+}
+
+type routeSeries struct {
+	requests prometheus.Counter
+	latency  prometheus.Observer
+}
+
+func (m *httpMetrics) observe(route, method string, status int, d time.Duration) {
+	k := seriesKey{route, method, status}
+	v, ok := m.series.Load(k)
+	if !ok {
+		v, _ = m.series.LoadOrStore(k, &routeSeries{
+			requests: m.requests.WithLabelValues(route, method, strconv.Itoa(status)),
+			latency:  m.latency.WithLabelValues(route, method),
+		})
+	}
+	rs := v.(*routeSeries)
+	rs.requests.Inc()
+	rs.latency.Observe(d.Seconds())
 }
 
 func newHTTPMetrics(reg prometheus.Registerer) *httpMetrics {
@@ -49,12 +77,20 @@ func (s *Server) accessLog(m *httpMetrics) echo.MiddlewareFunc {
 			}
 			status := c.Response().Status
 			d := time.Since(start)
-			m.requests.WithLabelValues(route, c.Request().Method, strconv.Itoa(status)).Inc()
-			m.latency.WithLabelValues(route, c.Request().Method).Observe(d.Seconds())
+			m.observe(route, c.Request().Method, status, d)
 			level := slog.LevelInfo
-			if status == http.StatusTooManyRequests || status == http.StatusServiceUnavailable {
+			switch {
+			case status == http.StatusTooManyRequests || status == http.StatusServiceUnavailable:
 				// Refusals come in floods; the metrics count them.
 				level = slog.LevelDebug
+			case status < 400 && s.quiet[route]:
+				// Public downloads and polls: thousands a second, each
+				// answered from memory; a log line would cost more than
+				// the answer. The metrics count them.
+				level = slog.LevelDebug
+			}
+			if !s.log.Enabled(c.Request().Context(), level) {
+				return nil
 			}
 			s.log.Log(c.Request().Context(), level, "request",
 				"request_id", requestID(c),

@@ -5,12 +5,16 @@ package server
 
 import (
 	"context"
+	"crypto/rand"
 	_ "embed"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
+	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -62,6 +66,8 @@ type Server struct {
 	log      *slog.Logger
 	registry *prometheus.Registry
 	checks   []Check
+	// quiet routes log successful requests at debug level only.
+	quiet map[string]bool
 }
 
 // New builds the application. checks are what /readyz asks.
@@ -85,12 +91,12 @@ func New(cfg Config, log *slog.Logger, checks ...Check) *Server {
 	if cfg.BodyLimit == "" {
 		cfg.BodyLimit = d.BodyLimit
 	}
-	s := &Server{echo: echo.New(), cfg: cfg, log: log, registry: prometheus.NewRegistry(), checks: checks}
+	s := &Server{echo: echo.New(), cfg: cfg, log: log, registry: prometheus.NewRegistry(), checks: checks, quiet: map[string]bool{}}
 	s.registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	e := s.echo
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = s.errorHandler
-	e.Use(middleware.RequestID())
+	e.Use(middleware.RequestIDWithConfig(middleware.RequestIDConfig{Generator: newRequestIDs()}))
 	e.Use(s.accessLog(newHTTPMetrics(s.registry)))
 	e.Use(middleware.RecoverWithConfig(middleware.RecoverConfig{
 		LogErrorFunc: func(c echo.Context, err error, stack []byte) error {
@@ -98,7 +104,14 @@ func New(cfg Config, log *slog.Logger, checks ...Check) *Server {
 			return err
 		},
 	}))
-	e.Use(middleware.BodyLimit(cfg.BodyLimit))
+	e.Use(middleware.BodyLimitWithConfig(middleware.BodyLimitConfig{
+		Limit: cfg.BodyLimit,
+		// GET and HEAD carry no body; most requests are downloads.
+		Skipper: func(c echo.Context) bool {
+			m := c.Request().Method
+			return m == http.MethodGet || m == http.MethodHead
+		},
+	}))
 
 	e.GET("/healthz", s.healthz)
 	e.GET("/readyz", s.readyz)
@@ -199,6 +212,17 @@ func (s *Server) errorHandler(err error, c echo.Context) {
 		return
 	}
 	c.JSON(status, map[string]string{"error": msg, "request_id": requestID(c)})
+}
+
+// newRequestIDs returns a generator of request IDs: a random prefix per
+// process and a counter. They need to be unique, not secret, and are made
+// for every request, so a counter beats 32 random characters.
+func newRequestIDs() func() string {
+	var b [6]byte
+	rand.Read(b[:])
+	prefix := hex.EncodeToString(b[:]) + "-"
+	var n atomic.Uint64
+	return func() string { return prefix + strconv.FormatUint(n.Add(1), 36) }
 }
 
 func requestID(c echo.Context) string {

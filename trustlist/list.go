@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
+	"time"
 )
 
 // List is an immutable set of DSCs indexed by kid. Several DSCs may share a
@@ -47,14 +48,26 @@ type Entry struct {
 	Timestamp       string `json:"timestamp"`
 }
 
+// NewEntry describes a DER certificate as a trust-list entry (kid,
+// thumbprint, rawData), without a CMS signature.
+func NewEntry(typ, country string, der []byte) Entry {
+	sum := sha256.Sum256(der)
+	return Entry{CertificateType: typ, Country: country,
+		KID: base64.StdEncoding.EncodeToString(sum[:8]), RawData: base64.StdEncoding.EncodeToString(der),
+		Thumbprint: hex.EncodeToString(sum[:])}
+}
+
 // Document is a parsed CovPass-style DSC list.
 type Document struct {
 	// Signature is the leading line (Base64 of a raw r‖s ECDSA P-256
 	// signature over JSON), nil when the document had none.
 	Signature []byte
 	// JSON is the exact signed bytes.
-	JSON    []byte
-	Entries []Entry
+	JSON []byte
+	// IssuedAt is when the list was made, zero when it does not say
+	// (greenpass lists say; others may not).
+	IssuedAt time.Time
+	Entries  []Entry
 }
 
 // MaxDocumentSize bounds a trust-list document; the full EU list is ~4 MB.
@@ -81,12 +94,13 @@ func ParseDocument(data []byte) (*Document, error) {
 		doc.Signature = raw
 	}
 	var body struct {
-		Certificates []Entry `json:"certificates"`
+		IssuedAt     time.Time `json:"issuedAt"`
+		Certificates []Entry   `json:"certificates"`
 	}
 	if err := json.Unmarshal(doc.JSON, &body); err != nil {
 		return nil, fmt.Errorf("trust list JSON: %w", err)
 	}
-	doc.Entries = body.Certificates
+	doc.Entries, doc.IssuedAt = body.Certificates, body.IssuedAt
 	return doc, nil
 }
 

@@ -186,3 +186,10 @@ func (f *failingBucket) WriteAll(ctx context.Context, key string, data []byte, o
 	}
 	return f.Bucket.WriteAll(ctx, key, data, opts)
 }
+
+// fuzzSigner signs in fuzz targets (made once: key generation per input
+// would dominate).
+var fuzzSigner = func() *ecdsa.PrivateKey {
+	k, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	return k
+}()

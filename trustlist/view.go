@@ -8,6 +8,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"slices"
 	"sort"
 	"sync"
@@ -27,6 +28,11 @@ type Response struct {
 	// signed in its body.
 	Signature    string
 	LastModified time.Time
+	// LastModifiedHeader is LastModified in the HTTP date format.
+	LastModifiedHeader string
+	// Header holds the document's validators as HTTP headers, made once:
+	// ETag, Last-Modified and, when signed so, X-SIGNATURE.
+	Header http.Header
 
 	gzipOnce sync.Once
 	gzipped  []byte
@@ -170,13 +176,16 @@ func nonNil[T any](s []T) []T {
 }
 
 func newResponse(contentType string, content, body []byte, modified time.Time, signer crypto.Signer, signHeader bool) (*Response, error) {
-	r := &Response{Body: body, ContentType: contentType, ETag: `W/"` + sha256Hex(content) + `"`, LastModified: modified}
+	r := &Response{Body: body, ContentType: contentType, ETag: `W/"` + sha256Hex(content) + `"`, LastModified: modified,
+		LastModifiedHeader: modified.UTC().Format(http.TimeFormat)}
+	r.Header = http.Header{"Etag": {r.ETag}, "Last-Modified": {r.LastModifiedHeader}}
 	if signHeader {
 		sig, err := SignHeader(signer, body)
 		if err != nil {
 			return r, err
 		}
 		r.Signature = sig
+		r.Header["X-Signature"] = []string{sig}
 	}
 	return r, nil
 }

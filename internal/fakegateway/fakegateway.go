@@ -10,12 +10,10 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
-	"crypto/sha256"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/asn1"
 	"encoding/base64"
-	"encoding/hex"
 	"encoding/json"
 	"encoding/pem"
 	"fmt"
@@ -227,10 +225,9 @@ func (g *Gateway) Remove(thumbprint string) {
 
 // EntryFor is a TrustListDto for a DER certificate, without signature.
 func EntryFor(typ, country string, der []byte) trustlist.Entry {
-	sum := sha256.Sum256(der)
-	return trustlist.Entry{CertificateType: typ, Country: country,
-		KID: base64.StdEncoding.EncodeToString(sum[:8]), RawData: base64.StdEncoding.EncodeToString(der),
-		Thumbprint: hex.EncodeToString(sum[:]), Timestamp: "2026-01-01T00:00:00+01:00"}
+	e := trustlist.NewEntry(typ, country, der)
+	e.Timestamp = "2026-01-01T00:00:00+01:00"
+	return e
 }
 
 // SignCMS makes a detached CMS SignedData (SHA-256) over data.

@@ -1,0 +1,184 @@
+package server
+
+import (
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/greenpass-dcc/greenpass/trustlist"
+)
+
+// TrustLists is the current trust-list view (trustlist.Watcher); nil
+// before anything was published.
+type TrustLists interface {
+	Current() *trustlist.View
+}
+
+// MountTrustLists adds the public trust-list endpoints, in the formats the
+// apps and verifiers already consume:
+//
+//	GET /trustList/DSC/                   CovPass: signature line + JSON
+//	GET /trustList/signing-key            the key that signs the lists (PEM)
+//	GET /trustList[/{type}[/{country}]]   gateway TrustListDto lists
+//	GET /signercertificateStatus          DGCA verifier service: all kids
+//	GET /signercertificateUpdate          DGCA verifier service: one DSC per call, X-RESUME-TOKEN paging
+//
+// Documents carry a weak ETag over their content (If-None-Match → 304),
+// Last-Modified = the snapshot's issue time, gzip when asked for, and the
+// JSON lists an X-SIGNATURE.
+func (s *Server) MountTrustLists(tl TrustLists) {
+	h := trustListHandler{tl: tl}
+	routes := map[string]echo.HandlerFunc{
+		"/trustList/DSC/":           h.covpass,
+		"/trustList/signing-key":    h.signingKey,
+		"/trustList":                h.gateway,
+		"/trustList/:type":          h.gateway,
+		"/trustList/:type/:country": h.gateway,
+		"/signercertificateStatus":  h.status,
+		"/signercertificateUpdate":  h.update,
+	}
+	for path, handler := range routes {
+		s.echo.GET(path, handler)
+		s.echo.HEAD(path, handler)
+		s.quiet[path] = true
+	}
+}
+
+type trustListHandler struct{ tl TrustLists }
+
+func (h trustListHandler) view() (*trustlist.View, error) {
+	v := h.tl.Current()
+	if v == nil {
+		return nil, echo.NewHTTPError(http.StatusServiceUnavailable, "no trust list has been published yet")
+	}
+	return v, nil
+}
+
+func (h trustListHandler) covpass(c echo.Context) error {
+	v, err := h.view()
+	if err != nil {
+		return err
+	}
+	return serveDocument(c, v.CovPassList())
+}
+
+func (h trustListHandler) signingKey(c echo.Context) error {
+	v, err := h.view()
+	if err != nil {
+		return err
+	}
+	return serveDocument(c, v.SigningKey())
+}
+
+func (h trustListHandler) status(c echo.Context) error {
+	v, err := h.view()
+	if err != nil {
+		return err
+	}
+	return serveDocument(c, v.SignerStatus())
+}
+
+func (h trustListHandler) gateway(c echo.Context) error {
+	v, err := h.view()
+	if err != nil {
+		return err
+	}
+	country := c.Param("country")
+	if country != "" && (len(country) != 2 || strings.ToUpper(country) != country) {
+		return echo.NewHTTPError(http.StatusBadRequest, "country must be two upper-case letters (ISO 3166-1 alpha-2)")
+	}
+	r, ok := v.GatewayList(c.Param("type"), country)
+	if !ok {
+		return echo.NewHTTPError(http.StatusBadRequest, "type must be DSC, CSCA, UPLOAD or AUTHENTICATION")
+	}
+	return serveDocument(c, r)
+}
+
+// update hands out the DSC after the client's resume token; 204 when it
+// has them all.
+func (h trustListHandler) update(c echo.Context) error {
+	v, err := h.view()
+	if err != nil {
+		return err
+	}
+	var after int64
+	if tok := c.Request().Header.Get("X-RESUME-TOKEN"); tok != "" {
+		if after, err = strconv.ParseInt(tok, 10, 64); err != nil || after < 0 {
+			return echo.NewHTTPError(http.StatusBadRequest, "X-RESUME-TOKEN must be a non-negative whole number")
+		}
+	}
+	hdr := c.Response().Header()
+	hdr.Set("Cache-Control", "no-cache")
+	u, ok := v.SignerUpdate(after)
+	if !ok {
+		return c.NoContent(http.StatusNoContent)
+	}
+	hdr.Set("X-RESUME-TOKEN", strconv.FormatInt(u.ID, 10))
+	hdr.Set("X-KID", u.KID)
+	return blob(c, http.StatusOK, "text/plain; charset=utf-8", []byte(u.RawData))
+}
+
+// serveDocument answers with a rendered document: 304 when the client
+// holds it (weak comparison, as If-None-Match uses), else the body, gzip'd
+// when the client accepts it.
+func serveDocument(c echo.Context, r *trustlist.Response) error {
+	req := c.Request()
+	hdr := c.Response().Header()
+	// Header values made once per document (net/http does not modify
+	// them): this runs for every download and revalidation.
+	for k, v := range r.Header {
+		hdr[k] = v
+	}
+	hdr["Cache-Control"] = cacheControl
+	hdr["Vary"] = varyEncoding
+	if inm := req.Header.Get("If-None-Match"); inm != "" && etagMatches(inm, r.ETag) {
+		return c.NoContent(http.StatusNotModified)
+	}
+	body := r.Body
+	if acceptsGzip(req.Header.Get("Accept-Encoding")) {
+		if gz := r.Gzip(); gz != nil {
+			hdr["Content-Encoding"] = gzipEncoding
+			body = gz
+		}
+	}
+	if req.Method == http.MethodHead {
+		hdr.Set(echo.HeaderContentType, r.ContentType)
+		hdr.Set(echo.HeaderContentLength, strconv.Itoa(len(body)))
+		return c.NoContent(http.StatusOK)
+	}
+	return blob(c, http.StatusOK, r.ContentType, body)
+}
+
+var (
+	cacheControl = []string{"public, max-age=60"}
+	varyEncoding = []string{"Accept-Encoding"}
+	gzipEncoding = []string{"gzip"}
+)
+
+// etagMatches applies If-None-Match's weak comparison: W/ is ignored, "*"
+// matches anything.
+func etagMatches(header, etag string) bool {
+	want := strings.TrimPrefix(etag, "W/")
+	for _, tag := range strings.Split(header, ",") {
+		tag = strings.TrimSpace(tag)
+		if tag == "*" || strings.TrimPrefix(tag, "W/") == want {
+			return true
+		}
+	}
+	return false
+}
+
+// acceptsGzip reports whether an Accept-Encoding header allows gzip.
+func acceptsGzip(header string) bool {
+	for _, part := range strings.Split(header, ",") {
+		coding, params, _ := strings.Cut(strings.TrimSpace(part), ";")
+		if !strings.EqualFold(strings.TrimSpace(coding), "gzip") {
+			continue
+		}
+		q := strings.TrimSpace(params)
+		return !(strings.HasPrefix(q, "q=0") && strings.Trim(strings.TrimPrefix(q, "q="), "0.") == "")
+	}
+	return false
+}

@@ -1,0 +1,407 @@
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"encoding/pem"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/greenpass-dcc/greenpass/blobstore"
+	"github.com/greenpass-dcc/greenpass/keys"
+	"github.com/greenpass-dcc/greenpass/store"
+	"github.com/greenpass-dcc/greenpass/trustlist"
+	trustlistsync "github.com/greenpass-dcc/greenpass/trustlist-sync"
+)
+
+// Exit codes of greenpass sync besides exitOK and exitUsage. In each
+// failure case the last good trust list stays published.
+const (
+	exitSyncUpstream = 1 // upstream unreachable or invalid, or storage failed
+	exitSyncLoss     = 3 // the new list loses too much of the last good one
+	exitSyncBusy     = 4 // another sync holds the lease
+)
+
+// publishLease is the lease every trust-list publisher takes (the sync, and
+// serve publishing its own DSCs), so one writes at a time.
+const publishLease = "trustlist-publish"
+
+// syncSettings are the settings of the sync job. serve takes them too,
+// with "sync-" in front of the flag names, for its built-in schedule.
+func syncSettings() []setting {
+	return []setting{
+		{"source", "GREENPASS_SYNC_SOURCE", "", "upstream: a gateway base URL (https://…, GET /trustList/{CSCA,UPLOAD,DSC}) or a file in its GET /trustList format"},
+		{"trust-anchor", "GREENPASS_SYNC_TRUST_ANCHOR", "", "PEM file with the gateway's trust anchor certificate(s); required"},
+		{"client-cert", "GREENPASS_SYNC_CLIENT_CERT", "", "PEM client certificate for the gateway's mutual TLS"},
+		{"client-key", "GREENPASS_SYNC_CLIENT_KEY", "", "PEM private key of --client-cert"},
+		{"ca", "GREENPASS_SYNC_CA", "", "PEM CA certificates for the gateway's TLS (default: the system's)"},
+		{"max-loss", "GREENPASS_SYNC_MAX_LOSS", "0.1", "largest share (0–1) of the last good list's DSCs a new list may lack before it is refused"},
+		{"keep", "GREENPASS_SYNC_KEEP", "7", "trust-list snapshots kept in the bucket"},
+		{"every", "GREENPASS_SYNC_EVERY", "0s", "repeat at this interval (e.g. 24h); 0s: once"},
+		{"timeout", "GREENPASS_SYNC_TIMEOUT", "10m", "longest time one sync may take"},
+	}
+}
+
+// syncOptions is the validated sync configuration.
+type syncOptions struct {
+	source  trustlistsync.Source
+	anchors []*x509.Certificate
+	maxLoss float64
+	keep    int
+	every   time.Duration
+	timeout time.Duration
+}
+
+// parseSync validates the sync settings (flag names with prefix) into
+// options; errors name the setting.
+func parseSync(raw map[string]*string, prefix string) (*syncOptions, error) {
+	name := func(flag string) string {
+		for _, s := range syncSettings() {
+			if s.flag == flag {
+				return fmt.Sprintf("--%s%s (%s)", prefix, flag, s.env)
+			}
+		}
+		return "--" + prefix + flag
+	}
+	get := func(flag string) string { return *raw[prefix+flag] }
+	var errs []error
+	bad := func(flag, format string, a ...any) {
+		errs = append(errs, fmt.Errorf("%s: %s", name(flag), fmt.Sprintf(format, a...)))
+	}
+	o := &syncOptions{}
+	var err error
+	if o.maxLoss, err = strconv.ParseFloat(get("max-loss"), 64); err != nil || o.maxLoss < 0 || o.maxLoss > 1 {
+		bad("max-loss", "%q is not a share between 0 and 1", get("max-loss"))
+	}
+	if o.keep, err = strconv.Atoi(get("keep")); err != nil || o.keep < 1 {
+		bad("keep", "%q is not a whole number ≥ 1", get("keep"))
+	}
+	if o.every, err = time.ParseDuration(get("every")); err != nil || o.every < 0 {
+		bad("every", "%q is not a duration like 24h (0s: once)", get("every"))
+	}
+	if o.timeout, err = time.ParseDuration(get("timeout")); err != nil || o.timeout <= 0 {
+		bad("timeout", "%q is not a positive duration", get("timeout"))
+	}
+	src := get("source")
+	switch {
+	case src == "":
+		bad("source", "required: a gateway URL or a trust-list file")
+	case strings.HasPrefix(src, "https://") || strings.HasPrefix(src, "http://"):
+		client, err := gatewayClient(get("client-cert"), get("client-key"), get("ca"))
+		if err != nil {
+			bad("client-cert", "%v", err)
+		}
+		o.source = &trustlistsync.Gateway{Base: src, Client: client}
+	default:
+		o.source = &trustlistsync.File{Path: src}
+	}
+	if get("trust-anchor") == "" {
+		bad("trust-anchor", "required: the gateway's trust anchor (PEM)")
+	} else if o.anchors, err = readCertificates(get("trust-anchor")); err != nil {
+		bad("trust-anchor", "%v", err)
+	}
+	return o, errors.Join(errs...)
+}
+
+// gatewayClient is the HTTP client for the gateway: mutual TLS with the
+// client certificate when given, the CA file when given.
+func gatewayClient(certFile, keyFile, caFile string) (*http.Client, error) {
+	tlsCfg := &tls.Config{MinVersion: tls.VersionTLS12}
+	if certFile != "" || keyFile != "" {
+		if certFile == "" || keyFile == "" {
+			return nil, errors.New("mutual TLS needs both the client certificate and its key")
+		}
+		pair, err := tls.LoadX509KeyPair(certFile, keyFile)
+		if err != nil {
+			return nil, fmt.Errorf("client certificate: %w", err)
+		}
+		tlsCfg.Certificates = []tls.Certificate{pair}
+	}
+	if caFile != "" {
+		certs, err := readCertificates(caFile)
+		if err != nil {
+			return nil, fmt.Errorf("CA file: %w", err)
+		}
+		tlsCfg.RootCAs = x509.NewCertPool()
+		for _, c := range certs {
+			tlsCfg.RootCAs.AddCert(c)
+		}
+	}
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.TLSClientConfig = tlsCfg
+	return &http.Client{Transport: tr, Timeout: 5 * time.Minute}, nil
+}
+
+// readCertificates reads every CERTIFICATE block of a PEM file.
+func readCertificates(path string) ([]*x509.Certificate, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var certs []*x509.Certificate
+	for {
+		var block *pem.Block
+		block, data = pem.Decode(data)
+		if block == nil {
+			break
+		}
+		if block.Type != "CERTIFICATE" {
+			continue
+		}
+		c, err := x509.ParseCertificate(block.Bytes)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", path, err)
+		}
+		certs = append(certs, c)
+	}
+	if len(certs) == 0 {
+		return nil, fmt.Errorf("%s holds no PEM certificate", path)
+	}
+	return certs, nil
+}
+
+// storeLock is the publish lease in the store, shared by every instance.
+type storeLock struct {
+	engine store.Engine
+	ttl    time.Duration
+}
+
+func (l storeLock) Lock(ctx context.Context) (func(context.Context) error, func(), error) {
+	host, _ := os.Hostname()
+	lease, err := store.AcquireLease(ctx, l.engine, publishLease, fmt.Sprintf("%s pid %d", host, os.Getpid()), l.ttl, nil)
+	if errors.Is(err, store.ErrLeaseHeld) {
+		return nil, nil, fmt.Errorf("%w: %w", trustlistsync.ErrBusy, err)
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	release := func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		lease.Release(ctx)
+	}
+	return lease.Renew, release, nil
+}
+
+// localEntries are this instance's own DSCs as trust-list entries.
+func localEntries(keyDir string) ([]trustlist.Entry, error) {
+	ders, err := keys.DSCCertificates(keyDir)
+	if err != nil {
+		return nil, err
+	}
+	var out []trustlist.Entry
+	for _, der := range ders {
+		c, err := x509.ParseCertificate(der)
+		if err != nil {
+			return nil, err
+		}
+		country := ""
+		if len(c.Subject.Country) > 0 {
+			country = c.Subject.Country[0]
+		}
+		e := trustlist.NewEntry(trustlist.TypeDSC, country, der)
+		e.Timestamp = c.NotBefore.UTC().Format(time.RFC3339)
+		out = append(out, e)
+	}
+	return out, nil
+}
+
+func runSync(ctx context.Context, args []string, std stdio) int {
+	fs := flag.NewFlagSet("sync", flag.ContinueOnError)
+	raw := declareSettings(fs, append(storageSettings(), syncSettings()...), "", os.Getenv)
+	force := fs.Bool("force", false, "publish even when the new list loses more than --max-loss of the last good one")
+	dryRun := fs.Bool("dry-run", false, "fetch and verify, report, publish nothing")
+	asJSON := fs.Bool("json", false, "print each report as JSON on stdout")
+	if code, ok := parseFlags(fs, args, std.err, `Usage: greenpass sync [flags]
+
+Pulls the upstream gateway's trust list (or a file of the same format),
+verifies every entry — the CMS signature by the trust anchor (CSCA, upload
+certificates) or by the country's upload certificate (DSCs), each DSC's
+chain to a CSCA of its country, validity dates — drops bad entries with the
+reason, and publishes the rest with this instance's own DSCs as a new
+trust-list snapshot in the bucket, plus plain mirror files (dsc/<kid
+hex>.der, trustlist.json, trustlist.json.sig). A list that loses more than
+--max-loss of the last good one is not published without --force. When
+anything fails, the last good snapshot stays published.
+
+Exit status: 0 published (or dry run), 1 upstream unreachable or invalid
+(or storage failed), 2 usage, 3 refused (--max-loss), 4 another sync holds
+the lease. With --every it runs until SIGINT/SIGTERM and exits 0.
+
+On one machine with the embedded store, run the sync inside serve
+(--sync-every) while serve runs: the store file is serve's.
+
+Flags:`); !ok {
+		return code
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(std.err, "greenpass sync: unexpected argument %q\n", fs.Arg(0))
+		return exitUsage
+	}
+	storage, err := parseStorage(raw)
+	opts, serr := parseSync(raw, "")
+	if err = errors.Join(err, serr); err != nil {
+		fmt.Fprintf(std.err, "greenpass sync: invalid configuration:\n%v\n", err)
+		return exitUsage
+	}
+	log := slog.New(slog.NewTextHandler(std.err, &slog.HandlerOptions{Level: slog.LevelWarn}))
+
+	openCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	engine, err := storage.open(openCtx)
+	if err != nil {
+		fmt.Fprintf(std.err, "greenpass sync: %v\n", err)
+		return exitUsage
+	}
+	defer engine.Close()
+	bucket, err := blobstore.Open(openCtx, storage.blobURL, storage.dataDir)
+	if err != nil {
+		fmt.Fprintf(std.err, "greenpass sync: %v\n", err)
+		return exitUsage
+	}
+	defer bucket.Close()
+	keyDir := filepath.Join(storage.dataDir, "keys")
+	set, err := keys.Load(openCtx, keyDir, storage.keysSecret)
+	if err != nil {
+		fmt.Fprintf(std.err, "greenpass sync: %v (greenpass keys init makes a key set)\n", err)
+		return exitUsage
+	}
+	local, err := localEntries(keyDir)
+	if err != nil {
+		fmt.Fprintf(std.err, "greenpass sync: %v\n", err)
+		return exitUsage
+	}
+	job := &syncJob{opts: opts, engine: engine, bucket: bucket, signer: set, local: local, log: log,
+		force: *force, dryRun: *dryRun, progress: newProgress(std.err)}
+	report := func(rep *trustlistsync.Report, err error) int {
+		if *asJSON {
+			enc := json.NewEncoder(std.out)
+			enc.Encode(rep)
+		} else {
+			printSyncReport(std.out, rep)
+		}
+		code := syncExitCode(err)
+		if err != nil {
+			fmt.Fprintf(std.err, "greenpass sync: %v\n", err)
+		}
+		return code
+	}
+	if opts.every == 0 {
+		return report(job.run(ctx))
+	}
+	for {
+		report(job.run(ctx))
+		select {
+		case <-ctx.Done():
+			return exitOK
+		case <-time.After(opts.every):
+		}
+	}
+}
+
+// syncJob is one configured sync, run once or on a schedule (also by serve).
+type syncJob struct {
+	opts          *syncOptions
+	engine        store.Engine
+	bucket        *blobstore.Bucket
+	signer        *keys.Set
+	local         []trustlist.Entry
+	log           *slog.Logger
+	force, dryRun bool
+	progress      trustlistsync.Progress
+}
+
+func (j *syncJob) run(ctx context.Context) (*trustlistsync.Report, error) {
+	ctx, cancel := context.WithTimeout(ctx, j.opts.timeout)
+	defer cancel()
+	return trustlistsync.Run(ctx, trustlistsync.Config{
+		Source: j.opts.source, Anchors: j.opts.anchors,
+		Snapshots: trustlist.NewSnapshots(j.bucket, j.opts.keep), Bucket: j.bucket, Signer: j.signer.TrustList,
+		Local: j.local, Lock: storeLock{engine: j.engine, ttl: j.opts.timeout + time.Minute},
+		MaxLoss: j.opts.maxLoss, Force: j.force, DryRun: j.dryRun, Log: j.log, Progress: j.progress,
+	})
+}
+
+func syncExitCode(err error) int {
+	switch {
+	case err == nil:
+		return exitOK
+	case errors.Is(err, trustlistsync.ErrTooMuchLoss):
+		return exitSyncLoss
+	case errors.Is(err, trustlistsync.ErrBusy):
+		return exitSyncBusy
+	}
+	return exitSyncUpstream
+}
+
+func printSyncReport(w io.Writer, r *trustlistsync.Report) {
+	state := "not published"
+	switch {
+	case r.DryRun:
+		state = "dry run, nothing published"
+	case r.Published:
+		state = "published snapshot " + r.Snapshot[:12]
+	}
+	fmt.Fprintf(w, "%s: %d entries fetched; %d DSCs, %d CSCAs, %d upload certificates accepted, %d own DSCs; %d dropped; %s (%s)\n",
+		r.Source, r.Fetched, r.Accepted, r.CSCAs, r.Uploads, r.Local, len(r.Dropped), state, r.Duration.Round(time.Millisecond))
+	if r.Previous > 0 {
+		fmt.Fprintf(w, "  against the last good list: %d of %d DSCs gone (%.1f %%)\n", r.Lost, r.Previous, 100*r.LostShare)
+	}
+	for code, n := range r.DroppedBy() {
+		fmt.Fprintf(w, "  dropped %-14s %d\n", code, n)
+	}
+	if r.Published {
+		fmt.Fprintf(w, "  mirror: %d written, %d unchanged, %d deleted\n", r.Mirror.Written, r.Mirror.Kept, r.Mirror.Deleted)
+	}
+}
+
+// progress draws a one-line bar on a terminal; elsewhere it is silent (the
+// report and the logs say what happened).
+type progress struct {
+	w    io.Writer
+	last string
+}
+
+func newProgress(w io.Writer) trustlistsync.Progress {
+	f, ok := w.(*os.File)
+	if !ok {
+		return nil
+	}
+	if info, err := f.Stat(); err != nil || info.Mode()&os.ModeCharDevice == 0 {
+		return nil
+	}
+	return &progress{w: w}
+}
+
+func (p *progress) Step(name string, done, total int64) {
+	var line string
+	switch {
+	case total > 0:
+		const width = 30
+		n := int(width * done / total)
+		line = fmt.Sprintf("%-8s [%s%s] %d/%d", name, strings.Repeat("#", n), strings.Repeat(" ", width-n), done, total)
+	case done > 0:
+		line = fmt.Sprintf("%-8s %.1f MB", name, float64(done)/1e6)
+	default:
+		line = name + " …"
+	}
+	if line == p.last {
+		return
+	}
+	p.last = line
+	fmt.Fprintf(p.w, "\r\033[K%s", line)
+	if name == "mirror" || total > 0 && done == total {
+		fmt.Fprintln(p.w)
+	}
+}

@@ -1,0 +1,187 @@
+package main
+
+import (
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/greenpass-dcc/greenpass/internal/fakegateway"
+	"github.com/greenpass-dcc/greenpass/internal/ferrettest"
+	"github.com/greenpass-dcc/greenpass/trustlist"
+)
+
+// gatewayFixture is a fake upstream gateway with DSCs of DE and AT, and
+// the trust anchor in a PEM file.
+func gatewayFixture(t *testing.T) (*fakegateway.Gateway, *httptest.Server, string) {
+	t.Helper()
+	gw, err := fakegateway.New(time.Now(), "DE", "AT")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, cc := range []string{"DE", "DE", "DE", "AT", "AT"} {
+		if _, err := gw.AddDSC(fakegateway.DSC{Country: cc}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// One forged entry: an AT DSC CMS-signed by DE's upload certificate.
+	if _, err := gw.AddDSC(fakegateway.DSC{Country: "AT", CMSCountry: "DE"}); err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(gw)
+	t.Cleanup(srv.Close)
+	anchor := filepath.Join(t.TempDir(), "anchor.pem")
+	if err := os.WriteFile(anchor, gw.AnchorPEM(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return gw, srv, anchor
+}
+
+func covPassList(t *testing.T, addr string) *trustlist.Document {
+	t.Helper()
+	resp, err := http.Get("http://" + addr + "/trustList/DSC/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc, err := trustlist.ParseDocument(body)
+	if err != nil {
+		t.Fatalf("GET /trustList/DSC/ = %d: %v", resp.StatusCode, err)
+	}
+	return doc
+}
+
+func TestSyncCommand(t *testing.T) {
+	gw, upstream, anchor := gatewayFixture(t)
+	dir := t.TempDir()
+	if code, _, errText := runCLI(t, nil, "keys", "init", "--data", dir); code != 0 {
+		t.Fatal(errText)
+	}
+	base := []string{"sync", "--data", dir, "--trust-anchor", anchor}
+
+	// Usage errors name the setting.
+	if code, _, errText := runCLI(t, nil, "sync", "--data", dir); code != exitUsage || !strings.Contains(errText, "--source (GREENPASS_SYNC_SOURCE)") ||
+		!strings.Contains(errText, "--trust-anchor (GREENPASS_SYNC_TRUST_ANCHOR)") {
+		t.Fatalf("sync without source: exit %d %s", code, errText)
+	}
+	if code, _, errText := runCLI(t, nil, append(base, "--source", upstream.URL, "--max-loss", "2")...); code != exitUsage || !strings.Contains(errText, "--max-loss") {
+		t.Fatalf("bad --max-loss: exit %d %s", code, errText)
+	}
+
+	// A dry run publishes nothing; a real run publishes 5 DSCs and drops one.
+	if code, out, errText := runCLI(t, nil, append(base, "--source", upstream.URL, "--dry-run")...); code != 0 || !strings.Contains(out, "dry run") {
+		t.Fatalf("dry run: exit %d\n%s%s", code, out, errText)
+	}
+	code, out, errText := runCLI(t, nil, append(base, "--source", upstream.URL, "--json")...)
+	if code != 0 {
+		t.Fatalf("sync: exit %d\n%s%s", code, out, errText)
+	}
+	var rep struct {
+		Accepted, Local int
+		Published       bool
+		Dropped         []struct{ Code string }
+	}
+	if err := json.Unmarshal([]byte(out), &rep); err != nil || !rep.Published || rep.Accepted != 5 || rep.Local != 3 ||
+		len(rep.Dropped) != 1 || rep.Dropped[0].Code != "CMS_SIGNER" {
+		t.Fatalf("report %s (%v)", out, err)
+	}
+
+	// Upstream down: exit 1, the last good list stays.
+	gw.FailWith(http.StatusInternalServerError)
+	if code, _, errText := runCLI(t, nil, append(base, "--source", upstream.URL)...); code != exitSyncUpstream || !strings.Contains(errText, "500") {
+		t.Fatalf("upstream 500: exit %d %s", code, errText)
+	}
+	gw.FailWith(0)
+	// Most DSCs gone upstream: refused (exit 3) unless forced.
+	for _, e := range gw.Entries(trustlist.TypeDSC, "DE") {
+		gw.Remove(e.Thumbprint)
+	}
+	if code, _, errText := runCLI(t, nil, append(base, "--source", upstream.URL)...); code != exitSyncLoss || !strings.Contains(errText, "--force") {
+		t.Fatalf("loss: exit %d %s", code, errText)
+	}
+
+	// serve publishes what the last good sync accepted plus its own DSCs.
+	addr, stop := startServe(t, "--data", dir)
+	doc := covPassList(t, addr)
+	pub, err := os.ReadFile(filepath.Join(dir, "keys", "trustlist.pub.pem"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, _ := trustlist.ParsePublicKey(pub)
+	if err := doc.Verify(key); err != nil || len(doc.Entries) != 8 {
+		t.Fatalf("served list: %d entries, signature %v; want 5 upstream + 3 own", len(doc.Entries), err)
+	}
+	stop()
+
+	// The mirror files are in the default bucket folder.
+	for _, name := range []string{"trustlist.json", "trustlist.json.sig"} {
+		if _, err := os.Stat(filepath.Join(dir, "blobs", name)); err != nil {
+			t.Errorf("mirror: %v", err)
+		}
+	}
+	matches, _ := filepath.Glob(filepath.Join(dir, "blobs", "dsc", "*.der"))
+	if len(matches) != 8 {
+		t.Errorf("mirror holds %d DSC files, want 8", len(matches))
+	}
+}
+
+// serve with --sync-source runs the sync itself and serves its result.
+func TestServeRunsTheSync(t *testing.T) {
+	_, upstream, anchor := gatewayFixture(t)
+	dir := t.TempDir()
+	addr, _ := startServe(t, "--data", dir, "--sync-source", upstream.URL, "--sync-trust-anchor", anchor, "--trust-refresh", "50ms")
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if doc := covPassList(t, addr); len(doc.Entries) == 8 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the built-in sync's list was not served")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if code, _, errText := runCLI(t, nil, "serve", "--data", dir, "--sync-source", upstream.URL); code != exitUsage ||
+		!strings.Contains(errText, "--sync-trust-anchor (GREENPASS_SYNC_TRUST_ANCHOR)") {
+		t.Fatalf("serve --sync-source without anchor: exit %d %s", code, errText)
+	}
+}
+
+// Scaled out: serve on MongoDB and a shared bucket, and a separate sync
+// process (here: another run in this process) publishing meanwhile, under
+// the lease in MongoDB.
+func TestSyncBesideServeOnMongoDB(t *testing.T) {
+	if testing.Short() {
+		t.Skip("FerretDB: skipped with -short")
+	}
+	_, upstream, anchor := gatewayFixture(t)
+	t.Setenv("MONGODB_URI", ferrettest.Start(t))
+	dir := t.TempDir()
+	t.Setenv("BLOB_URL", "file://"+filepath.ToSlash(filepath.Join(dir, "bucket")))
+	os.MkdirAll(filepath.Join(dir, "bucket"), 0o700)
+	if code, _, errText := runCLI(t, nil, "keys", "init", "--data", dir); code != 0 {
+		t.Fatal(errText)
+	}
+	addr, _ := startServe(t, "--data", dir, "--trust-refresh", "50ms")
+	if doc := covPassList(t, addr); len(doc.Entries) != 3 {
+		t.Fatalf("before the sync: %d entries, want the 3 own DSCs", len(doc.Entries))
+	}
+	if code, out, errText := runCLI(t, nil, "sync", "--data", dir, "--source", upstream.URL, "--trust-anchor", anchor); code != 0 {
+		t.Fatalf("sync: exit %d\n%s%s", code, out, errText)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for len(covPassList(t, addr).Entries) != 8 {
+		if time.Now().After(deadline) {
+			t.Fatal("serve did not pick up the synced list")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}

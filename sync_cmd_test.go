@@ -1,7 +1,10 @@
 package main
 
 import (
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
+	"encoding/pem"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -184,4 +187,57 @@ func TestSyncBesideServeOnMongoDB(t *testing.T) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+}
+
+// The gateway is reached over mutual TLS: with the client certificate the
+// sync works, without it the gateway refuses and nothing is published.
+func TestSyncOverMutualTLS(t *testing.T) {
+	gw, _, anchor := gatewayFixture(t)
+	dir := t.TempDir()
+	if code, _, errText := runCLI(t, nil, "keys", "init", "--data", dir); code != 0 {
+		t.Fatal(errText)
+	}
+	ca, err := fakegateway.New(time.Now(), "EU") // only for its CA-like parties
+	if err != nil {
+		t.Fatal(err)
+	}
+	caPEM := filepath.Join(dir, "ca.pem")
+	os.WriteFile(caPEM, ca.AnchorPEM(), 0o600)
+	serverCert, err := ca.IssueTLS("127.0.0.1", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	clientCert, err := ca.IssueTLS("lab-client", true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	pool.AddCert(ca.Anchor.Cert)
+	srv := httptest.NewUnstartedServer(gw)
+	srv.TLS = &tls.Config{Certificates: []tls.Certificate{serverCert}, ClientCAs: pool, ClientAuth: tls.RequireAndVerifyClientCert}
+	srv.StartTLS()
+	defer srv.Close()
+	certFile, keyFile := filepath.Join(dir, "client.pem"), filepath.Join(dir, "client.key")
+	writeTLSPair(t, clientCert, certFile, keyFile)
+
+	args := []string{"sync", "--data", dir, "--trust-anchor", anchor, "--source", srv.URL, "--ca", caPEM}
+	if code, out, errText := runCLI(t, nil, append(args, "--client-cert", certFile, "--client-key", keyFile)...); code != 0 {
+		t.Fatalf("with the client certificate: exit %d\n%s%s", code, out, errText)
+	}
+	if code, _, errText := runCLI(t, nil, args...); code != exitSyncUpstream {
+		t.Fatalf("without the client certificate: exit %d %s", code, errText)
+	}
+	if code, _, errText := runCLI(t, nil, append(args, "--client-cert", certFile)...); code != exitUsage || !strings.Contains(errText, "both") {
+		t.Fatalf("certificate without key: exit %d %s", code, errText)
+	}
+}
+
+func writeTLSPair(t *testing.T, c tls.Certificate, certFile, keyFile string) {
+	t.Helper()
+	der, err := x509.MarshalPKCS8PrivateKey(c.PrivateKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.Certificate[0]}), 0o600)
+	os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), 0o600)
 }

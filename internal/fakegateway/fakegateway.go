@@ -10,6 +10,7 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/asn1"
@@ -18,6 +19,7 @@ import (
 	"encoding/pem"
 	"fmt"
 	"math/big"
+	"net"
 	"net/http"
 	"strings"
 	"sync"
@@ -123,6 +125,32 @@ func (g *Gateway) party(name pkix.Name, issuer *Party, ca bool, notBefore, notAf
 		return Party{}, err
 	}
 	return Party{Cert: cert, Key: key}, nil
+}
+
+// IssueTLS makes a TLS certificate issued by the trust anchor, for a
+// loopback server (name an IP address) or a client.
+func (g *Gateway) IssueTLS(name string, client bool) (tls.Certificate, error) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return tls.Certificate{}, err
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(g.serial.Add(1)), Subject: pkix.Name{CommonName: name},
+		NotBefore: g.now.Add(-time.Hour), NotAfter: g.now.AddDate(0, 0, 7), KeyUsage: x509.KeyUsageDigitalSignature}
+	if client {
+		tmpl.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}
+	} else {
+		tmpl.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}
+		if ip := net.ParseIP(name); ip != nil {
+			tmpl.IPAddresses = []net.IP{ip}
+		} else {
+			tmpl.DNSNames = []string{name}
+		}
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, g.Anchor.Cert, key.Public(), g.Anchor.Key)
+	if err != nil {
+		return tls.Certificate{}, err
+	}
+	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}, nil
 }
 
 // DSC describes a DSC to add. The zero value (with Country) is a good

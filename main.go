@@ -40,6 +40,7 @@ func commands() []command {
 		{"serve", "run the HTTP service (embedded store by default, MongoDB with MONGODB_URI)", runServe},
 		{"sync", "pull the upstream trust list, verify every entry, publish a snapshot", runSync},
 		{"verify", "verify DCCs from QR images or HC1: text", runVerify},
+		{"wallet", "act as a wallet app: register for a test, fetch, list and show certificates", runWallet},
 	}
 }
 
@@ -81,12 +82,28 @@ func parseFlags(fs *flag.FlagSet, args []string, w io.Writer, usage string) (cod
 		fmt.Fprintln(w, usage)
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return exitOK, false
+	// Flags may follow arguments ("wallet show 1 --qr x.png"); "--" ends
+	// the flags.
+	var positional []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				return exitOK, false
+			}
+			return exitUsage, false
 		}
-		return exitUsage, false
+		rest := fs.Args()
+		if len(rest) == 0 {
+			break
+		}
+		if i := len(args) - len(rest) - 1; i >= 0 && args[i] == "--" {
+			positional = append(positional, rest...)
+			break
+		}
+		positional = append(positional, rest[0])
+		args = rest[1:]
 	}
+	fs.Parse(append([]string{"--"}, positional...))
 	return exitOK, true
 }
 

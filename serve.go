@@ -27,6 +27,7 @@ import (
 	"github.com/greenpass-dcc/greenpass/trustlist"
 	trustlistsync "github.com/greenpass-dcc/greenpass/trustlist-sync"
 	"github.com/greenpass-dcc/greenpass/valueset"
+	"github.com/greenpass-dcc/greenpass/wallet"
 )
 
 // serveConfig is everything `greenpass serve` is configured with.
@@ -53,6 +54,12 @@ type serveConfig struct {
 	jwksURL        string
 	jwksIssuer     string
 	jwksAlgorithms []string
+
+	transferTokenTTL  time.Duration
+	transferRetention time.Duration
+	transferGrace     time.Duration
+	pickupRate        float64
+	pickupBurst       int
 }
 
 // setting is one configuration entry: flag name, environment variable,
@@ -133,6 +140,11 @@ func serveSettings() []setting {
 		{"jwks-url", "GREENPASS_JWKS_URL", "", "identity provider's JWK Set URL; its tokens are accepted besides our own issuer tokens"},
 		{"jwks-issuer", "GREENPASS_JWKS_ISSUER", "", "required iss of identity-provider tokens (empty: not checked)"},
 		{"jwks-algorithms", "GREENPASS_JWKS_ALGORITHMS", "RS256,PS256,ES256", "signature algorithms accepted from the identity provider"},
+		{"transfer-token-ttl", "GREENPASS_TRANSFER_TOKEN_TTL", "504h", "how long an app's registration (token, key) lives after its creation"},
+		{"transfer-retention", "GREENPASS_TRANSFER_RETENTION", "96h", "longest time a certificate waits for its app after storage"},
+		{"transfer-grace", "GREENPASS_TRANSFER_GRACE", "1h", "how long a certificate stays after its first pickup (a lost answer can be fetched again)"},
+		{"pickup-rate", "GREENPASS_PICKUP_RATE", "1", "pickups per second per registration token (0: unlimited); more get 429"},
+		{"pickup-burst", "GREENPASS_PICKUP_BURST", "5", "burst allowed above --pickup-rate"},
 	}...)
 }
 
@@ -175,7 +187,8 @@ func validate(raw map[string]*string) (*serveConfig, error) {
 		dst  *time.Duration
 	}{
 		{"shutdown-timeout", &c.shutdownTimeout}, {"sweep-interval", &c.sweepInterval}, {"queue-wait", &c.queueWait},
-		{"trust-refresh", &c.trustRefresh},
+		{"trust-refresh", &c.trustRefresh}, {"transfer-token-ttl", &c.transferTokenTTL},
+		{"transfer-retention", &c.transferRetention}, {"transfer-grace", &c.transferGrace},
 		{"validity-vaccination", &c.validityV}, {"validity-test", &c.validityT}, {"validity-recovery", &c.validityR},
 	} {
 		flag, dst := dur.flag, dur.dst
@@ -192,17 +205,22 @@ func validate(raw map[string]*string) (*serveConfig, error) {
 		flag string
 		dst  *int
 		min  int
-	}{{"max-inflight", &c.maxInFlight, 1}, {"max-queue", &c.maxQueue, 0}, {"issuer-burst", &c.issuerBurst, 1}} {
+	}{{"max-inflight", &c.maxInFlight, 1}, {"max-queue", &c.maxQueue, 0}, {"issuer-burst", &c.issuerBurst, 1}, {"pickup-burst", &c.pickupBurst, 1}} {
 		v, err := strconv.Atoi(*raw[n.flag])
 		if err != nil || v < n.min {
 			bad(n.flag, "%q is not a whole number ≥ %d", *raw[n.flag], n.min)
 		}
 		*n.dst = v
 	}
-	if r, err := strconv.ParseFloat(*raw["issuer-rate"], 64); err != nil || r < 0 || math.IsInf(r, 0) || math.IsNaN(r) {
-		bad("issuer-rate", "%q is not a number ≥ 0", *raw["issuer-rate"])
-	} else {
-		c.issuerRate = r
+	for _, r := range []struct {
+		flag string
+		dst  *float64
+	}{{"issuer-rate", &c.issuerRate}, {"pickup-rate", &c.pickupRate}} {
+		if v, err := strconv.ParseFloat(*raw[r.flag], 64); err != nil || v < 0 || math.IsInf(v, 0) || math.IsNaN(v) {
+			bad(r.flag, "%q is not a number ≥ 0", *raw[r.flag])
+		} else {
+			*r.dst = v
+		}
 	}
 	for _, a := range strings.Split(*raw["jwks-algorithms"], ",") {
 		if a = strings.TrimSpace(a); a != "" {
@@ -250,7 +268,9 @@ requests finish and closes the store. With no configuration it runs on one
 machine: the embedded store and the blob folder live under --data. Every flag
 can also be set by the environment variable named with it; flags win.
 
-Endpoints: the issuing API (/api/v1/certificates), the trust lists
+Endpoints: the issuing API (/api/v1/certificates), the certificate transfer
+to wallet apps (/version/v1/…, the Corona-Warn-App DCC-server contract), the
+trust lists
 (/trustList/DSC/, /trustList[/{type}[/{country}]], /signercertificateStatus,
 /signercertificateUpdate, /trustList/signing-key), /healthz, /readyz,
 /metrics, /openapi.yaml.
@@ -463,21 +483,39 @@ func syncLoop(ctx context.Context, job *syncJob, w *trustlist.Watcher, log *slog
 	}
 }
 
-// mountIssuance wires the issuing API: the document signers, the
-// issuer-token verifier (cached), admission control.
+// hashSigner adapts a function to wallet.HashSigner.
+type hashSigner func(ctx context.Context, partnerID, country, dcci string, digest []byte) ([]byte, error)
+
+func (f hashSigner) SignTestHash(ctx context.Context, partnerID, country, dcci string, digest []byte) ([]byte, error) {
+	return f(ctx, partnerID, country, dcci, digest)
+}
+
+// mountIssuance wires the issuing API and the certificate transfer: the
+// document signers, the issuer-token verifier (cached), admission control,
+// the wallet service (which has lab hashes signed by the issuer, while the
+// issuer delivers to it).
 func mountIssuance(ctx context.Context, srv *server.Server, cfg *serveConfig, set *keys.Set, engine store.Engine, log *slog.Logger) error {
 	signers := map[hcert.Type]issuer.DocumentSigner{}
 	for t, d := range set.DSCs {
 		signers[t] = issuer.DocumentSigner{Signer: d.Signer, Certificate: d.Certificate, KID: d.KID}
 	}
 	vs := valueset.Builtin()
-	svc := issuer.New(issuer.Config{
+	var svc *issuer.Service
+	transfers := wallet.NewService(wallet.Config{
+		TokenTTL: cfg.transferTokenTTL, DataTTL: cfg.transferRetention, PickupGrace: cfg.transferGrace,
+		Signer: hashSigner(func(ctx context.Context, partnerID, country, dcci string, digest []byte) ([]byte, error) {
+			return svc.SignTestHash(ctx, partnerID, country, dcci, digest)
+		}),
+		NewDCCI: func(p wallet.Partner, now time.Time) (string, error) { return issuer.NewUVCI(p.Country, p.ID, now) },
+	}, engine)
+	svc = issuer.New(issuer.Config{
 		Signers: signers,
 		Validity: map[hcert.Type]time.Duration{
 			hcert.TypeVaccination: cfg.validityV, hcert.TypeTest: cfg.validityT, hcert.TypeRecovery: cfg.validityR,
 		},
 		DefaultIssuerName: cfg.issuerName,
 		ValueSets:         vs,
+		Transfers:         transfers,
 	}, engine)
 	own, err := auth.NewVerifier(set.IssuerToken.Public(), nil)
 	if err != nil {
@@ -497,12 +535,18 @@ func mountIssuance(ctx context.Context, srv *server.Server, cfg *serveConfig, se
 	if err != nil {
 		return err
 	}
+	cached := auth.NewCache(tokens, 0, nil)
 	srv.MountIssuance(server.Issuance{
 		Service:   svc,
-		Tokens:    auth.NewCache(tokens, 0, nil),
+		Tokens:    cached,
 		Gate:      gate,
 		Rates:     admission.NewRates(cfg.issuerRate, cfg.issuerBurst, 0, nil),
 		ValueSets: vs,
+	})
+	srv.MountTransfer(server.Transfer{
+		Service: transfers,
+		Tokens:  cached,
+		Polls:   admission.NewRates(cfg.pickupRate, cfg.pickupBurst, 100_000, nil),
 	})
 	return nil
 }
@@ -532,7 +576,7 @@ func sweepLoop(ctx context.Context, e store.Engine, interval time.Duration, log 
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
-		for _, coll := range []string{store.Transfers, store.Idempotency, store.Leases} {
+		for _, coll := range store.Expiring() {
 			n, err := e.Sweep(ctx, coll)
 			switch {
 			case err != nil && ctx.Err() == nil:

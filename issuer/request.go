@@ -1,6 +1,7 @@
 package issuer
 
 import (
+	"regexp"
 	"bytes"
 	"encoding/json"
 	"errors"
@@ -27,6 +28,16 @@ type Request struct {
 	Vaccinations []VaccinationInput `json:"v,omitempty"`
 	Tests        []TestInput        `json:"t,omitempty"`
 	Recoveries   []RecoveryInput    `json:"r,omitempty"`
+	// Transfer, when set, also delivers the certificate to the wallet app
+	// that registered a key for the test, encrypted to that key.
+	Transfer *TransferInput `json:"transfer,omitempty"`
+}
+
+// TransferInput names the test whose app receives the certificate.
+type TransferInput struct {
+	// TestID is the SHA-256 hex of the GUID on the test receipt (the app's
+	// registration key): 64 hexadecimal characters.
+	TestID string `json:"testId"`
 }
 
 // NameInput is the person's name; the standardised (ICAO 9303) forms are
@@ -175,11 +186,16 @@ func (r *Request) Validate(vs valueset.Sets, now time.Time) error {
 		v.one("r", len(r.Recoveries))
 		v.recovery(r.Recoveries[0], vs, now)
 	}
+	if r.Transfer != nil && !testIDPattern.MatchString(r.Transfer.TestID) {
+		v.add("transfer.testId", "must be 64 hexadecimal characters (the SHA-256 of the test's GUID)")
+	}
 	if len(v) > 0 {
 		return hcert.SchemaError(v)
 	}
 	return nil
 }
+
+var testIDPattern = regexp.MustCompile(`^[XxA-Fa-f0-9][A-Fa-f0-9]{63}$`)
 
 type fieldErrors []hcert.FieldError
 

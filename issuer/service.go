@@ -31,7 +31,18 @@ var (
 	ErrNoSigner = errors.New("no usable document signer")
 	// ErrBadKey: the idempotency key is empty, too long or not printable.
 	ErrBadKey = errors.New("invalid idempotency key")
+	// ErrNoTransfer: a transfer was asked for, but this service has none.
+	ErrNoTransfer = errors.New("certificate transfer is not available")
 )
+
+// TransferTarget delivers certificates to wallet apps (wallet.Service).
+type TransferTarget interface {
+	// Check says whether the test's app can receive a certificate now.
+	Check(ctx context.Context, testID string) error
+	// Deliver stores the signed certificate for the app, encrypted to its
+	// key; the same UVCI again is a no-op.
+	Deliver(ctx context.Context, testID, uvci string, signedCOSE []byte) error
+}
 
 // DocumentSigner is a DSC's signing key with what issuance needs of its
 // certificate.
@@ -62,6 +73,9 @@ type Config struct {
 	ValueSets valueset.Sets
 	// IdempotencyTTL is how long idempotency keys are kept (24 h when zero).
 	IdempotencyTTL time.Duration
+	// Transfers receives certificates issued with a transfer; nil refuses
+	// such requests.
+	Transfers TransferTarget
 	// Now is the clock (time.Now when nil); Rand the randomness for
 	// signatures and UVCIs (crypto/rand when nil).
 	Now  func() time.Time
@@ -202,6 +216,9 @@ func (s *Service) Issue(ctx context.Context, who Issuer, req *Request, idempoten
 	if !ok || ds.Signer == nil {
 		return nil, fmt.Errorf("%w for %s certificates", ErrNoSigner, typ)
 	}
+	if req.Transfer != nil && s.cfg.Transfers == nil {
+		return nil, ErrNoTransfer
+	}
 	if now.After(ds.Certificate.NotAfter) || now.Before(ds.Certificate.NotBefore) {
 		return nil, fmt.Errorf("%w: the %s document signer certificate is outside its validity", ErrNoSigner, typ)
 	}
@@ -221,6 +238,13 @@ func (s *Service) Issue(ctx context.Context, who Issuer, req *Request, idempoten
 		}
 	}
 
+	if req.Transfer != nil {
+		// Refused before anything is signed or stored: no app, or it has
+		// its certificate already.
+		if err := s.cfg.Transfers.Check(ctx, req.Transfer.TestID); err != nil {
+			return nil, err
+		}
+	}
 	name := who.Name
 	if name == "" {
 		name = s.cfg.DefaultIssuerName
@@ -263,10 +287,24 @@ func (s *Service) Issue(ctx context.Context, who Issuer, req *Request, idempoten
 			return s.replay(ctx, rec, reqHash, req)
 		}
 	}
+	if err := s.deliver(ctx, req, uvci, signed); err != nil {
+		return nil, err
+	}
 	if err := s.storeAudit(ctx, who.ID, who.Country, typ, ds.KID, iat, exp, uvci, msg); err != nil {
 		return nil, err
 	}
 	return out, nil
+}
+
+// deliver hands a certificate issued with a transfer to the wallet side.
+func (s *Service) deliver(ctx context.Context, req *Request, uvci string, signed []byte) error {
+	if req.Transfer == nil {
+		return nil
+	}
+	if err := s.cfg.Transfers.Deliver(ctx, req.Transfer.TestID, uvci, signed); err != nil {
+		return fmt.Errorf("transfer: %w", err)
+	}
+	return nil
 }
 
 // expiry is iat plus the type's validity, never after the DSC's notAfter
@@ -321,6 +359,12 @@ func (s *Service) replay(ctx context.Context, rec idempotencyRecord, reqHash str
 	if err := msg.Verify(key); err != nil {
 		return nil, fmt.Errorf("rebuilt certificate %s does not match its signature: %w", rec.UVCI, err)
 	}
+	if req.Transfer != nil && s.cfg.Transfers == nil {
+		return nil, ErrNoTransfer
+	}
+	if err := s.deliver(ctx, req, rec.UVCI, signed); err != nil {
+		return nil, err
+	}
 	if err := s.storeAudit(ctx, rec.Issuer, rec.Country, typ, rec.KID, rec.IssuedAt, rec.ExpiresAt, rec.UVCI, msg); err != nil {
 		return nil, err
 	}
@@ -359,6 +403,42 @@ func (s *Service) storeAudit(ctx context.Context, issuerID, country string, typ 
 		return fmt.Errorf("store audit record: %w", err)
 	}
 	return nil
+}
+
+// SignTestHash signs a lab's Sig_structure digest with the test DSC for a
+// test certificate carrying dcci (the CWA contract's hash signing: the
+// lab, authenticated, vouches for what it hashed) and keeps the audit
+// record. It returns the partial COSE_Sign1: protected {1: -7}, the kid
+// unprotected, an empty placeholder payload.
+func (s *Service) SignTestHash(ctx context.Context, partnerID, country, dcci string, digest []byte) ([]byte, error) {
+	ds, ok := s.cfg.Signers[hcert.TypeTest]
+	if !ok || ds.Signer == nil {
+		return nil, fmt.Errorf("%w for test certificates", ErrNoSigner)
+	}
+	now := s.cfg.Now()
+	if now.After(ds.Certificate.NotAfter) || now.Before(ds.Certificate.NotBefore) {
+		return nil, fmt.Errorf("%w: the test document signer certificate is outside its validity", ErrNoSigner)
+	}
+	sig, err := hcert.SignDigest(s.cfg.Rand, ds.Signer, digest)
+	if err != nil {
+		return nil, err
+	}
+	partial, err := hcert.PartialSign1(ds.KID, []byte{}, sig)
+	if err != nil {
+		return nil, err
+	}
+	msg, err := hcert.ParseSign1(partial)
+	if err != nil {
+		return nil, fmt.Errorf("re-read partial message: %w", err)
+	}
+	// The lab sets iat and exp; the audit records the signing time and
+	// the longest a test certificate of ours may live.
+	iat := now.Truncate(time.Second)
+	exp := s.expiry(hcert.TypeTest, nil, iat, ds.Certificate.NotAfter)
+	if err := s.storeAudit(ctx, partnerID, country, hcert.TypeTest, ds.KID, iat, exp, dcci, msg); err != nil {
+		return nil, err
+	}
+	return partial, nil
 }
 
 // Lookup returns the audit record of a certificate the issuer made;

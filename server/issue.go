@@ -23,6 +23,7 @@ import (
 	"github.com/greenpass-dcc/greenpass/issuer"
 	"github.com/greenpass-dcc/greenpass/render"
 	"github.com/greenpass-dcc/greenpass/valueset"
+	"github.com/greenpass-dcc/greenpass/wallet"
 )
 
 // CertificateIssuer issues certificates and answers for them
@@ -225,6 +226,12 @@ func (h *issueHandler) issueError(c echo.Context, err error) error {
 		return echo.NewHTTPError(http.StatusConflict, "this Idempotency-Key was already used with a different request")
 	case errors.Is(err, issuer.ErrBadKey):
 		return echo.NewHTTPError(http.StatusBadRequest, "Idempotency-Key must be 1 to 255 printable ASCII characters")
+	case errors.Is(err, issuer.ErrNoTransfer):
+		return echo.NewHTTPError(http.StatusBadRequest, "this server does not transfer certificates to apps")
+	case errors.Is(err, wallet.ErrNoKey):
+		return echo.NewHTTPError(http.StatusNotFound, "no app registered a key for this test (transfer.testId)")
+	case errors.Is(err, wallet.ErrAlreadyStored):
+		return echo.NewHTTPError(http.StatusConflict, "a certificate was already stored for this test (transfer.testId)")
 	case errors.Is(err, issuer.ErrNoSigner):
 		h.log.log.Error("cannot issue", "request_id", requestID(c), "error", err)
 		return echo.NewHTTPError(http.StatusServiceUnavailable, "this service cannot sign certificates of this type at the moment")

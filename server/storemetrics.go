@@ -51,6 +51,13 @@ func (m *meteredEngine) Insert(ctx context.Context, coll, id string, exp time.Ti
 	return r, err
 }
 
+func (m *meteredEngine) List(ctx context.Context, coll, prefix string, limit int) ([]store.Record, error) {
+	start := time.Now()
+	r, err := m.Engine.List(ctx, coll, prefix, limit)
+	m.observe("list", start, err)
+	return r, err
+}
+
 func (m *meteredEngine) Get(ctx context.Context, coll, id string) (store.Record, error) {
 	start := time.Now()
 	r, err := m.Engine.Get(ctx, coll, id)

@@ -131,6 +131,54 @@ func runConformance(t *testing.T, open opener, concurrency bool) {
 				t.Fatalf("Update with the expired record's version: %v, want ErrConflict", err)
 			}
 		}},
+		{"list by prefix in ID order without expired records", func(t *testing.T, e Engine, clock *fakeClock) {
+			for _, id := range []string{"lab/b/2", "lab/a/3", "lab/a/1", "lab/ab", "lab/a/2", "other"} {
+				exp := time.Time{}
+				if id == "lab/a/2" {
+					exp = clock.Now().Add(time.Minute)
+				}
+				if _, err := e.Insert(ctx, Transfers, id, exp, []byte(`"`+id+`"`)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			ids := func(prefix string, limit int) string {
+				t.Helper()
+				recs, err := e.List(ctx, Transfers, prefix, limit)
+				if err != nil {
+					t.Fatal(err)
+				}
+				var out []string
+				for _, r := range recs {
+					if string(r.Data) != `"`+r.ID+`"` || r.Version != 1 {
+						t.Fatalf("record %s: data %s version %d", r.ID, r.Data, r.Version)
+					}
+					out = append(out, r.ID)
+				}
+				return fmt.Sprint(out)
+			}
+			if got := ids("lab/a/", 10); got != "[lab/a/1 lab/a/2 lab/a/3]" {
+				t.Fatalf("List(lab/a/) = %s", got)
+			}
+			if got := ids("lab/a/", 2); got != "[lab/a/1 lab/a/2]" {
+				t.Fatalf("List(lab/a/, 2) = %s", got)
+			}
+			clock.Advance(time.Minute)
+			if got := ids("lab/a/", 10); got != "[lab/a/1 lab/a/3]" {
+				t.Fatalf("after expiry List(lab/a/) = %s", got)
+			}
+			if got := ids("lab/", 10); got != "[lab/a/1 lab/a/3 lab/ab lab/b/2]" {
+				t.Fatalf("List(lab/) = %s", got)
+			}
+			if got := ids("", 10); got != "[lab/a/1 lab/a/3 lab/ab lab/b/2 other]" {
+				t.Fatalf("List() = %s", got)
+			}
+			if got := ids("none/", 10); got != "[]" {
+				t.Fatalf("List(none/) = %s", got)
+			}
+			if _, err := e.List(ctx, Transfers, "bad\x00", 10); err == nil {
+				t.Fatal("a prefix with a control character was accepted")
+			}
+		}},
 		{"a lease has one holder until released or expired", func(t *testing.T, e Engine, clock *fakeClock) {
 			a, err := AcquireLease(ctx, e, "sync", "host-a", time.Minute, clock.Now)
 			if err != nil {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -248,6 +249,37 @@ func (e *Embedded) Sweep(ctx context.Context, coll string) (int, error) {
 		return nil
 	})
 	return n, err
+}
+
+// List implements Engine: a cursor from the prefix on.
+func (e *Embedded) List(ctx context.Context, coll, prefix string, limit int) ([]Record, error) {
+	if err := e.check(ctx); err != nil {
+		return nil, err
+	}
+	if err := checkPrefix(prefix); err != nil {
+		return nil, err
+	}
+	var out []Record
+	err := e.db.View(func(tx *bolt.Tx) error {
+		b := tx.Bucket([]byte(coll))
+		if b == nil {
+			return fmt.Errorf("store: unknown collection %q", coll)
+		}
+		now := e.now()
+		c := b.Cursor()
+		for k, v := c.Seek([]byte(prefix)); k != nil && len(out) < limit && strings.HasPrefix(string(k), prefix); k, v = c.Next() {
+			r, err := decodeRecord(string(k), v)
+			if err != nil {
+				return err
+			}
+			if !r.expired(now) {
+				r.Data = append([]byte(nil), r.Data...) // v lives in the page only during the transaction
+				out = append(out, r)
+			}
+		}
+		return nil
+	})
+	return out, err
 }
 
 // Ping implements Engine.

@@ -210,6 +210,48 @@ func (m *Mongo) Sweep(ctx context.Context, coll string) (int, error) {
 	return int(res.DeletedCount), nil
 }
 
+// List implements Engine: a range query on _id, which the _id index
+// serves in order.
+func (m *Mongo) List(ctx context.Context, coll, prefix string, limit int) ([]Record, error) {
+	if err := m.check(ctx); err != nil {
+		return nil, err
+	}
+	if err := checkPrefix(prefix); err != nil {
+		return nil, err
+	}
+	if limit <= 0 {
+		return nil, nil
+	}
+	rng := bson.D{{Key: "$gte", Value: prefix}}
+	if end := prefixEnd(prefix); end != "" {
+		rng = append(rng, bson.E{Key: "$lt", Value: end})
+	}
+	filter := bson.D{{Key: "_id", Value: rng}, {Key: "$or", Value: bson.A{
+		bson.D{{Key: "exp", Value: nil}},
+		bson.D{{Key: "exp", Value: bson.D{{Key: "$gt", Value: m.now()}}}},
+	}}}
+	cur, err := m.db.Collection(coll).Find(ctx, filter,
+		options.Find().SetSort(bson.D{{Key: "_id", Value: 1}}).SetLimit(int64(limit)))
+	if err != nil {
+		return nil, fmt.Errorf("store: list %s: %w", coll, err)
+	}
+	defer cur.Close(ctx)
+	var out []Record
+	for cur.Next(ctx) {
+		var doc mongoDoc
+		if err := cur.Decode(&doc); err != nil {
+			return nil, fmt.Errorf("store: list %s: %w", coll, err)
+		}
+		if r := doc.record(); !r.expired(m.now()) {
+			out = append(out, r)
+		}
+	}
+	if err := cur.Err(); err != nil {
+		return nil, fmt.Errorf("store: list %s: %w", coll, err)
+	}
+	return out, nil
+}
+
 // Ping implements Engine.
 func (m *Mongo) Ping(ctx context.Context) error {
 	if err := m.check(ctx); err != nil {

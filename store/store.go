@@ -70,6 +70,10 @@ type Engine interface {
 	Update(ctx context.Context, coll, id string, ifVersion int64, expiresAt time.Time, data []byte) (Record, error)
 	// Delete removes the record; ErrNotFound if absent.
 	Delete(ctx context.Context, coll, id string) error
+	// List returns up to limit records whose ID starts with prefix, in ID
+	// order, leaving out expired ones. prefix is printable ASCII (IDs that
+	// are meant to be listed are built so).
+	List(ctx context.Context, coll, prefix string, limit int) ([]Record, error)
 	// Sweep deletes the collection's records expired at now and says how many.
 	Sweep(ctx context.Context, coll string) (int, error)
 	// Ping checks the engine can serve requests.
@@ -82,15 +86,46 @@ type Engine interface {
 const (
 	Certificates = "certificates" // issued-certificate audit records (no personal data)
 	Idempotency  = "idempotency"  // idempotency keys of issuance requests
-	Transfers    = "transfers"    // certificate transfer records
-	Issuers      = "issuers"      // issuer accounts
-	Revocations  = "revocations"  // revoked certificates
-	Leases       = "leases"       // leases of jobs one instance at a time may run
+	Transfers    = "transfers"    // certificate transfer registrations, by test id
+	// TransferTokens maps registration tokens (hashed) to test ids.
+	TransferTokens = "transfer_tokens"
+	Envelopes      = "envelopes"   // certificates stored for pickup, encrypted to the device key
+	LabPending     = "lab_pending" // lab id/test id of tests waiting for their certificate
+	LabClaims      = "lab_claims"  // lab ids claimed by partners, and each partner's index
+	Issuers        = "issuers"     // issuer accounts
+	Revocations    = "revocations" // revoked certificates
+	Leases         = "leases"      // leases of jobs one instance at a time may run
 )
+
+// Expiring lists the collections whose records expire, for the sweeper.
+func Expiring() []string {
+	return []string{Idempotency, Transfers, TransferTokens, Envelopes, LabPending, LabClaims, Leases}
+}
 
 // Collections lists every collection, for engines that prepare them.
 func Collections() []string {
-	return []string{Certificates, Idempotency, Transfers, Issuers, Revocations, Leases}
+	return []string{Certificates, Idempotency, Transfers, TransferTokens, Envelopes, LabPending, LabClaims, Issuers, Revocations, Leases}
+}
+
+// checkPrefix admits List prefixes: printable ASCII below '~', so that
+// the range [prefix, prefix with its last byte incremented) holds exactly
+// the IDs that start with it.
+func checkPrefix(prefix string) error {
+	for i := range len(prefix) {
+		if prefix[i] < 0x20 || prefix[i] >= 0x7e {
+			return fmt.Errorf("store: list prefix %q: printable ASCII below '~' only", prefix)
+		}
+	}
+	return nil
+}
+
+// prefixEnd is the first ID after every ID with the prefix ("" for none:
+// the whole collection).
+func prefixEnd(prefix string) string {
+	if prefix == "" {
+		return ""
+	}
+	return prefix[:len(prefix)-1] + string(prefix[len(prefix)-1]+1)
 }
 
 // Collection is typed access to one collection: T is stored as JSON.
@@ -140,4 +175,28 @@ func (c Collection[T]) Update(ctx context.Context, id string, ifVersion int64, e
 // Delete removes the value under id.
 func (c Collection[T]) Delete(ctx context.Context, id string) error {
 	return c.engine.Delete(ctx, c.name, id)
+}
+
+// Item is a listed value with its ID and version.
+type Item[T any] struct {
+	ID      string
+	Version int64
+	Value   T
+}
+
+// List returns up to limit values whose IDs start with prefix, in ID order.
+func (c Collection[T]) List(ctx context.Context, prefix string, limit int) ([]Item[T], error) {
+	recs, err := c.engine.List(ctx, c.name, prefix, limit)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Item[T], 0, len(recs))
+	for _, r := range recs {
+		var v T
+		if err := json.Unmarshal(r.Data, &v); err != nil {
+			return nil, fmt.Errorf("store %s: decode %q: %w", c.name, r.ID, err)
+		}
+		out = append(out, Item[T]{ID: r.ID, Version: r.Version, Value: v})
+	}
+	return out, nil
 }

@@ -1,0 +1,59 @@
+package server
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/greenpass-dcc/greenpass/admission"
+	"github.com/greenpass-dcc/greenpass/store"
+	"github.com/greenpass-dcc/greenpass/wallet"
+)
+
+// Polling faster than the per-token limit gets 429 with Retry-After; the
+// pending answer is a 202 with Retry-After; unmatched paths stay 404 (the
+// lab routes' authentication does not spread to them).
+func TestPickupStatusesAndPollLimit(t *testing.T) {
+	e, err := store.OpenEmbedded(t.TempDir(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	svc := wallet.NewService(wallet.Config{}, e)
+	s := newTestServer(t, nil)
+	s.MountTransfer(Transfer{Service: svc, Polls: admission.NewRates(1, 2, 0, nil)})
+	h := s.Handler()
+	sum := sha256.Sum256([]byte("guid"))
+	tok, _, err := svc.RegistrationToken(context.Background(), hex.EncodeToString(sum[:]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pick := func() *httptest.ResponseRecorder {
+		req := httptest.NewRequest("POST", "/version/v1/dcc", strings.NewReader(`{"registrationToken":"`+tok+`"}`))
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		return rec
+	}
+	if rec := pick(); rec.Code != http.StatusNotFound || !strings.Contains(rec.Body.String(), "no device key") {
+		t.Fatalf("before the key: %d %s", rec.Code, rec.Body)
+	}
+	if _, err := svc.RegisterKey(context.Background(), tok, testDeviceKey(t)); err != nil {
+		t.Fatal(err)
+	}
+	if rec := pick(); rec.Code != http.StatusAccepted || rec.Header().Get("Retry-After") != "10" {
+		t.Fatalf("pending: %d %v", rec.Code, rec.Header())
+	}
+	if rec := pick(); rec.Code != http.StatusTooManyRequests || rec.Header().Get("Retry-After") == "" {
+		t.Fatalf("third poll within a second: %d %v", rec.Code, rec.Header())
+	}
+	if rec := do(t, h, "GET", "/version/v1/nothing", nil); rec.Code != http.StatusNotFound {
+		t.Fatalf("unmatched path: %d", rec.Code)
+	}
+	if rec := do(t, h, "GET", "/nothing/at/all", nil); rec.Code != http.StatusNotFound {
+		t.Fatalf("unmatched path: %d", rec.Code)
+	}
+}

@@ -37,6 +37,7 @@ func commands() []command {
 	return []command{
 		{"keys", "create development keys, print issuer tokens", runKeys},
 		{"loadtest", "send issuance load to a running server and report rate and latency", runLoadtest},
+		{"rules", "evaluate CertLogic expressions, check business-rule documents", runRules},
 		{"serve", "run the HTTP service (embedded store by default, MongoDB with MONGODB_URI)", runServe},
 		{"sync", "pull the upstream trust list, verify every entry, publish a snapshot", runSync},
 		{"verify", "verify DCCs from QR images or HC1: text", runVerify},

@@ -65,7 +65,7 @@ func benchSetup(b *testing.B) (*Verifier, string) {
 	return v, vec.Prefix
 }
 
-func parseText(b *testing.B, text string) *hcert.Sign1 {
+func parseText(b testing.TB, text string) *hcert.Sign1 {
 	b45, _ := hcert.TrimPrefix(text)
 	z, _ := hcert.DecodeBase45(b45)
 	c, _ := hcert.Decompress(z, 0)

@@ -39,6 +39,9 @@ const (
 	CodeDSCNotYetValid    Code = "DSC_NOT_YET_VALID"   // clock before DSC notBefore
 	CodeIssuedBeforeDSC   Code = "ISSUED_BEFORE_DSC"   // iat before DSC notBefore
 	CodeOutlivesDSC       Code = "EXPIRES_AFTER_DSC"   // exp after DSC notAfter
+	CodeRevoked           Code = "REVOKED"             // on the revocation list
+	CodeRuleFailed        Code = "RULE_FAILED"         // a business rule says no
+	CodeRuleOpen          Code = "RULE_OPEN"           // a business rule could not be decided
 )
 
 // errorCodes maps the errors of the decoding stages to reason codes, in one

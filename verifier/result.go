@@ -23,13 +23,21 @@ const (
 	StageSignature Stage = "signature"
 	StageKeyUsage  Stage = "keyUsage"
 	StageExpiry    Stage = "expiry"
+	// StageRevocation and StageRules run when the verifier has a
+	// revocation list and business rules; a verifier without them skips
+	// them, and that does not make a certificate invalid.
+	StageRevocation Stage = "revocation"
+	StageRules      Stage = "rules"
 )
+
+// optionalStages may be skipped in a valid result.
+var optionalStages = map[Stage]bool{StageRevocation: true, StageRules: true}
 
 // stageOrder is the report order (the order: decoding first, then
 // the checks that need trust and time).
 var stageOrder = [...]Stage{
 	StagePicture, StagePrefix, StageBase45, StageZlib, StageCOSE,
-	StageCBOR, StageSchema, StageSignature, StageKeyUsage, StageExpiry,
+	StageCBOR, StageSchema, StageSignature, StageKeyUsage, StageExpiry, StageRevocation, StageRules,
 }
 
 // Stages returns all stages in report order.

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/greenpass-dcc/greenpass/certlogic"
 	"github.com/greenpass-dcc/greenpass/hcert"
 	"github.com/greenpass-dcc/greenpass/trustlist"
 )
@@ -30,6 +31,34 @@ type Verifier struct {
 	now         func() time.Time
 	kidFallback bool
 	skew        time.Duration
+	revoked     RevocationChecker
+	rules       RuleSource
+	arrival     string
+	region      string
+}
+
+// RevocationChecker says whether a certificate is revoked, by its hashes
+// (*trustlist.RevocationList does).
+type RevocationChecker interface {
+	Revoked(kid []byte, hashes map[trustlist.HashType]trustlist.RevocationHash) (trustlist.HashType, bool)
+}
+
+// RuleSource supplies business rules and the value sets they refer to
+// (value-set id → codes).
+type RuleSource interface {
+	Rules() []*certlogic.Rule
+	ValueSets() map[string][]string
+}
+
+// WithRevocation checks certificates against a revocation list (the
+// revocation stage).
+func WithRevocation(c RevocationChecker) Option { return func(v *Verifier) { v.revoked = c } }
+
+// WithRules checks certificates against the acceptance rules of the
+// arrival country (the checkpoint's) and the invalidation rules of their
+// issuing country (the rules stage). region selects regional rules.
+func WithRules(src RuleSource, arrival, region string) Option {
+	return func(v *Verifier) { v.rules, v.arrival, v.region = src, arrival, region }
 }
 
 // Option configures a Verifier.
@@ -115,13 +144,17 @@ func (v *Verifier) verifyText(_ context.Context, r *Result, text string) {
 	claims, cert := v.decodePayload(r, msg.Payload)
 	v.checkKeyUsage(r, cert)
 	v.checkExpiry(r, claims)
+	v.checkRevocation(r, msg, claims, cert)
+	v.checkRules(r, claims, cert)
 }
 
-// finish derives Valid: every stage after picture passed.
+// finish derives Valid: every stage after picture passed (the optional
+// ones may have been skipped, never failed).
 func (r *Result) finish() {
 	r.Valid = r.Stages.Get(StagePicture) != Fail
 	for _, s := range stageOrder[1:] {
-		if r.Stages.Get(s) != Pass {
+		out := r.Stages.Get(s)
+		if out != Pass && !(optionalStages[s] && out == Skipped) {
 			r.Valid = false
 		}
 	}

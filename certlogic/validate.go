@@ -24,7 +24,9 @@ var pathPattern = regexp.MustCompile(`^([^.]+?)(\.[^.]+?)*$`)
 func Validate(expr any) []Issue { return validate(expr, 0) }
 
 func validate(expr any, depth int) []Issue {
-	issue := func(format string, a ...any) []Issue { return []Issue{{Expr: expr, Message: fmt.Sprintf(format, a...)}} }
+	issue := func(format string, a ...any) []Issue {
+		return []Issue{{Expr: expr, Message: fmt.Sprintf(format, a...)}}
+	}
 	if depth > MaxDepth {
 		return issue("expression nested deeper than %d", MaxDepth)
 	}
@@ -54,7 +56,9 @@ func validate(expr any, depth int) []Issue {
 
 func validateOperation(expr any, op string, values any, depth int) []Issue {
 	var out []Issue
-	add := func(format string, a ...any) { out = append(out, Issue{Expr: expr, Message: fmt.Sprintf(format, a...)}) }
+	add := func(format string, a ...any) {
+		out = append(out, Issue{Expr: expr, Message: fmt.Sprintf(format, a...)})
+	}
 	sub := func(xs []any) {
 		for _, x := range xs {
 			out = append(out, validate(x, depth+1)...)

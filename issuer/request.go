@@ -1,12 +1,12 @@
 package issuer
 
 import (
-	"regexp"
 	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"regexp"
 	"strings"
 	"time"
 	"unicode"

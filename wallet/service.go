@@ -24,7 +24,7 @@ var (
 	ErrUnknownToken  = errors.New("unknown registration token")                        // 404
 	ErrNoKey         = errors.New("no device key registered for this test")            // 404
 	ErrUnknownTest   = errors.New("no registration for this test")                     // 404
-	ErrKeyConflict   = errors.New("another device key is registered for this test")   // 409
+	ErrKeyConflict   = errors.New("another device key is registered for this test")    // 409
 	ErrNotAllowed    = errors.New("the test result does not allow a certificate")      // 403
 	ErrPending       = errors.New("the certificate is not available yet")              // 202
 	ErrGone          = errors.New("the certificate was picked up or has expired")      // 410

@@ -139,7 +139,9 @@ func init() {
 
 // newTestGUID is a fresh GUID as the test receipt carries it; its SHA-256
 // hex is the test id.
-func newTestGUID() string { return fmt.Sprintf("guid-%d-%d", time.Now().UnixNano(), testIDCounter.Add(1)) }
+func newTestGUID() string {
+	return fmt.Sprintf("guid-%d-%d", time.Now().UnixNano(), testIDCounter.Add(1))
+}
 
 func newService(e store.Engine, c *clock, s *signer) *Service {
 	return NewService(Config{Now: c.Now, Signer: s, NewDCCI: func(p Partner, now time.Time) (string, error) {

@@ -334,14 +334,20 @@ func serve(ctx context.Context, cfg *serveConfig, log *slog.Logger) error {
 		server.Check{Name: "blob", Ping: func(ctx context.Context) error { return blobstore.Ping(ctx, bucket) }},
 	)
 	engine = server.MeterStore(engine, srv.Registry())
-	if err := mountIssuance(ctx, srv, cfg, keySet, engine, log); err != nil {
+	var revocations *trustlist.RevocationWatcher
+	issuerSvc, err := mountIssuance(ctx, srv, cfg, keySet, engine, log, func() { revocations.Poke() })
+	if err != nil {
 		return err
 	}
 	watcher, err := startTrustLists(openCtx, cfg, keySet, engine, bucket, log)
 	if err != nil {
 		return err
 	}
-	srv.MountTrustLists(watcher)
+	revocations = trustlist.NewRevocationWatcher(watcher, issuerSvc.Revocations, keySet.TrustList, log)
+	if err := revocations.Refresh(openCtx); err != nil {
+		log.Warn("revocation list not rendered; retrying every refresh", "error", err)
+	}
+	srv.MountTrustLists(trustLists{watcher, revocations})
 
 	ln, err := net.Listen("tcp", cfg.addr)
 	if err != nil {
@@ -352,6 +358,7 @@ func serve(ctx context.Context, cfg *serveConfig, log *slog.Logger) error {
 	bg := newBackground(ctx)
 	bg.Go(func(ctx context.Context) { sweepLoop(ctx, engine, cfg.sweepInterval, log) })
 	bg.Go(func(ctx context.Context) { watcher.Run(ctx, cfg.trustRefresh) })
+	bg.Go(func(ctx context.Context) { revocations.Run(ctx, cfg.trustRefresh) })
 	if cfg.sync != nil {
 		local, err := localEntries(filepath.Join(cfg.dataDir, "keys"))
 		if err != nil {
@@ -364,6 +371,15 @@ func serve(ctx context.Context, cfg *serveConfig, log *slog.Logger) error {
 	bg.Stop()
 	return err
 }
+
+// trustLists is what the trust-list endpoints serve from: the current
+// snapshot's view and the revocation view.
+type trustLists struct {
+	*trustlist.Watcher
+	rev *trustlist.RevocationWatcher
+}
+
+func (t trustLists) Revocations() *trustlist.RevocationView { return t.rev.View() }
 
 // background runs the service's loops and stops them together.
 type background struct {
@@ -444,7 +460,7 @@ func publishOwnDSCs(ctx context.Context, engine store.Engine, snaps *trustlist.S
 			entries = append(entries, e)
 		}
 	}
-	missing := len(have) != len(local)
+	missing := len(have) != len(local) || prev == nil || len(prev.ValueSets) == 0
 	for _, e := range local {
 		missing = missing || !have[e.Thumbprint]
 		entries = append(entries, trustlist.SnapshotEntry{Entry: e, Local: true})
@@ -452,7 +468,12 @@ func publishOwnDSCs(ctx context.Context, engine store.Engine, snaps *trustlist.S
 	if !missing {
 		return nil
 	}
-	hash, err := snaps.Publish(ctx, trustlist.NewSnapshot(prev, time.Now(), source, entries))
+	snap := trustlist.NewSnapshot(prev, time.Now(), source, entries)
+	trustlist.KeepBusinessData(snap, prev, trustlist.ValueSetEntries(valueset.BuiltinDocuments()))
+	if prev != nil {
+		snap.Revocations = prev.Revocations
+	}
+	hash, err := snaps.Publish(ctx, snap)
 	if err != nil {
 		return fmt.Errorf("trust list: publish own DSCs: %w", err)
 	}
@@ -494,7 +515,8 @@ func (f hashSigner) SignTestHash(ctx context.Context, partnerID, country, dcci s
 // document signers, the issuer-token verifier (cached), admission control,
 // the wallet service (which has lab hashes signed by the issuer, while the
 // issuer delivers to it).
-func mountIssuance(ctx context.Context, srv *server.Server, cfg *serveConfig, set *keys.Set, engine store.Engine, log *slog.Logger) error {
+func mountIssuance(ctx context.Context, srv *server.Server, cfg *serveConfig, set *keys.Set, engine store.Engine, log *slog.Logger,
+	onRevoke func()) (*issuer.Service, error) {
 	signers := map[hcert.Type]issuer.DocumentSigner{}
 	for t, d := range set.DSCs {
 		signers[t] = issuer.DocumentSigner{Signer: d.Signer, Certificate: d.Certificate, KID: d.KID}
@@ -516,24 +538,25 @@ func mountIssuance(ctx context.Context, srv *server.Server, cfg *serveConfig, se
 		DefaultIssuerName: cfg.issuerName,
 		ValueSets:         vs,
 		Transfers:         transfers,
+		OnRevoke:          onRevoke,
 	}, engine)
 	own, err := auth.NewVerifier(set.IssuerToken.Public(), nil)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	tokens := auth.Chain{own}
 	if cfg.jwksURL != "" {
 		idp, err := auth.NewJWKSVerifier(ctx, cfg.jwksURL, auth.JWKSOptions{
 			Algorithms: cfg.jwksAlgorithms, Issuer: cfg.jwksIssuer, Log: log})
 		if err != nil {
-			return err
+			return nil, err
 		}
 		tokens = append(tokens, idp)
 		log.Info("issuer tokens: own key and identity provider", "jwks_issuer", cfg.jwksIssuer)
 	}
 	gate, err := admission.NewGate(cfg.maxInFlight, cfg.maxQueue, cfg.queueWait)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	cached := auth.NewCache(tokens, 0, nil)
 	srv.MountIssuance(server.Issuance{
@@ -548,7 +571,7 @@ func mountIssuance(ctx context.Context, srv *server.Server, cfg *serveConfig, se
 		Tokens:  cached,
 		Polls:   admission.NewRates(cfg.pickupRate, cfg.pickupBurst, 100_000, nil),
 	})
-	return nil
+	return svc, nil
 }
 
 // loadOrInitKeys loads DATA/keys. On a single machine (embedded store) a

@@ -23,6 +23,7 @@ import (
 	"github.com/greenpass-dcc/greenpass/store"
 	"github.com/greenpass-dcc/greenpass/trustlist"
 	trustlistsync "github.com/greenpass-dcc/greenpass/trustlist-sync"
+	"github.com/greenpass-dcc/greenpass/valueset"
 )
 
 // Exit codes of greenpass sync besides exitOK and exitUsage. In each
@@ -46,6 +47,8 @@ func syncSettings() []setting {
 		{"client-cert", "GREENPASS_SYNC_CLIENT_CERT", "", "PEM client certificate for the gateway's mutual TLS"},
 		{"client-key", "GREENPASS_SYNC_CLIENT_KEY", "", "PEM private key of --client-cert"},
 		{"ca", "GREENPASS_SYNC_CA", "", "PEM CA certificates for the gateway's TLS (default: the system's)"},
+		{"rules-source", "GREENPASS_SYNC_RULES_SOURCE", "", "business rules: a DGCA business-rule service base URL (/rules, /valuesets, /countrylist), or a directory or file of rule JSON documents; empty: keep the last published"},
+		{"rules-key", "GREENPASS_SYNC_RULES_KEY", "", "PEM public key the business-rule service signs with (X-SIGNATURE); checked when set"},
 		{"max-loss", "GREENPASS_SYNC_MAX_LOSS", "0.1", "largest share (0–1) of the last good list's DSCs a new list may lack before it is refused"},
 		{"keep", "GREENPASS_SYNC_KEEP", "7", "trust-list snapshots kept in the bucket"},
 		{"every", "GREENPASS_SYNC_EVERY", "0s", "repeat at this interval (e.g. 24h); 0s: once"},
@@ -56,6 +59,7 @@ func syncSettings() []setting {
 // syncOptions is the validated sync configuration.
 type syncOptions struct {
 	source  trustlistsync.Source
+	rules   trustlistsync.RulesSource
 	anchors []*x509.Certificate
 	maxLoss float64
 	keep    int
@@ -105,6 +109,24 @@ func parseSync(raw map[string]*string, prefix string) (*syncOptions, error) {
 		o.source = &trustlistsync.Gateway{Base: src, Client: client}
 	default:
 		o.source = &trustlistsync.File{Path: src}
+	}
+	switch rs := get("rules-source"); {
+	case rs == "":
+	case strings.HasPrefix(rs, "https://") || strings.HasPrefix(rs, "http://"):
+		svc := &trustlistsync.RuleService{Base: rs}
+		if k := get("rules-key"); k != "" {
+			if pem, err := os.ReadFile(k); err != nil {
+				bad("rules-key", "%v", err)
+			} else if svc.Key, err = trustlist.ParsePublicKey(pem); err != nil {
+				bad("rules-key", "%v", err)
+			}
+		}
+		o.rules = svc
+	default:
+		if _, err := os.Stat(rs); err != nil {
+			bad("rules-source", "%v", err)
+		}
+		o.rules = &trustlistsync.RuleFiles{Path: rs}
 	}
 	if get("trust-anchor") == "" {
 		bad("trust-anchor", "required: the gateway's trust anchor (PEM)")
@@ -329,6 +351,7 @@ func (j *syncJob) run(ctx context.Context) (*trustlistsync.Report, error) {
 		Source: j.opts.source, Anchors: j.opts.anchors,
 		Snapshots: trustlist.NewSnapshots(j.bucket, j.opts.keep), Bucket: j.bucket, Signer: j.signer.TrustList,
 		Local: j.local, Lock: storeLock{engine: j.engine, ttl: j.opts.timeout + time.Minute},
+		Rules: j.opts.rules, DefaultValueSets: trustlist.ValueSetEntries(valueset.BuiltinDocuments()),
 		MaxLoss: j.opts.maxLoss, Force: j.force, DryRun: j.dryRun, Log: j.log, Progress: j.progress,
 	})
 }
@@ -353,8 +376,8 @@ func printSyncReport(w io.Writer, r *trustlistsync.Report) {
 	case r.Published:
 		state = "published snapshot " + r.Snapshot[:12]
 	}
-	fmt.Fprintf(w, "%s: %d entries fetched; %d DSCs, %d CSCAs, %d upload certificates accepted, %d own DSCs; %d dropped; %s (%s)\n",
-		r.Source, r.Fetched, r.Accepted, r.CSCAs, r.Uploads, r.Local, len(r.Dropped), state, r.Duration.Round(time.Millisecond))
+	fmt.Fprintf(w, "%s: %d entries fetched; %d DSCs, %d CSCAs, %d upload certificates accepted, %d own DSCs; %d rules, %d value sets, %d revocations; %d dropped; %s (%s)\n",
+		r.Source, r.Fetched, r.Accepted, r.CSCAs, r.Uploads, r.Local, r.Rules, r.ValueSets, r.Revocations, len(r.Dropped), state, r.Duration.Round(time.Millisecond))
 	if r.Previous > 0 {
 		fmt.Fprintf(w, "  against the last good list: %d of %d DSCs gone (%.1f %%)\n", r.Lost, r.Previous, 100*r.LostShare)
 	}

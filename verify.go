@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -33,6 +34,9 @@ func runVerify(ctx context.Context, args []string, std stdio) int {
 		trustFile   = fs.String("trust", "", "trusted DSC list: a `FILE` or an http(s) URL (a greenpass server's base URL, or the list's URL) in the CovPass format (signature line + JSON); a URL needs --trust-key")
 		trustKey    = fs.String("trust-key", "", "the trust-list signing key to pin (`FILE`: PEM public key or certificate, e.g. DATA/keys/trustlist.pub.pem or GET /trustList/signing-key); the list's signature must verify under it")
 		maxAge      = fs.Duration("trust-max-age", 48*time.Hour, "warn when the trust list is older than this (it is still used)")
+		country     = fs.String("country", "", "the checkpoint's country `CC`: check its acceptance rules and the issuing country's invalidation rules (rules from --rules or the --trust server)")
+		region      = fs.String("region", "", "the checkpoint's region, for regional rules")
+		rulesFile   = fs.String("rules", "", "business rules `FILE` (one rule or a JSON array, the gateway's format) for --country")
 		at          = fs.String("at", "", "validation clock as RFC 3339 `TIME` (default: now)")
 		asJSON      = fs.Bool("json", false, "print one JSON object per input (JSON Lines)")
 		showPerson  = fs.Bool("show-person", false, "print names and date of birth in the human output")
@@ -69,11 +73,18 @@ Flags:`); !ok {
 	if *kidFallback {
 		opts = append(opts, verifier.WithKIDFallback())
 	}
-	trust, err := loadTrust(ctx, dscFiles, trustSource{*trustFile, *trustKey, *maxAge}, std.err)
+	src := trustSource{*trustFile, *trustKey, *maxAge}
+	trust, pinned, err := loadTrust(ctx, dscFiles, src, std.err)
 	if err != nil {
 		fmt.Fprintf(std.err, "greenpass verify: %v\n", err)
 		return exitUsage
 	}
+	extra, err := policyOptions(ctx, src, pinned, *country, *region, *rulesFile, std.err)
+	if err != nil {
+		fmt.Fprintf(std.err, "greenpass verify: %v\n", err)
+		return exitUsage
+	}
+	opts = append(opts, extra...)
 	if trust.Len() == 0 {
 		fmt.Fprintln(std.err, "greenpass verify: warning: no trusted DSCs (--dsc, --trust); every signature check will fail")
 	}
@@ -135,60 +146,108 @@ func (t trustSource) isURL() bool {
 	return strings.HasPrefix(t.location, "https://") || strings.HasPrefix(t.location, "http://")
 }
 
-// loadTrust builds the trust list from --dsc files and a --trust list.
-func loadTrust(ctx context.Context, dscFiles []string, src trustSource, warn io.Writer) (*trustlist.List, error) {
+// policyOptions adds the revocation list (from a --trust server) and the
+// business rules (--rules, else the --trust server) for --country.
+func policyOptions(ctx context.Context, src trustSource, pinned crypto.PublicKey, country, region, rulesFile string, warn io.Writer) ([]verifier.Option, error) {
+	var opts []verifier.Option
+	base := ""
+	if src.isURL() {
+		base = serverBase(src.location)
+		revs, err := fetchRevocations(ctx, base, pinned)
+		switch {
+		case errors.Is(err, errNotServed):
+			fmt.Fprintf(warn, "greenpass verify: warning: %s publishes no revocation list; revocation is not checked\n", base)
+		case err != nil:
+			return nil, fmt.Errorf("revocation list: %w", err)
+		default:
+			opts = append(opts, verifier.WithRevocation(revs))
+		}
+	}
+	if country == "" {
+		if rulesFile != "" {
+			return nil, errors.New("--rules without --country: whose acceptance rules?")
+		}
+		return opts, nil
+	}
+	if len(country) != 2 || strings.ToUpper(country) != country {
+		return nil, fmt.Errorf("--country %q is not two upper-case letters", country)
+	}
+	var bundle *ruleBundle
+	switch {
+	case rulesFile != "":
+		rules, err := readRules(rulesFile)
+		if err != nil {
+			return nil, err
+		}
+		bundle = &ruleBundle{rules: rules, valueSets: builtinValueSets()}
+	case base != "":
+		var err error
+		if bundle, err = fetchRules(ctx, base, pinned); err != nil {
+			return nil, fmt.Errorf("business rules: %w", err)
+		}
+	default:
+		return nil, errors.New("--country needs business rules: --rules FILE, or --trust URL of a server that publishes them")
+	}
+	return append(opts, verifier.WithRules(bundle, country, region)), nil
+}
+
+// loadTrust builds the trust list from --dsc files and a --trust list,
+// and returns the pinned key it was checked with (nil without one).
+func loadTrust(ctx context.Context, dscFiles []string, src trustSource, warn io.Writer) (*trustlist.List, crypto.PublicKey, error) {
 	var dscs []*trustlist.DSC
 	for _, f := range dscFiles {
 		raw, err := readLimited(f, trustlist.MaxDocumentSize)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		der, err := trustlist.ParseCertificate(raw)
 		if err != nil {
-			return nil, fmt.Errorf("--dsc %s: %w", f, err)
+			return nil, nil, fmt.Errorf("--dsc %s: %w", f, err)
 		}
 		dsc, err := trustlist.NewDSC(der, "")
 		if err != nil {
-			return nil, fmt.Errorf("--dsc %s: %w", f, err)
+			return nil, nil, fmt.Errorf("--dsc %s: %w", f, err)
 		}
 		dscs = append(dscs, dsc)
 	}
 	if src.location == "" {
 		if src.keyFile != "" {
-			return nil, errors.New("--trust-key without --trust")
+			return nil, nil, errors.New("--trust-key without --trust")
 		}
-		return trustlist.NewList(dscs...), nil
+		return trustlist.NewList(dscs...), nil, nil
 	}
 	var raw []byte
 	var err error
 	if src.isURL() {
 		if src.keyFile == "" {
-			return nil, fmt.Errorf("--trust %s: a downloaded list needs --trust-key, the key it must be signed with", src.location)
+			return nil, nil, fmt.Errorf("--trust %s: a downloaded list needs --trust-key, the key it must be signed with", src.location)
 		}
 		raw, err = download(ctx, trustListURL(src.location), trustlist.MaxDocumentSize)
 	} else {
 		raw, err = readLimited(src.location, trustlist.MaxDocumentSize)
 	}
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	doc, err := trustlist.ParseDocument(raw)
 	if err != nil {
-		return nil, fmt.Errorf("--trust %s: %w", src.location, err)
+		return nil, nil, fmt.Errorf("--trust %s: %w", src.location, err)
 	}
+	var pinned crypto.PublicKey
 	if src.keyFile == "" {
 		fmt.Fprintf(warn, "greenpass verify: warning: the signature of %s is not checked (no --trust-key)\n", src.location)
 	} else {
 		keyPEM, err := readLimited(src.keyFile, 1<<20)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		pub, err := trustlist.ParsePublicKey(keyPEM)
+		pinned = pub
 		if err != nil {
-			return nil, fmt.Errorf("--trust-key %s: %w", src.keyFile, err)
+			return nil, nil, fmt.Errorf("--trust-key %s: %w", src.keyFile, err)
 		}
 		if err := doc.Verify(pub); err != nil {
-			return nil, fmt.Errorf("--trust %s: %w under --trust-key %s; not used", src.location, err, src.keyFile)
+			return nil, nil, fmt.Errorf("--trust %s: %w under --trust-key %s; not used", src.location, err, src.keyFile)
 		}
 	}
 	if !doc.IssuedAt.IsZero() {
@@ -201,7 +260,7 @@ func loadTrust(ctx context.Context, dscFiles []string, src trustSource, warn io.
 	for _, e := range bad {
 		fmt.Fprintf(warn, "greenpass verify: --trust %s: skipped %v\n", src.location, e)
 	}
-	return trustlist.NewList(append(dscs, good...)...), nil
+	return trustlist.NewList(append(dscs, good...)...), pinned, nil
 }
 
 // trustListURL is the CovPass list's URL: a server's base URL gets

@@ -164,7 +164,7 @@ func Select(rules []*Rule, s Selection) []*Rule {
 		case r.Region != "" && !strings.EqualFold(r.Region, s.Region):
 			continue
 		}
-		if cur := best[r.Identifier]; cur == nil || compareVersions(r.Version, cur.Version) > 0 {
+		if cur := best[r.Identifier]; cur == nil || CompareVersions(r.Version, cur.Version) > 0 {
 			best[r.Identifier] = r
 		}
 	}
@@ -176,8 +176,8 @@ func Select(rules []*Rule, s Selection) []*Rule {
 	return out
 }
 
-// compareVersions orders x.y.z versions numerically.
-func compareVersions(a, b string) int {
+// CompareVersions orders x.y.z versions numerically.
+func CompareVersions(a, b string) int {
 	pa, pb := strings.Split(a, "."), strings.Split(b, ".")
 	for i := 0; i < max(len(pa), len(pb)); i++ {
 		var x, y int
@@ -253,7 +253,7 @@ func Run(r *Rule, payload any, dccVersion string, ext External) (Result, string)
 	if major(r.EngineVersion) > major(SupportedEngineVersion) {
 		return Open, fmt.Sprintf("engine version %s is newer than the %s supported", r.EngineVersion, SupportedEngineVersion)
 	}
-	if major(dccVersion) != major(r.SchemaVersion) || compareVersions(dccVersion, r.SchemaVersion) < 0 {
+	if major(dccVersion) != major(r.SchemaVersion) || CompareVersions(dccVersion, r.SchemaVersion) < 0 {
 		return Open, fmt.Sprintf("written for schema %s, the certificate is %s", r.SchemaVersion, dccVersion)
 	}
 	v, err := Evaluate(r.Logic, map[string]any{"payload": payload, "external": ext.data()})

@@ -76,6 +76,9 @@ type Config struct {
 	// Transfers receives certificates issued with a transfer; nil refuses
 	// such requests.
 	Transfers TransferTarget
+	// OnRevoke, when set, is called after a revocation was stored (to
+	// publish it without waiting for the next refresh).
+	OnRevoke func()
 	// Now is the clock (time.Now when nil); Rand the randomness for
 	// signatures and UVCIs (crypto/rand when nil).
 	Now  func() time.Time
@@ -93,9 +96,10 @@ var DefaultValidity = map[hcert.Type]time.Duration{
 
 // Service issues certificates and keeps their audit records.
 type Service struct {
-	cfg   Config
-	audit store.Collection[Audit]
-	idem  store.Collection[idempotencyRecord]
+	cfg         Config
+	audit       store.Collection[Audit]
+	idem        store.Collection[idempotencyRecord]
+	revocations store.Collection[Revocation]
 }
 
 // New returns a Service storing in e.
@@ -126,9 +130,10 @@ func New(cfg Config, e store.Engine) *Service {
 		cfg.Rand = rand.Reader
 	}
 	return &Service{
-		cfg:   cfg,
-		audit: store.NewCollection[Audit](e, store.Certificates),
-		idem:  store.NewCollection[idempotencyRecord](e, store.Idempotency),
+		cfg:         cfg,
+		audit:       store.NewCollection[Audit](e, store.Certificates),
+		revocations: store.NewCollection[Revocation](e, store.Revocations),
+		idem:        store.NewCollection[idempotencyRecord](e, store.Idempotency),
 	}
 }
 
@@ -154,6 +159,8 @@ type Audit struct {
 	// before truncation: SHA-256 of r for ES256, of the whole signature
 	// for PS256.
 	RevocationSignatureSHA256 string `json:"revocationSignatureSha256"`
+	// RevokedAt is set (by Lookup) when the issuer revoked the certificate.
+	RevokedAt *time.Time `json:"revokedAt,omitempty"`
 }
 
 // idempotencyRecord remembers what a keyed request produced. It holds no
@@ -450,6 +457,9 @@ func (s *Service) Lookup(ctx context.Context, issuerID, uvci string) (*Audit, er
 	}
 	if err != nil {
 		return nil, fmt.Errorf("read audit record: %w", err)
+	}
+	if rev, _, err := s.revocations.Get(ctx, uvci); err == nil {
+		a.RevokedAt = &rev.RevokedAt
 	}
 	return &a, nil
 }

@@ -31,6 +31,7 @@ import (
 type CertificateIssuer interface {
 	Issue(ctx context.Context, who issuer.Issuer, req *issuer.Request, idempotencyKey string) (*issuer.Issued, error)
 	Lookup(ctx context.Context, issuerID, uvci string) (*issuer.Audit, error)
+	Revoke(ctx context.Context, issuerID, uvci string) (*issuer.Revocation, bool, error)
 }
 
 // Issuance configures the issuing API.
@@ -66,6 +67,7 @@ type admissionMetrics struct {
 //
 //	POST /api/v1/certificates          issue (JSON, PNG, PDF or text by Accept)
 //	GET  /api/v1/certificates/{uvci}   the audit record, to the issuer that made it
+//	POST /api/v1/certificates/{uvci}/revoke   revoke it (201; 200 when revoked before)
 //
 // Both need an issuer token. Issuing passes the issuer's rate limit (429)
 // and the gate (503) before any body is read; both refusals carry
@@ -91,6 +93,7 @@ func (s *Server) MountIssuance(cfg Issuance) {
 	g := s.echo.Group("/api/v1/certificates", s.RequireIssuer(cfg.Tokens))
 	g.POST("", h.issue, h.admit)
 	g.GET("/:uvci", h.lookup)
+	g.POST("/:uvci/revoke", h.revoke)
 }
 
 type issueHandler struct {
@@ -254,6 +257,25 @@ func (h *issueHandler) lookup(c echo.Context) error {
 		return err
 	}
 	return c.JSON(http.StatusOK, a)
+}
+
+func (h *issueHandler) revoke(c echo.Context) error {
+	uvci, err := url.PathUnescape(c.Param("uvci"))
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, "malformed UVCI in the path")
+	}
+	rev, created, err := h.cfg.Service.Revoke(c.Request().Context(), Issuer(c).Subject, uvci)
+	if errors.Is(err, issuer.ErrNotFound) {
+		return echo.NewHTTPError(http.StatusNotFound, "no certificate of yours has this UVCI")
+	}
+	if err != nil {
+		return err
+	}
+	status := http.StatusOK
+	if created {
+		status = http.StatusCreated
+	}
+	return c.JSON(status, rev)
 }
 
 // negotiate picks the offered type the Accept header prefers (highest q,

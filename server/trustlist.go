@@ -1,6 +1,7 @@
 package server
 
 import (
+	"encoding/base64"
 	"net/http"
 	"strconv"
 	"strings"
@@ -10,10 +11,12 @@ import (
 	"github.com/greenpass-dcc/greenpass/trustlist"
 )
 
-// TrustLists is the current trust-list view (trustlist.Watcher); nil
-// before anything was published.
+// TrustLists is the current trust-list view; nil before anything was
+// published. Revocations is the current revocation view (upstream and
+// this service's own revocations), nil until rendered.
 type TrustLists interface {
 	Current() *trustlist.View
+	Revocations() *trustlist.RevocationView
 }
 
 // MountTrustLists adds the public trust-list endpoints, in the formats the
@@ -38,6 +41,14 @@ func (s *Server) MountTrustLists(tl TrustLists) {
 		"/trustList/:type/:country": h.gateway,
 		"/signercertificateStatus":  h.status,
 		"/signercertificateUpdate":  h.update,
+		"/rules":                    h.ruleList,
+		"/rules/:country":           h.ruleList,
+		"/rules/:country/:hash":     h.rule,
+		"/valuesets":                h.valueSetList,
+		"/valuesets/:hash":          h.valueSet,
+		"/countrylist":              h.countryList,
+		"/revocation/lists":         h.revocationIndex,
+		"/revocation/lists/:kid":    h.revocationList,
 	}
 	for path, handler := range routes {
 		s.echo.GET(path, handler)
@@ -94,6 +105,92 @@ func (h trustListHandler) gateway(c echo.Context) error {
 		return echo.NewHTTPError(http.StatusBadRequest, "type must be DSC, CSCA, UPLOAD or AUTHENTICATION")
 	}
 	return serveDocument(c, r)
+}
+
+func (h trustListHandler) ruleList(c echo.Context) error {
+	v, err := h.view()
+	if err != nil {
+		return err
+	}
+	country := c.Param("country")
+	if country != "" && (len(country) != 2 || strings.ToUpper(country) != country) {
+		return echo.NewHTTPError(http.StatusBadRequest, "country must be two upper-case letters (ISO 3166-1 alpha-2)")
+	}
+	return serveDocument(c, v.RuleList(country))
+}
+
+func (h trustListHandler) rule(c echo.Context) error {
+	v, err := h.view()
+	if err != nil {
+		return err
+	}
+	r, ok := v.Rule(c.Param("country"), strings.ToLower(c.Param("hash")))
+	if !ok {
+		return echo.NewHTTPError(http.StatusNotFound, "no rule of this country has this hash")
+	}
+	return serveDocument(c, r)
+}
+
+func (h trustListHandler) valueSetList(c echo.Context) error {
+	v, err := h.view()
+	if err != nil {
+		return err
+	}
+	return serveDocument(c, v.ValueSetList())
+}
+
+func (h trustListHandler) valueSet(c echo.Context) error {
+	v, err := h.view()
+	if err != nil {
+		return err
+	}
+	r, ok := v.ValueSet(strings.ToLower(c.Param("hash")))
+	if !ok {
+		return echo.NewHTTPError(http.StatusNotFound, "no value set has this hash")
+	}
+	return serveDocument(c, r)
+}
+
+func (h trustListHandler) countryList(c echo.Context) error {
+	v, err := h.view()
+	if err != nil {
+		return err
+	}
+	return serveDocument(c, v.CountryList())
+}
+
+func (h trustListHandler) revocations() (*trustlist.RevocationView, error) {
+	r := h.tl.Revocations()
+	if r == nil {
+		return nil, echo.NewHTTPError(http.StatusServiceUnavailable, "the revocation list is not ready yet")
+	}
+	return r, nil
+}
+
+func (h trustListHandler) revocationIndex(c echo.Context) error {
+	r, err := h.revocations()
+	if err != nil {
+		return err
+	}
+	return serveDocument(c, r.Index)
+}
+
+// revocationList serves one kid's list; the kid is Base64url in the path
+// (standard Base64 has "/"), with or without padding.
+func (h trustListHandler) revocationList(c echo.Context) error {
+	r, err := h.revocations()
+	if err != nil {
+		return err
+	}
+	raw, err := base64.RawURLEncoding.DecodeString(strings.TrimRight(c.Param("kid"), "="))
+	if err != nil || len(raw) != 8 {
+		return echo.NewHTTPError(http.StatusBadRequest, "kid must be the 8-byte kid in Base64url")
+	}
+	doc, ok := r.ForKID(base64.StdEncoding.EncodeToString(raw))
+	if !ok {
+		return echo.NewHTTPError(http.StatusNotFound, "no revocations for this kid")
+	}
+	return serveDocument(c, doc)
 }
 
 // update hands out the DSC after the client's resume token; 204 when it

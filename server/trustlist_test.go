@@ -21,10 +21,12 @@ import (
 )
 
 type fixedView struct {
-	v atomic.Pointer[trustlist.View]
+	v   atomic.Pointer[trustlist.View]
+	rev atomic.Pointer[trustlist.RevocationView]
 }
 
-func (f *fixedView) Current() *trustlist.View { return f.v.Load() }
+func (f *fixedView) Current() *trustlist.View               { return f.v.Load() }
+func (f *fixedView) Revocations() *trustlist.RevocationView { return f.rev.Load() }
 
 // trustListView renders a snapshot of n DSCs per country (DE, AT) and a
 // CSCA each.

@@ -99,7 +99,7 @@ const (
 
 // Expiring lists the collections whose records expire, for the sweeper.
 func Expiring() []string {
-	return []string{Idempotency, Transfers, TransferTokens, Envelopes, LabPending, LabClaims, Leases}
+	return []string{Idempotency, Transfers, TransferTokens, Envelopes, LabPending, LabClaims, Leases, Revocations}
 }
 
 // Collections lists every collection, for engines that prepare them.

@@ -49,7 +49,12 @@ type Config struct {
 	Signer crypto.Signer
 	// Local are this service's own DSCs, published with the upstream ones.
 	Local []trustlist.Entry
-	Lock  Lock
+	// Rules, when set, delivers business rules, value sets and countries;
+	// without it the last good snapshot's are kept. DefaultValueSets are
+	// published when no value sets are known at all.
+	Rules            RulesSource
+	DefaultValueSets []trustlist.ValueSetEntry
+	Lock             Lock
 	// MaxLoss is the largest share (0–1) of the last good list's upstream
 	// DSCs the new list may lack; Force publishes regardless.
 	MaxLoss float64
@@ -63,18 +68,21 @@ type Config struct {
 
 // Report is what a sync did.
 type Report struct {
-	Source    string  `json:"source"`
-	Fetched   int     `json:"fetched"`  // entries delivered (all types)
-	Accepted  int     `json:"accepted"` // DSCs accepted
-	CSCAs     int     `json:"cscas"`
-	Uploads   int     `json:"uploads"`
-	Local     int     `json:"local"`
-	Dropped   []Drop  `json:"dropped"`
-	Previous  int     `json:"previous"` // upstream DSCs in the last good snapshot
-	Lost      int     `json:"lost"`     // of those, missing now
-	LostShare float64 `json:"lostShare"`
-	Published bool    `json:"published"`
-	Snapshot  string  `json:"snapshot,omitempty"`
+	Source      string  `json:"source"`
+	Fetched     int     `json:"fetched"`  // entries delivered (all types)
+	Accepted    int     `json:"accepted"` // DSCs accepted
+	CSCAs       int     `json:"cscas"`
+	Uploads     int     `json:"uploads"`
+	Local       int     `json:"local"`
+	Dropped     []Drop  `json:"dropped"`
+	Rules       int     `json:"rules"`       // business rules published
+	ValueSets   int     `json:"valueSets"`   // value sets published
+	Revocations int     `json:"revocations"` // upstream revocation entries published
+	Previous    int     `json:"previous"`    // upstream DSCs in the last good snapshot
+	Lost        int     `json:"lost"`        // of those, missing now
+	LostShare   float64 `json:"lostShare"`
+	Published   bool    `json:"published"`
+	Snapshot    string  `json:"snapshot,omitempty"`
 	// Mirror says what changed in the mirror files.
 	Mirror   trustlist.MirrorStats `json:"mirror"`
 	DryRun   bool                  `json:"dryRun"`
@@ -185,6 +193,33 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		entries = append(entries, trustlist.SnapshotEntry{Entry: e, Local: true})
 	}
 	snap := trustlist.NewSnapshot(prev, now, cfg.Source.String(), entries)
+
+	if rs, ok := cfg.Source.(revocationSource); ok {
+		step("revocation", 0, 0)
+		batches, err := rs.FetchRevocations(ctx)
+		if err != nil {
+			return rep, fmt.Errorf("%w: revocation list: %w", ErrUpstream, err)
+		}
+		revs, drops := checkBatches(batches, checked.Uploads, now)
+		snap.Revocations = revs
+		rep.Dropped = append(rep.Dropped, drops...)
+	} else if prev != nil {
+		snap.Revocations = prev.Revocations
+	}
+	if cfg.Rules != nil {
+		step("rules", 0, 0)
+		b, err := cfg.Rules.FetchRules(ctx)
+		if err != nil {
+			return rep, fmt.Errorf("%w: business rules: %w", ErrUpstream, err)
+		}
+		snap.Rules, snap.ValueSets, snap.Countries = b.Rules, b.ValueSets, b.Countries
+		rep.Dropped = append(rep.Dropped, b.Dropped...)
+	}
+	trustlist.KeepBusinessData(snap, prev, cfg.DefaultValueSets)
+	rep.Rules, rep.ValueSets, rep.Revocations = len(snap.Rules), len(snap.ValueSets), len(snap.Revocations)
+	for _, d := range rep.Dropped[len(checked.Dropped):] {
+		cfg.Log.Warn("trust list: entry dropped", "type", d.Type, "country", d.Country, "id", d.KID, "code", d.Code, "detail", d.Detail)
+	}
 	if cfg.DryRun {
 		return rep, nil
 	}

@@ -42,6 +42,13 @@ type Snapshot struct {
 	// credentials, or a file name), for operators.
 	Source  string          `json:"source,omitempty"`
 	Entries []SnapshotEntry `json:"entries"`
+	// Rules, ValueSets and Countries are the business rules, value sets
+	// and onboarded countries of the DGCA business-rule service;
+	// Revocations the revocation entries imported from upstream.
+	Rules       []RuleEntry     `json:"rules,omitempty"`
+	ValueSets   []ValueSetEntry `json:"valueSets,omitempty"`
+	Countries   []string        `json:"countries,omitempty"`
+	Revocations []Revocation    `json:"revocations,omitempty"`
 }
 
 // SnapshotEntry is a trust-list entry with its sequence number.

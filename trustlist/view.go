@@ -13,6 +13,8 @@ import (
 	"sort"
 	"sync"
 	"time"
+
+	"github.com/greenpass-dcc/greenpass/certlogic"
 )
 
 // Response is one app-facing document, rendered once per snapshot.
@@ -79,6 +81,16 @@ type View struct {
 	gateway    map[string]*Response // "" (all), "DSC", "DSC/DE", …
 	updates    []SignerUpdate       // DSCs in ID order
 	emptyList  *Response
+
+	rules         []*certlogic.Rule
+	ruleList      *Response
+	ruleLists     map[string]*Response // by country
+	ruleDocs      map[string]*Response // country/hash
+	valueSetList  *Response
+	valueSetDocs  map[string]*Response // by hash
+	valueSetCodes map[string][]string
+	countryList   *Response
+	revocations   []Revocation
 }
 
 // gzipMin is the size below which bodies are sent as they are.
@@ -89,7 +101,8 @@ const gzipMin = 1024
 // left out of the verifier's list and returned as errors; the published
 // documents carry the entries as the snapshot has them.
 func NewView(snap *Snapshot, hash string, signer crypto.Signer) (*View, []error) {
-	v := &View{Hash: hash, IssuedAt: snap.IssuedAt, Source: snap.Source, gateway: map[string]*Response{}}
+	v := &View{Hash: hash, IssuedAt: snap.IssuedAt, Source: snap.Source, gateway: map[string]*Response{},
+		ruleLists: map[string]*Response{}, ruleDocs: map[string]*Response{}, valueSetDocs: map[string]*Response{}}
 	var errs []error
 	mk := func(contentType string, content, body []byte, signHeader bool) *Response {
 		r, err := newResponse(contentType, content, body, snap.IssuedAt, signer, signHeader)
@@ -144,6 +157,8 @@ func NewView(snap *Snapshot, hash string, signer crypto.Signer) (*View, []error)
 		v.gateway[key] = mk("application/json", body, body, true)
 	}
 	v.emptyList = mk("application/json", []byte("[]"), []byte("[]"), true)
+	errs = append(errs, v.renderRules(snap, mk)...)
+	v.revocations = snap.Revocations
 	return v, errs
 }
 
@@ -230,6 +245,9 @@ func (v *View) SignerUpdate(after int64) (SignerUpdate, bool) {
 	}
 	return v.updates[i], true
 }
+
+// UpstreamRevocations are the revocation entries the sync imported.
+func (v *View) UpstreamRevocations() []Revocation { return v.revocations }
 
 // Age is how old the snapshot is at now.
 func (v *View) Age(now time.Time) time.Duration { return now.Sub(v.IssuedAt) }

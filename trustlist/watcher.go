@@ -67,3 +67,73 @@ func (w *Watcher) Run(ctx context.Context, interval time.Duration) {
 		}
 	}
 }
+
+// RevocationWatcher keeps the revocation view: the current snapshot's
+// upstream entries plus local ones (this service's issuers' revocations),
+// re-rendered whenever the set changes.
+type RevocationWatcher struct {
+	trust  *Watcher
+	local  func(ctx context.Context) ([]Revocation, error)
+	signer crypto.Signer
+	log    *slog.Logger
+	view   atomic.Pointer[RevocationView]
+	poke   chan struct{}
+}
+
+// NewRevocationWatcher combines trust's upstream revocations with local.
+func NewRevocationWatcher(trust *Watcher, local func(ctx context.Context) ([]Revocation, error), signer crypto.Signer, log *slog.Logger) *RevocationWatcher {
+	return &RevocationWatcher{trust: trust, local: local, signer: signer, log: log, poke: make(chan struct{}, 1)}
+}
+
+// View is the current revocation view, nil before the first Refresh.
+func (r *RevocationWatcher) View() *RevocationView { return r.view.Load() }
+
+// Poke asks Run for a refresh now (a revocation was just stored).
+func (r *RevocationWatcher) Poke() {
+	select {
+	case r.poke <- struct{}{}:
+	default:
+	}
+}
+
+// Refresh re-reads the entries and renders them if they changed.
+func (r *RevocationWatcher) Refresh(ctx context.Context) error {
+	var entries []Revocation
+	if v := r.trust.Current(); v != nil {
+		entries = append(entries, v.UpstreamRevocations()...)
+	}
+	if r.local != nil {
+		own, err := r.local(ctx)
+		if err != nil {
+			return err
+		}
+		entries = append(entries, own...)
+	}
+	if cur := r.view.Load(); cur != nil && cur.Fingerprint == RevocationFingerprint(entries) {
+		return nil
+	}
+	v, err := NewRevocationView(entries, time.Now(), r.signer)
+	if err != nil {
+		return err
+	}
+	r.view.Store(v)
+	r.log.Info("revocation list rendered", "entries", v.List().Len())
+	return nil
+}
+
+// Run refreshes every interval and when poked, until ctx ends.
+func (r *RevocationWatcher) Run(ctx context.Context, interval time.Duration) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		case <-r.poke:
+		}
+		if err := r.Refresh(ctx); err != nil && ctx.Err() == nil {
+			r.log.Warn("revocation list refresh failed; serving the previous one", "error", err)
+		}
+	}
+}

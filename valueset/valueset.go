@@ -121,3 +121,18 @@ func Parse(data []byte) (*Set, error) {
 	}
 	return &s, nil
 }
+
+// BuiltinDocuments returns the embedded value-set files as they are, for
+// publication when no upstream has delivered value sets.
+func BuiltinDocuments() [][]byte {
+	names, _ := fs.Glob(builtin, "data/*.json")
+	var out [][]byte
+	for _, name := range names {
+		data, err := fs.ReadFile(builtin, name)
+		if err != nil {
+			panic(err) // embedded: cannot fail
+		}
+		out = append(out, data)
+	}
+	return out
+}

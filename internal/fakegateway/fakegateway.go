@@ -60,6 +60,7 @@ type Gateway struct {
 	truncate atomic.Bool
 	serial   atomic.Int64
 	dscKey   *ecdsa.PrivateKey
+	batches  []batch
 }
 
 var ekuOID = map[hcert.Type]asn1.ObjectIdentifier{
@@ -302,14 +303,19 @@ func (g *Gateway) FailWith(status int) { g.status.Store(int32(status)) }
 // Truncate makes the lists arrive cut in half (a dropped connection).
 func (g *Gateway) Truncate(on bool) { g.truncate.Store(on) }
 
-// ServeHTTP answers GET /trustList, /trustList/{type} and
-// /trustList/{type}/{country}.
+// ServeHTTP answers GET /trustList, /trustList/{type},
+// /trustList/{type}/{country}, /revocation-list and
+// /revocation-list/{batchId}.
 func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if s := g.status.Load(); s != 0 && s != http.StatusOK {
 		http.Error(w, "upstream unavailable", int(s))
 		return
 	}
 	parts := strings.Split(strings.Trim(r.URL.Path, "/"), "/")
+	if r.Method == http.MethodGet && parts[0] == "revocation-list" && len(parts) <= 2 {
+		g.serveRevocations(w, r, parts)
+		return
+	}
 	if r.Method != http.MethodGet || len(parts) == 0 || parts[0] != "trustList" || len(parts) > 3 {
 		http.NotFound(w, r)
 		return

@@ -29,7 +29,8 @@ import (
 
 type fixed struct{ v *trustlist.View }
 
-func (f fixed) Current() *trustlist.View { return f.v }
+func (f fixed) Current() *trustlist.View               { return f.v }
+func (f fixed) Revocations() *trustlist.RevocationView { return nil }
 
 func main() {
 	n := flag.Int("dscs", 1000, "DSCs in the list")

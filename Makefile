@@ -21,9 +21,15 @@ fuzz:
 		go test ./issuer -run '^$$' -fuzz "^$$t\$$" -fuzztime $(FUZZTIME) || exit 1; done
 	go test ./auth -run '^$$' -fuzz '^FuzzVerify$$' -fuzztime $(FUZZTIME)
 	go test ./trustlist-sync -run '^$$' -fuzz '^FuzzCheck$$' -fuzztime $(FUZZTIME)
+	for t in FuzzEvaluate FuzzParseRule; do \
+		go test ./certlogic -run '^$$' -fuzz "^$$t\$$" -fuzztime $(FUZZTIME) || exit 1; done
+	go test ./trustlist -run '^$$' -fuzz '^FuzzParseRevocationDoc$$' -fuzztime $(FUZZTIME)
+	for t in FuzzParseDeviceKey FuzzOpenCertificate; do \
+		go test ./wallet -run '^$$' -fuzz "^$$t\$$" -fuzztime $(FUZZTIME) || exit 1; done
+	go test ./hcert -run '^$$' -fuzz '^FuzzReplacePayload$$' -fuzztime $(FUZZTIME)
 
 bench:
 	go test ./verifier -run '^$$' -bench . -benchtime 3s -count 5
 	go test ./issuer -run '^$$' -bench . -benchtime 3s -count 3 -cpu 2
 	go test ./trustlist-sync -run '^$$' -bench Sync10k -benchtime 3x
-	go test ./server -run '^$$' -bench Revalidation -benchtime 2s -count 3
+	go test ./server -run '^$$' -bench 'Revalidation|PickupPolling' -benchtime 2s -count 3

@@ -56,3 +56,18 @@ func FuzzParsePublicKey(f *testing.F) {
 		ParsePublicKey(in)
 	})
 }
+
+func FuzzParseRevocationDoc(f *testing.F) {
+	f.Add([]byte(`{"kid":"AAAAAAAAAAA=","issuedAt":"2026-11-30T00:00:00Z","hashes":{"UCI":["AAAAAAAAAAAAAAAAAAAAAA=="]}}`))
+	f.Fuzz(func(t *testing.T, in []byte) {
+		entries, err := ParseRevocationDoc(in)
+		if err != nil {
+			return
+		}
+		for _, e := range entries {
+			if e.Type != HashSignature && e.Type != HashUCI && e.Type != HashCountryUCI {
+				t.Fatalf("unknown hash type %q accepted", e.Type)
+			}
+		}
+	})
+}

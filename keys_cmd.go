@@ -71,7 +71,7 @@ func runIssuerToken(ctx context.Context, args []string, std stdio) int {
 	sub := fs.String("sub", "", "issuer id (required)")
 	country := fs.String("country", "DE", "issuer country, ISO 3166-1 alpha-2")
 	name := fs.String("name", "", `issuer name written into certificates ("is"); the server's --issuer-name when empty`)
-	roles := fs.String("roles", "issue:v,issue:t,issue:r", "comma-separated roles: issue:v, issue:t, issue:r")
+	roles := fs.String("roles", "issue:v,issue:t,issue:r", "comma-separated roles: issue:v, issue:t, issue:r, verify (checkpoints)")
 	ttl := fs.Duration("ttl", 12*time.Hour, "how long the token is valid")
 	if code, ok := parseFlags(fs, args, std.err, "Usage: greenpass keys issuer-token --sub ID [flags]\n\nPrints a bearer token for the local server.\n\nFlags:"); !ok {
 		return code

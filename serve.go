@@ -27,6 +27,7 @@ import (
 	"github.com/greenpass-dcc/greenpass/trustlist"
 	trustlistsync "github.com/greenpass-dcc/greenpass/trustlist-sync"
 	"github.com/greenpass-dcc/greenpass/valueset"
+	"github.com/greenpass-dcc/greenpass/verifier"
 	"github.com/greenpass-dcc/greenpass/wallet"
 )
 
@@ -60,6 +61,13 @@ type serveConfig struct {
 	transferGrace     time.Duration
 	pickupRate        float64
 	pickupBurst       int
+
+	checkpointCountry  string
+	checkpointRegion   string
+	checkpointAuth     string
+	checkpointKey      string
+	checkpointInflight int
+	checkpointBudget   time.Duration
 }
 
 // setting is one configuration entry: flag name, environment variable,
@@ -145,6 +153,12 @@ func serveSettings() []setting {
 		{"transfer-grace", "GREENPASS_TRANSFER_GRACE", "1h", "how long a certificate stays after its first pickup (a lost answer can be fetched again)"},
 		{"pickup-rate", "GREENPASS_PICKUP_RATE", "1", "pickups per second per registration token (0: unlimited); more get 429"},
 		{"pickup-burst", "GREENPASS_PICKUP_BURST", "5", "burst allowed above --pickup-rate"},
+		{"checkpoint-country", "GREENPASS_CHECKPOINT_COUNTRY", "", "country whose acceptance rules /api/v1/verify applies by default (?country= overrides); empty: no rules unless asked"},
+		{"checkpoint-region", "GREENPASS_CHECKPOINT_REGION", "", "region for regional rules"},
+		{"checkpoint-auth", "GREENPASS_CHECKPOINT_AUTH", "open", "who may use /api/v1/verify: open, key (X-Checkpoint-Key, or a verify token), token (an issuer token with the role verify)"},
+		{"checkpoint-key", "GREENPASS_CHECKPOINT_KEY", "", "the shared key for --checkpoint-auth key"},
+		{"checkpoint-inflight", "GREENPASS_CHECKPOINT_INFLIGHT", "8", "scans worked on at once; more wait briefly, then 503"},
+		{"checkpoint-scan-budget", "GREENPASS_CHECKPOINT_SCAN_BUDGET", "400ms", "longest search for a QR code in one camera frame"},
 	}...)
 }
 
@@ -168,6 +182,8 @@ func validate(raw map[string]*string) (*serveConfig, error) {
 	c := &serveConfig{
 		addr: *raw["addr"], logFormat: *raw["log-format"], logLevel: *raw["log-level"],
 		issuerName: *raw["issuer-name"], jwksURL: *raw["jwks-url"], jwksIssuer: *raw["jwks-issuer"],
+		checkpointCountry: strings.ToUpper(*raw["checkpoint-country"]), checkpointRegion: *raw["checkpoint-region"],
+		checkpointAuth: *raw["checkpoint-auth"], checkpointKey: *raw["checkpoint-key"],
 	}
 	var errs []error
 	bad := func(flag, format string, a ...any) {
@@ -189,6 +205,7 @@ func validate(raw map[string]*string) (*serveConfig, error) {
 		{"shutdown-timeout", &c.shutdownTimeout}, {"sweep-interval", &c.sweepInterval}, {"queue-wait", &c.queueWait},
 		{"trust-refresh", &c.trustRefresh}, {"transfer-token-ttl", &c.transferTokenTTL},
 		{"transfer-retention", &c.transferRetention}, {"transfer-grace", &c.transferGrace},
+		{"checkpoint-scan-budget", &c.checkpointBudget},
 		{"validity-vaccination", &c.validityV}, {"validity-test", &c.validityT}, {"validity-recovery", &c.validityR},
 	} {
 		flag, dst := dur.flag, dur.dst
@@ -205,7 +222,8 @@ func validate(raw map[string]*string) (*serveConfig, error) {
 		flag string
 		dst  *int
 		min  int
-	}{{"max-inflight", &c.maxInFlight, 1}, {"max-queue", &c.maxQueue, 0}, {"issuer-burst", &c.issuerBurst, 1}, {"pickup-burst", &c.pickupBurst, 1}} {
+	}{{"max-inflight", &c.maxInFlight, 1}, {"max-queue", &c.maxQueue, 0}, {"issuer-burst", &c.issuerBurst, 1}, {"pickup-burst", &c.pickupBurst, 1},
+		{"checkpoint-inflight", &c.checkpointInflight, 1}} {
 		v, err := strconv.Atoi(*raw[n.flag])
 		if err != nil || v < n.min {
 			bad(n.flag, "%q is not a whole number ≥ %d", *raw[n.flag], n.min)
@@ -236,6 +254,18 @@ func validate(raw map[string]*string) (*serveConfig, error) {
 	var lvl slog.Level
 	if err := lvl.UnmarshalText([]byte(c.logLevel)); err != nil {
 		bad("log-level", "%q is not debug, info, warn or error", c.logLevel)
+	}
+	switch c.checkpointAuth {
+	case "open", "token":
+	case "key":
+		if len(c.checkpointKey) < 16 {
+			bad("checkpoint-key", "--checkpoint-auth key needs a key of at least 16 characters")
+		}
+	default:
+		bad("checkpoint-auth", "%q is not open, key or token", c.checkpointAuth)
+	}
+	if c.checkpointCountry != "" && len(c.checkpointCountry) != 2 {
+		bad("checkpoint-country", "%q is not a two-letter country code", c.checkpointCountry)
 	}
 	// The built-in sync is configured by its source.
 	if *raw["sync-source"] != "" {
@@ -268,7 +298,8 @@ requests finish and closes the store. With no configuration it runs on one
 machine: the embedded store and the blob folder live under --data. Every flag
 can also be set by the environment variable named with it; flags win.
 
-Endpoints: the issuing API (/api/v1/certificates), the certificate transfer
+Endpoints: the checkpoint page (/check) and API (/api/v1/verify), the
+issuing API (/api/v1/certificates), the certificate transfer
 to wallet apps (/version/v1/…, the Corona-Warn-App DCC-server contract), the
 trust lists
 (/trustList/DSC/, /trustList[/{type}[/{country}]], /signercertificateStatus,
@@ -335,7 +366,7 @@ func serve(ctx context.Context, cfg *serveConfig, log *slog.Logger) error {
 	)
 	engine = server.MeterStore(engine, srv.Registry())
 	var revocations *trustlist.RevocationWatcher
-	issuerSvc, err := mountIssuance(ctx, srv, cfg, keySet, engine, log, func() { revocations.Poke() })
+	issuerSvc, issuerTokens, err := mountIssuance(ctx, srv, cfg, keySet, engine, log, func() { revocations.Poke() })
 	if err != nil {
 		return err
 	}
@@ -347,7 +378,20 @@ func serve(ctx context.Context, cfg *serveConfig, log *slog.Logger) error {
 	if err := revocations.Refresh(openCtx); err != nil {
 		log.Warn("revocation list not rendered; retrying every refresh", "error", err)
 	}
-	srv.MountTrustLists(trustLists{watcher, revocations})
+	published := trustLists{watcher, revocations}
+	srv.MountTrustLists(published)
+	checkGate, err := admission.NewGate(cfg.checkpointInflight, 64, 2*time.Second)
+	if err != nil {
+		return err
+	}
+	cp := server.Checkpoint{Verifier: liveVerifier{published, cfg.checkpointCountry, cfg.checkpointRegion, cfg.checkpointBudget}, Gate: checkGate}
+	switch cfg.checkpointAuth {
+	case "key":
+		cp.Key, cp.Tokens = cfg.checkpointKey, issuerTokens
+	case "token":
+		cp.Tokens = issuerTokens
+	}
+	srv.MountCheckpoint(cp)
 
 	ln, err := net.Listen("tcp", cfg.addr)
 	if err != nil {
@@ -380,6 +424,40 @@ type trustLists struct {
 }
 
 func (t trustLists) Revocations() *trustlist.RevocationView { return t.rev.View() }
+
+// liveVerifier verifies checkpoint scans against what the service
+// publishes now: the current DSCs, revocations, rules and value sets.
+type liveVerifier struct {
+	tl              trustLists
+	country, region string
+	budget          time.Duration
+}
+
+func (l liveVerifier) verifier(country string) *verifier.Verifier {
+	if country == "" {
+		country = l.country
+	}
+	opts := []verifier.Option{verifier.WithScanBudget(l.budget)}
+	var dscs verifier.TrustStore = trustlist.NewList()
+	if v := l.tl.Current(); v != nil {
+		dscs = v.List()
+		if country != "" {
+			opts = append(opts, verifier.WithRules(v, country, l.region))
+		}
+	}
+	if r := l.tl.Revocations(); r != nil {
+		opts = append(opts, verifier.WithRevocation(r.List()))
+	}
+	return verifier.New(dscs, opts...)
+}
+
+func (l liveVerifier) VerifyImage(ctx context.Context, image []byte, country string) *verifier.Result {
+	return l.verifier(country).VerifyImage(ctx, image)
+}
+
+func (l liveVerifier) VerifyText(ctx context.Context, text, country string) *verifier.Result {
+	return l.verifier(country).VerifyText(ctx, text)
+}
 
 // background runs the service's loops and stops them together.
 type background struct {
@@ -516,7 +594,7 @@ func (f hashSigner) SignTestHash(ctx context.Context, partnerID, country, dcci s
 // the wallet service (which has lab hashes signed by the issuer, while the
 // issuer delivers to it).
 func mountIssuance(ctx context.Context, srv *server.Server, cfg *serveConfig, set *keys.Set, engine store.Engine, log *slog.Logger,
-	onRevoke func()) (*issuer.Service, error) {
+	onRevoke func()) (*issuer.Service, server.TokenVerifier, error) {
 	signers := map[hcert.Type]issuer.DocumentSigner{}
 	for t, d := range set.DSCs {
 		signers[t] = issuer.DocumentSigner{Signer: d.Signer, Certificate: d.Certificate, KID: d.KID}
@@ -542,21 +620,21 @@ func mountIssuance(ctx context.Context, srv *server.Server, cfg *serveConfig, se
 	}, engine)
 	own, err := auth.NewVerifier(set.IssuerToken.Public(), nil)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	tokens := auth.Chain{own}
 	if cfg.jwksURL != "" {
 		idp, err := auth.NewJWKSVerifier(ctx, cfg.jwksURL, auth.JWKSOptions{
 			Algorithms: cfg.jwksAlgorithms, Issuer: cfg.jwksIssuer, Log: log})
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		tokens = append(tokens, idp)
 		log.Info("issuer tokens: own key and identity provider", "jwks_issuer", cfg.jwksIssuer)
 	}
 	gate, err := admission.NewGate(cfg.maxInFlight, cfg.maxQueue, cfg.queueWait)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	cached := auth.NewCache(tokens, 0, nil)
 	srv.MountIssuance(server.Issuance{
@@ -571,7 +649,7 @@ func mountIssuance(ctx context.Context, srv *server.Server, cfg *serveConfig, se
 		Tokens:  cached,
 		Polls:   admission.NewRates(cfg.pickupRate, cfg.pickupBurst, 100_000, nil),
 	})
-	return svc, nil
+	return svc, cached, nil
 }
 
 // loadOrInitKeys loads DATA/keys. On a single machine (embedded store) a

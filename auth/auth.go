@@ -24,14 +24,16 @@ const Audience = "greenpass"
 // Role is a permission.
 type Role string
 
-// Roles issuers can hold: one per certificate type they may issue.
+// Roles: one per certificate type an issuer may issue, and verify for
+// checkpoints when the checkpoint API is not open.
 const (
 	RoleIssueVaccination Role = "issue:v"
 	RoleIssueTest        Role = "issue:t"
 	RoleIssueRecovery    Role = "issue:r"
+	RoleVerify           Role = "verify"
 )
 
-var knownRoles = []Role{RoleIssueVaccination, RoleIssueTest, RoleIssueRecovery}
+var knownRoles = []Role{RoleIssueVaccination, RoleIssueTest, RoleIssueRecovery, RoleVerify}
 
 // ErrUnauthorized wraps every reason a token is refused.
 var ErrUnauthorized = errors.New("unauthorized")

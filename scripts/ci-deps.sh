@@ -8,6 +8,7 @@ set -uo pipefail
 need=()
 command -v zbarimg >/dev/null || need+=(zbar-tools)
 command -v gs >/dev/null || need+=(ghostscript)
+command -v chromium >/dev/null || need+=(chromium)
 [ ${#need[@]} -eq 0 ] && exit 0
 if ! command -v apt-get >/dev/null || [ "$(id -u)" != 0 ]; then
 	echo "ci-deps: cannot install ${need[*]} (no apt-get or not root); the tests that need them will skip" >&2

@@ -68,6 +68,9 @@ type Server struct {
 	checks   []Check
 	// quiet routes log successful requests at debug level only.
 	quiet map[string]bool
+	// ownLimit routes bound their bodies themselves (uploads larger than
+	// BodyLimit).
+	ownLimit map[string]bool
 }
 
 // New builds the application. checks are what /readyz asks.
@@ -91,7 +94,7 @@ func New(cfg Config, log *slog.Logger, checks ...Check) *Server {
 	if cfg.BodyLimit == "" {
 		cfg.BodyLimit = d.BodyLimit
 	}
-	s := &Server{echo: echo.New(), cfg: cfg, log: log, registry: prometheus.NewRegistry(), checks: checks, quiet: map[string]bool{}}
+	s := &Server{echo: echo.New(), cfg: cfg, log: log, registry: prometheus.NewRegistry(), checks: checks, quiet: map[string]bool{}, ownLimit: map[string]bool{}}
 	s.registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	e := s.echo
 	e.HideBanner, e.HidePort = true, true
@@ -106,10 +109,11 @@ func New(cfg Config, log *slog.Logger, checks ...Check) *Server {
 	}))
 	e.Use(middleware.BodyLimitWithConfig(middleware.BodyLimitConfig{
 		Limit: cfg.BodyLimit,
-		// GET and HEAD carry no body; most requests are downloads.
+		// GET and HEAD carry no body; most requests are downloads. Upload
+		// routes set their own bound.
 		Skipper: func(c echo.Context) bool {
 			m := c.Request().Method
-			return m == http.MethodGet || m == http.MethodHead
+			return m == http.MethodGet || m == http.MethodHead || s.ownLimit[c.Path()]
 		},
 	}))
 

@@ -40,7 +40,15 @@ func (v *Verifier) VerifyImage(ctx context.Context, data []byte) *Result {
 	for _, s := range stageOrder {
 		r.Stages.set(s, Skipped)
 	}
-	text, err := ReadQR(ctx, data)
+	budget := v.scanBudget
+	if budget <= 0 {
+		budget = DefaultQRBudget
+	}
+	img, err := DecodeImage(data)
+	var text string
+	if err == nil {
+		text, err = scanQR(ctx, img, budget)
+	}
 	if err != nil {
 		r.fail(StagePicture, codeFor(err, CodeQRNotFound), err.Error())
 		return r

@@ -35,7 +35,13 @@ type Verifier struct {
 	rules       RuleSource
 	arrival     string
 	region      string
+	scanBudget  time.Duration
 }
+
+// WithScanBudget bounds the time spent looking for a QR code in an image
+// (DefaultQRBudget when zero): a camera that sends the next frame soon
+// wants an answer for this one quickly.
+func WithScanBudget(d time.Duration) Option { return func(v *Verifier) { v.scanBudget = d } }
 
 // RevocationChecker says whether a certificate is revoked, by its hashes
 // (*trustlist.RevocationList does).

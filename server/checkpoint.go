@@ -1,0 +1,222 @@
+package server
+
+import (
+	"context"
+	"crypto/subtle"
+	"embed"
+	"errors"
+	"io"
+	"io/fs"
+	"mime"
+	"mime/multipart"
+	"net/http"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/labstack/echo/v4"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/greenpass-dcc/greenpass/admission"
+	"github.com/greenpass-dcc/greenpass/auth"
+	"github.com/greenpass-dcc/greenpass/hcert"
+	"github.com/greenpass-dcc/greenpass/verifier"
+)
+
+//go:embed checkpoint
+var checkpointFiles embed.FS
+
+// CheckpointVerifier verifies what a checkpoint scanned, against the
+// current trust list, revocation list and the rules of country (the
+// configured checkpoint country when empty).
+type CheckpointVerifier interface {
+	VerifyImage(ctx context.Context, image []byte, country string) *verifier.Result
+	VerifyText(ctx context.Context, text, country string) *verifier.Result
+}
+
+// Checkpoint configures the verify API and the /check page.
+type Checkpoint struct {
+	Verifier CheckpointVerifier
+	// Gate bounds the scans worked on at once (503 beyond); nil admits all.
+	Gate *admission.Gate
+	// Key, when set, is a shared key the API wants in X-Checkpoint-Key;
+	// Tokens, when set, admits bearer tokens with the role verify. With
+	// neither, the API is open (development).
+	Key    string
+	Tokens TokenVerifier
+	// MaxBody bounds an upload (10 MB when zero).
+	MaxBody int64
+}
+
+// MountCheckpoint adds POST /api/v1/verify and the checkpoint page /check.
+func (s *Server) MountCheckpoint(cfg Checkpoint) {
+	if cfg.MaxBody <= 0 {
+		cfg.MaxBody = 10 << 20
+	}
+	h := &checkpointHandler{cfg: cfg, log: s, outcomes: prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "greenpass_checkpoint_results_total",
+		Help: "Checkpoint verifications by outcome (valid, invalid, no_code).",
+	}, []string{"outcome"})}
+	s.registry.MustRegister(h.outcomes)
+	s.echo.POST("/api/v1/verify", h.verify, h.authorize)
+	s.quiet["/api/v1/verify"] = true
+	s.ownLimit["/api/v1/verify"] = true
+
+	static, _ := fs.Sub(checkpointFiles, "checkpoint")
+	files := http.FileServer(http.FS(static))
+	serve := func(c echo.Context) error {
+		c.Response().Header().Set("Cache-Control", "no-cache")
+		c.Response().Header().Set("Content-Security-Policy", "default-src 'self'; img-src 'self' data: blob:; media-src 'self' blob:")
+		c.Response().Header().Set("X-Content-Type-Options", "nosniff")
+		req := c.Request().Clone(c.Request().Context())
+		req.URL.Path = "/" + strings.TrimPrefix(strings.TrimPrefix(req.URL.Path, "/check"), "/")
+		files.ServeHTTP(c.Response(), req)
+		return nil
+	}
+	s.echo.GET("/check", serve)
+	s.echo.GET("/check/*", serve)
+}
+
+type checkpointHandler struct {
+	cfg      Checkpoint
+	log      *Server
+	outcomes *prometheus.CounterVec
+}
+
+// authorize admits a request with the shared key or a verify token when
+// either is configured.
+func (h *checkpointHandler) authorize(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		if h.cfg.Key == "" && h.cfg.Tokens == nil {
+			return next(c)
+		}
+		req := c.Request()
+		if k := req.Header.Get("X-Checkpoint-Key"); h.cfg.Key != "" && k != "" &&
+			subtle.ConstantTimeCompare([]byte(k), []byte(h.cfg.Key)) == 1 {
+			return next(c)
+		}
+		if token, ok := strings.CutPrefix(req.Header.Get(echo.HeaderAuthorization), "Bearer "); ok && h.cfg.Tokens != nil {
+			if id, err := h.cfg.Tokens.Verify(token); err == nil && id.Has(auth.RoleVerify) {
+				return next(c)
+			}
+		}
+		c.Response().Header().Set(echo.HeaderWWWAuthenticate, `Bearer realm="greenpass checkpoint"`)
+		return echo.NewHTTPError(http.StatusUnauthorized, "this checkpoint needs its key (X-Checkpoint-Key) or a token with the role verify")
+	}
+}
+
+// checkpointResult is the verifier's result with the person reduced to
+// names and date of birth, unless the whole payload was asked for.
+type checkpointResult struct {
+	*verifier.Result
+	Certificate any `json:"payload,omitempty"`
+}
+
+type person struct {
+	Version     string     `json:"ver,omitempty"`
+	Name        hcert.Name `json:"nam"`
+	DateOfBirth string     `json:"dob"`
+}
+
+func (h *checkpointHandler) verify(c echo.Context) error {
+	req := c.Request()
+	ct := req.Header.Get(echo.HeaderContentType)
+	mt, params, err := mime.ParseMediaType(ct)
+	if err != nil {
+		return echo.NewHTTPError(http.StatusUnsupportedMediaType, "send an image (image/jpeg, image/png, …), a multipart form with the field image, or the HC1: text as text/plain")
+	}
+	if h.cfg.Gate != nil {
+		leave, err := h.cfg.Gate.Enter(req.Context())
+		if err != nil {
+			c.Response().Header().Set("Retry-After", "1")
+			return echo.NewHTTPError(http.StatusServiceUnavailable, "too many scans in progress; retry in a second")
+		}
+		defer leave()
+	}
+	body := http.MaxBytesReader(c.Response(), req.Body, h.cfg.MaxBody)
+	var data []byte
+	switch {
+	case strings.HasPrefix(mt, "image/"):
+		data, err = io.ReadAll(body)
+	case mt == "multipart/form-data":
+		data, err = readFormImage(body, params["boundary"])
+	case mt == "text/plain":
+		data, err = io.ReadAll(body)
+	default:
+		return echo.NewHTTPError(http.StatusUnsupportedMediaType, "send an image (image/jpeg, image/png, …), a multipart form with the field image, or the HC1: text as text/plain")
+	}
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return echo.NewHTTPError(http.StatusRequestEntityTooLarge, "the upload is larger than "+strconv.FormatInt(h.cfg.MaxBody>>20, 10)+" MB")
+		}
+		var bad badUpload
+		if errors.As(err, &bad) {
+			return echo.NewHTTPError(http.StatusBadRequest, string(bad))
+		}
+		return echo.NewHTTPError(http.StatusBadRequest, "could not read the upload")
+	}
+	country := strings.ToUpper(c.QueryParam("country"))
+	if country != "" && len(country) != 2 {
+		return echo.NewHTTPError(http.StatusBadRequest, "country must be two letters")
+	}
+	var res *verifier.Result
+	if mt == "text/plain" {
+		if !utf8.Valid(data) || len(data) > 2*hcert.MaxTextLen {
+			return echo.NewHTTPError(http.StatusBadRequest, "the text is not an HC1: string")
+		}
+		res = h.cfg.Verifier.VerifyText(req.Context(), strings.Trim(string(data), "\r\n"), country)
+	} else {
+		if len(data) == 0 || !verifier.IsImage(data) {
+			return echo.NewHTTPError(http.StatusBadRequest, "the upload is not a PNG, JPEG, GIF or WebP image")
+		}
+		res = h.cfg.Verifier.VerifyImage(req.Context(), data, country)
+	}
+	out := checkpointResult{Result: res}
+	if res.Certificate != nil {
+		if c.QueryParam("full") == "1" {
+			out.Certificate = res.Certificate
+		} else {
+			out.Certificate = person{Version: res.Certificate.Version, Name: res.Certificate.Name, DateOfBirth: res.Certificate.DateOfBirth}
+		}
+	}
+	switch {
+	case res.Valid:
+		h.outcomes.WithLabelValues("valid").Inc()
+	case res.Stages.Get(verifier.StagePicture) == verifier.Fail:
+		h.outcomes.WithLabelValues("no_code").Inc()
+	default:
+		h.outcomes.WithLabelValues("invalid").Inc()
+	}
+	c.Response().Header().Set("Cache-Control", "no-store")
+	return c.JSON(http.StatusOK, out)
+}
+
+// badUpload is a client mistake in a multipart upload.
+type badUpload string
+
+func (e badUpload) Error() string { return string(e) }
+
+// readFormImage returns the field "image" of a multipart form.
+func readFormImage(body io.Reader, boundary string) ([]byte, error) {
+	if boundary == "" {
+		return nil, badUpload("the multipart form has no boundary")
+	}
+	mr := multipart.NewReader(body, boundary)
+	for {
+		part, err := mr.NextPart()
+		if errors.Is(err, io.EOF) {
+			return nil, badUpload("the form has no field image")
+		}
+		if err != nil {
+			var mbe *http.MaxBytesError
+			if errors.As(err, &mbe) {
+				return nil, err
+			}
+			return nil, badUpload("the multipart form is malformed")
+		}
+		if part.FormName() == "image" {
+			return io.ReadAll(part)
+		}
+	}
+}

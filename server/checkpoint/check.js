@@ -1,0 +1,237 @@
+// greenpass checkpoint: reads QR codes with the rear camera, asks the
+// verify API, shows green or red. No third-party code; everything is served
+// by the greenpass binary.
+"use strict";
+
+(() => {
+  const $ = (id) => document.getElementById(id);
+  const params = new URLSearchParams(location.search);
+  const country = (params.get("country") || "").toUpperCase();
+
+  const texts = {
+    en: {
+      title: "Certificate check", hint: "Hold the QR code inside the frame", name: "Name",
+      dob: "Date of birth", type: "Certificate", next: "Scan next", photo: "Take a photo",
+      nocamera: "The camera is not available. Take a photo of the QR code instead.",
+      keylabel: "Checkpoint key", keysave: "Save", valid: "VALID", invalid: "NOT VALID",
+      checking: "Checking…", busy: "The service is busy, trying again…", offline: "No connection to the service",
+      types: { v: "Vaccination", t: "Test", r: "Recovery" },
+      reasons: {
+        SIGNATURE_INVALID: "The signature is not valid: the certificate was altered or forged.",
+        DSC_UNKNOWN: "The issuer is not trusted (unknown signing key).",
+        ALG_KEY_MISMATCH: "The signature does not fit the issuer's key.",
+        KEY_USAGE_MISMATCH: "This issuer may not issue this type of certificate.",
+        CERT_EXPIRED: "The certificate has expired.",
+        CERT_NOT_YET_VALID: "The certificate is not valid yet.",
+        DSC_EXPIRED: "The issuer's signing key has expired.",
+        DSC_NOT_YET_VALID: "The issuer's signing key is not valid yet.",
+        ISSUED_BEFORE_DSC: "The certificate was issued before its signing key was valid.",
+        EXPIRES_AFTER_DSC: "The certificate outlives its signing key.",
+        REVOKED: "The certificate has been revoked.",
+        RULE_FAILED: "The entry rules are not met:",
+        RULE_OPEN: "The entry rules could not be checked.",
+        SCHEMA_INVALID: "The certificate's data is malformed.",
+        MULTIPLE_DCCS: "Two different certificates in view: show one at a time.",
+        other: "The QR code is not a valid EU Digital COVID Certificate.",
+      },
+    },
+    de: {
+      title: "Zertifikatsprüfung", hint: "QR-Code in den Rahmen halten", name: "Name",
+      dob: "Geburtsdatum", type: "Zertifikat", next: "Nächstes prüfen", photo: "Foto aufnehmen",
+      nocamera: "Die Kamera ist nicht verfügbar. Bitte ein Foto des QR-Codes aufnehmen.",
+      keylabel: "Schlüssel der Prüfstelle", keysave: "Speichern", valid: "GÜLTIG", invalid: "NICHT GÜLTIG",
+      checking: "Wird geprüft…", busy: "Der Dienst ist ausgelastet, neuer Versuch…", offline: "Keine Verbindung zum Dienst",
+      types: { v: "Impfung", t: "Test", r: "Genesung" },
+      reasons: {
+        SIGNATURE_INVALID: "Die Signatur ist ungültig: das Zertifikat wurde verändert oder gefälscht.",
+        DSC_UNKNOWN: "Der Aussteller ist nicht vertrauenswürdig (unbekannter Signaturschlüssel).",
+        ALG_KEY_MISMATCH: "Die Signatur passt nicht zum Schlüssel des Ausstellers.",
+        KEY_USAGE_MISMATCH: "Dieser Aussteller darf diese Art Zertifikat nicht ausstellen.",
+        CERT_EXPIRED: "Das Zertifikat ist abgelaufen.",
+        CERT_NOT_YET_VALID: "Das Zertifikat ist noch nicht gültig.",
+        DSC_EXPIRED: "Der Signaturschlüssel des Ausstellers ist abgelaufen.",
+        DSC_NOT_YET_VALID: "Der Signaturschlüssel des Ausstellers ist noch nicht gültig.",
+        ISSUED_BEFORE_DSC: "Das Zertifikat wurde vor Gültigkeit seines Signaturschlüssels ausgestellt.",
+        EXPIRES_AFTER_DSC: "Das Zertifikat gilt länger als sein Signaturschlüssel.",
+        REVOKED: "Das Zertifikat wurde widerrufen.",
+        RULE_FAILED: "Die Einreiseregeln sind nicht erfüllt:",
+        RULE_OPEN: "Die Einreiseregeln konnten nicht geprüft werden.",
+        SCHEMA_INVALID: "Die Daten des Zertifikats sind fehlerhaft.",
+        MULTIPLE_DCCS: "Zwei verschiedene Zertifikate im Bild: bitte einzeln zeigen.",
+        other: "Der QR-Code ist kein gültiges digitales COVID-Zertifikat der EU.",
+      },
+    },
+  };
+  let lang = (localStorage.getItem("lang") || navigator.language || "en").slice(0, 2) === "de" ? "de" : "en";
+  const t = () => texts[lang];
+
+  function applyLanguage() {
+    document.documentElement.lang = lang;
+    for (const el of document.querySelectorAll("[data-i18n]")) {
+      const s = t()[el.dataset.i18n];
+      if (typeof s === "string") el.textContent = s;
+    }
+    $("lang").textContent = lang === "de" ? "EN" : "DE";
+  }
+
+  const state = (s) => { document.body.dataset.state = s; };
+  const status = (s) => { $("status").textContent = s || ""; };
+
+  // --- talking to the API -------------------------------------------------
+  const apiURL = "/api/v1/verify" + (country ? "?country=" + encodeURIComponent(country) : "");
+  async function verify(blob) {
+    const headers = { "Content-Type": blob.type || "image/jpeg" };
+    const key = localStorage.getItem("checkpointKey");
+    if (key) headers["X-Checkpoint-Key"] = key;
+    const resp = await fetch(apiURL, { method: "POST", body: blob, headers, cache: "no-store" });
+    if (resp.status === 401) { askKey(); return null; }
+    if (resp.status === 503 || resp.status === 429) { status(t().busy); return null; }
+    if (!resp.ok) { status((await resp.json().catch(() => ({}))).error || resp.statusText); return null; }
+    status("");
+    return resp.json();
+  }
+
+  function askKey() {
+    stopLoop();
+    $("keyform").hidden = false;
+    $("key-input").focus();
+  }
+  $("key").addEventListener("submit", (e) => {
+    e.preventDefault();
+    localStorage.setItem("checkpointKey", $("key-input").value);
+    $("keyform").hidden = true;
+    startLoop();
+  });
+
+  // --- showing a result ---------------------------------------------------
+  function reasonText(r) {
+    const reasons = r.reasons || [];
+    const first = reasons.find((x) => x.stage !== "picture") || reasons[0];
+    if (!first) return "";
+    const words = t().reasons[first.code] || t().reasons.other;
+    if (first.code === "RULE_FAILED") {
+      const rules = reasons.filter((x) => x.code === "RULE_FAILED").map((x) => x.message);
+      return words + " " + rules.join("; ");
+    }
+    return words;
+  }
+
+  let shownTimer = null;
+  function show(r) {
+    const valid = r.valid === true;
+    state(valid ? "valid" : "invalid");
+    const p = r.payload || {};
+    const n = p.nam || {};
+    $("verdict").textContent = valid ? t().valid : t().invalid;
+    $("r-name").textContent = [n.fn || n.fnt, n.gn || n.gnt].filter(Boolean).join(", ") || "–";
+    $("r-dob").textContent = p.dob || "–";
+    $("r-type").textContent = t().types[r.type] || "–";
+    $("r-reason").textContent = valid ? "" : reasonText(r);
+    $("result").hidden = false;
+    $("next").focus();
+    clearTimeout(shownTimer);
+    shownTimer = setTimeout(next, 15000);
+  }
+  function next() {
+    clearTimeout(shownTimer);
+    $("result").hidden = true;
+    state("scanning");
+    startLoop();
+  }
+  $("next").addEventListener("click", next);
+  $("result").addEventListener("click", (e) => { if (e.target === $("result")) next(); });
+
+  // A result is shown when a certificate was found; frames without a code
+  // (the camera still searching) only keep the scanner running.
+  function handle(r) {
+    if (!r) return false;
+    const pictureFailed = r.stages && r.stages.picture === "fail";
+    const onlyNoCode = pictureFailed && (r.reasons || []).every((x) => x.code === "QR_NOT_FOUND" || x.code === "IMAGE_UNREADABLE");
+    if (onlyNoCode) return false;
+    show(r);
+    return true;
+  }
+
+  // --- the camera loop ----------------------------------------------------
+  const video = $("video");
+  const canvas = document.createElement("canvas");
+  let running = false;
+  // The code is held inside the frame in the middle of the view: only the
+  // middle 80 % of the picture is sent, at most 800 pixels wide — 40 % of
+  // a 1280×720 frame's pixels, and so of the server's decoding — while a
+  // code a third of the frame high still has 2 pixels per module.
+  const CROP = 0.8;
+  const MAX_SIDE = 800;
+  const MIN_INTERVAL = 250;    // at most four frames a second
+
+  function frameBlob() {
+    const w = video.videoWidth, h = video.videoHeight;
+    if (!w || !h) return Promise.resolve(null);
+    const cw = Math.round(w * CROP), ch = Math.round(h * CROP);
+    const scale = Math.min(1, MAX_SIDE / Math.max(cw, ch));
+    canvas.width = Math.round(cw * scale);
+    canvas.height = Math.round(ch * scale);
+    canvas.getContext("2d").drawImage(video, (w - cw) / 2, (h - ch) / 2, cw, ch, 0, 0, canvas.width, canvas.height);
+    return new Promise((resolve) => canvas.toBlob(resolve, "image/jpeg", 0.85));
+  }
+
+  async function loop() {
+    while (running) {
+      const started = performance.now();
+      try {
+        const blob = await frameBlob();
+        if (blob && running) {
+          const r = await verify(blob);
+          if (running && handle(r)) { running = false; break; }
+        }
+      } catch (err) {
+        status(t().offline);
+      }
+      const wait = Math.max(0, MIN_INTERVAL - (performance.now() - started));
+      await new Promise((res) => setTimeout(res, wait));
+    }
+  }
+  function startLoop() { if (!running && video.srcObject) { running = true; state("scanning"); loop(); } }
+  function stopLoop() { running = false; }
+
+  async function startCamera() {
+    if (!navigator.mediaDevices || !navigator.mediaDevices.getUserMedia) throw new Error("no camera API");
+    const stream = await navigator.mediaDevices.getUserMedia({
+      audio: false,
+      video: { facingMode: { ideal: "environment" }, width: { ideal: 1280 }, height: { ideal: 720 } },
+    });
+    video.srcObject = stream;
+    await video.play();
+  }
+
+  // --- the photo fallback -------------------------------------------------
+  $("file").addEventListener("change", async () => {
+    const f = $("file").files[0];
+    if (!f) return;
+    stopLoop();
+    status(t().checking);
+    try {
+      const r = await verify(f);
+      if (r) show(r);
+    } catch (err) {
+      status(t().offline);
+    }
+    $("file").value = "";
+  });
+
+  $("lang").addEventListener("click", () => {
+    lang = lang === "de" ? "en" : "de";
+    localStorage.setItem("lang", lang);
+    applyLanguage();
+  });
+  document.addEventListener("visibilitychange", () => {
+    if (document.hidden) stopLoop(); else if ($("result").hidden) startLoop();
+  });
+
+  applyLanguage();
+  startCamera().then(startLoop).catch(() => {
+    $("scanner").hidden = true;
+    $("nocamera").hidden = false;
+    state("nocamera");
+  });
+})();

@@ -150,3 +150,25 @@ func TestVerifyAgainstServedTrustList(t *testing.T) {
 		t.Fatalf("old list: exit %d\n%s%s", code, out, errText)
 	}
 }
+
+// greenpass loadtest verify renders a certificate into camera frames and
+// drives the checkpoint API; every frame is answered with a result (200).
+func TestLoadtestVerify(t *testing.T) {
+	dir := t.TempDir()
+	addr, _ := startServe(t, "--data", dir)
+	hc1 := filepath.Join(dir, "cert.txt")
+	os.WriteFile(hc1, issueHTTP(t, addr, issuerToken(t, dir), "text/plain", "", vaccinationRequest), 0o600)
+	code, out, errText := runCLI(t, nil, "loadtest", "verify", "--url", "http://"+addr, "--hc1", hc1, "--frame", "640x360",
+		"--concurrency", "2", "--fps", "0", "--duration", "1s", "--warmup", "0s", "--json", "--quiet")
+	var rep struct {
+		Requests uint64         `json:"requests"`
+		Created  uint64         `json:"created"`
+		Statuses map[string]int `json:"statuses"`
+	}
+	if code != 0 || json.Unmarshal([]byte(out), &rep) != nil || rep.Requests == 0 || rep.Created != rep.Requests {
+		t.Fatalf("exit %d\n%s%s", code, out, errText)
+	}
+	if code, _, errText := runCLI(t, nil, "loadtest", "verify", "--url", "http://"+addr); code != exitUsage || !strings.Contains(errText, "--image or --hc1") {
+		t.Fatalf("without a frame: exit %d %s", code, errText)
+	}
+}

@@ -64,19 +64,7 @@ the flags.`)
 		defer f.Close()
 		cfg.UVCIs = f
 	}
-	r, err := loadtest.Run(ctx, cfg)
-	if err != nil {
-		fmt.Fprintf(std.err, "greenpass loadtest: %v\n", err)
-		return exitUsage
-	}
-	if *asJSON {
-		enc := json.NewEncoder(std.out)
-		enc.SetIndent("", "  ")
-		enc.Encode(r)
-	} else {
-		r.WriteText(std.out)
-	}
-	return exitOK
+	return runLoad(ctx, cfg, *asJSON, std)
 }
 
 func loadtestVerify(ctx context.Context, args []string, std stdio) int {
@@ -128,12 +116,17 @@ func loadtestVerify(ctx context.Context, args []string, std stdio) int {
 	if !*quiet {
 		cfg.Progress = std.err
 	}
+	return runLoad(ctx, cfg, *asJSON, std)
+}
+
+// runLoad runs a load test and prints its report.
+func runLoad(ctx context.Context, cfg loadtest.Config, asJSON bool, std stdio) int {
 	r, err := loadtest.Run(ctx, cfg)
 	if err != nil {
 		fmt.Fprintf(std.err, "greenpass loadtest: %v\n", err)
 		return exitUsage
 	}
-	if *asJSON {
+	if asJSON {
 		enc := json.NewEncoder(std.out)
 		enc.SetIndent("", "  ")
 		enc.Encode(r)

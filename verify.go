@@ -274,30 +274,41 @@ func trustListURL(location string) string {
 	return u.String()
 }
 
-// download GETs a URL (at most limit bytes, 30 seconds).
+// download GETs a URL (at most limit bytes, 30 seconds) and wants a 200.
 func download(ctx context.Context, location string, limit int64) ([]byte, error) {
+	data, _, err := fetch(ctx, location, limit)
+	return data, err
+}
+
+// fetch GETs a URL (at most limit bytes, 30 seconds) and returns the body
+// and headers of a 200; errNotServed for a 404.
+func fetch(ctx context.Context, location string, limit int64) ([]byte, http.Header, error) {
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, location, nil)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("GET %s: %s", location, resp.Status)
+	switch resp.StatusCode {
+	case http.StatusOK:
+	case http.StatusNotFound:
+		return nil, nil, fmt.Errorf("GET %s: %w", location, errNotServed)
+	default:
+		return nil, nil, fmt.Errorf("GET %s: %s", location, resp.Status)
 	}
 	data, err := io.ReadAll(io.LimitReader(resp.Body, limit+1))
 	if err != nil {
-		return nil, fmt.Errorf("GET %s: %w", location, err)
+		return nil, nil, fmt.Errorf("GET %s: %w", location, err)
 	}
 	if int64(len(data)) > limit {
-		return nil, fmt.Errorf("GET %s: larger than %d bytes", location, limit)
+		return nil, nil, fmt.Errorf("GET %s: larger than %d bytes", location, limit)
 	}
-	return data, nil
+	return data, resp.Header, nil
 }
 
 // readInput reads a file, or standard input for "-", up to the image limit.

@@ -8,11 +8,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"net/http"
 	"net/url"
 	"strings"
-	"time"
 
 	"github.com/greenpass-dcc/greenpass/certlogic"
 	"github.com/greenpass-dcc/greenpass/trustlist"
@@ -78,31 +75,11 @@ func serverBase(location string) string {
 // signedGet downloads a document whose X-SIGNATURE must verify under the
 // pinned key; errNotServed when the server has no such document.
 func signedGet(ctx context.Context, location string, pinned crypto.PublicKey) ([]byte, error) {
-	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, location, nil)
+	body, header, err := fetch(ctx, location, trustlist.MaxDocumentSize)
 	if err != nil {
 		return nil, err
 	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode == http.StatusNotFound {
-		return nil, errNotServed
-	}
-	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("GET %s: %s", location, resp.Status)
-	}
-	body, err := io.ReadAll(io.LimitReader(resp.Body, trustlist.MaxDocumentSize+1))
-	if err != nil {
-		return nil, fmt.Errorf("GET %s: %w", location, err)
-	}
-	if len(body) > trustlist.MaxDocumentSize {
-		return nil, fmt.Errorf("GET %s: larger than %d bytes", location, trustlist.MaxDocumentSize)
-	}
-	if err := trustlist.VerifyHeader(pinned, body, resp.Header.Get("X-SIGNATURE")); err != nil {
+	if err := trustlist.VerifyHeader(pinned, body, header.Get("X-SIGNATURE")); err != nil {
 		return nil, fmt.Errorf("GET %s: %w under the pinned key", location, err)
 	}
 	return body, nil

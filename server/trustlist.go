@@ -34,19 +34,19 @@ type TrustLists interface {
 func (s *Server) MountTrustLists(tl TrustLists) {
 	h := trustListHandler{tl: tl}
 	routes := map[string]echo.HandlerFunc{
-		"/trustList/DSC/":           h.covpass,
-		"/trustList/signing-key":    h.signingKey,
+		"/trustList/DSC/":           h.document((*trustlist.View).CovPassList),
+		"/trustList/signing-key":    h.document((*trustlist.View).SigningKey),
 		"/trustList":                h.gateway,
 		"/trustList/:type":          h.gateway,
 		"/trustList/:type/:country": h.gateway,
-		"/signercertificateStatus":  h.status,
+		"/signercertificateStatus":  h.document((*trustlist.View).SignerStatus),
 		"/signercertificateUpdate":  h.update,
 		"/rules":                    h.ruleList,
 		"/rules/:country":           h.ruleList,
 		"/rules/:country/:hash":     h.rule,
-		"/valuesets":                h.valueSetList,
+		"/valuesets":                h.document((*trustlist.View).ValueSetList),
 		"/valuesets/:hash":          h.valueSet,
-		"/countrylist":              h.countryList,
+		"/countrylist":              h.document((*trustlist.View).CountryList),
 		"/revocation/lists":         h.revocationIndex,
 		"/revocation/lists/:kid":    h.revocationList,
 	}
@@ -67,28 +67,15 @@ func (h trustListHandler) view() (*trustlist.View, error) {
 	return v, nil
 }
 
-func (h trustListHandler) covpass(c echo.Context) error {
-	v, err := h.view()
-	if err != nil {
-		return err
+// document serves the view's document that pick names.
+func (h trustListHandler) document(pick func(*trustlist.View) *trustlist.Response) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		v, err := h.view()
+		if err != nil {
+			return err
+		}
+		return serveDocument(c, pick(v))
 	}
-	return serveDocument(c, v.CovPassList())
-}
-
-func (h trustListHandler) signingKey(c echo.Context) error {
-	v, err := h.view()
-	if err != nil {
-		return err
-	}
-	return serveDocument(c, v.SigningKey())
-}
-
-func (h trustListHandler) status(c echo.Context) error {
-	v, err := h.view()
-	if err != nil {
-		return err
-	}
-	return serveDocument(c, v.SignerStatus())
 }
 
 func (h trustListHandler) gateway(c echo.Context) error {
@@ -131,14 +118,6 @@ func (h trustListHandler) rule(c echo.Context) error {
 	return serveDocument(c, r)
 }
 
-func (h trustListHandler) valueSetList(c echo.Context) error {
-	v, err := h.view()
-	if err != nil {
-		return err
-	}
-	return serveDocument(c, v.ValueSetList())
-}
-
 func (h trustListHandler) valueSet(c echo.Context) error {
 	v, err := h.view()
 	if err != nil {
@@ -149,14 +128,6 @@ func (h trustListHandler) valueSet(c echo.Context) error {
 		return echo.NewHTTPError(http.StatusNotFound, "no value set has this hash")
 	}
 	return serveDocument(c, r)
-}
-
-func (h trustListHandler) countryList(c echo.Context) error {
-	v, err := h.view()
-	if err != nil {
-		return err
-	}
-	return serveDocument(c, v.CountryList())
 }
 
 func (h trustListHandler) revocations() (*trustlist.RevocationView, error) {

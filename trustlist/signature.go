@@ -8,13 +8,14 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/x509"
-	"encoding/asn1"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/pem"
 	"errors"
 	"fmt"
 	"math/big"
+
+	"github.com/greenpass-dcc/greenpass/hcert"
 )
 
 // ErrBadSignature: a list's signature does not verify under the pinned key.
@@ -23,23 +24,12 @@ var ErrBadSignature = errors.New("trust-list signature does not verify")
 // SignList signs body the way CovPass lists are signed: ECDSA P-256 over
 // SHA-256 of the bytes, returned as the raw 64-byte r‖s.
 func SignList(signer crypto.Signer, body []byte) ([]byte, error) {
-	pub, ok := signer.Public().(*ecdsa.PublicKey)
-	if !ok || pub.Curve != elliptic.P256() {
-		return nil, errors.New("sign trust list: the key is not ECDSA P-256")
-	}
 	digest := sha256.Sum256(body)
-	der, err := signer.Sign(rand.Reader, digest[:], crypto.SHA256)
+	sig, err := hcert.SignDigest(rand.Reader, signer, digest[:])
 	if err != nil {
 		return nil, fmt.Errorf("sign trust list: %w", err)
 	}
-	var sig struct{ R, S *big.Int }
-	if rest, err := asn1.Unmarshal(der, &sig); err != nil || len(rest) > 0 {
-		return nil, fmt.Errorf("sign trust list: the signer returned no ASN.1 ECDSA signature")
-	}
-	raw := make([]byte, 64)
-	sig.R.FillBytes(raw[:32])
-	sig.S.FillBytes(raw[32:])
-	return raw, nil
+	return sig, nil
 }
 
 // VerifyList checks a raw r‖s signature over body with pub (ECDSA P-256).

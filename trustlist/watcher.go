@@ -54,6 +54,15 @@ func (w *Watcher) Refresh(ctx context.Context) error {
 // Run refreshes every interval until ctx ends. Failures are logged and the
 // current view stays.
 func (w *Watcher) Run(ctx context.Context, interval time.Duration) {
+	every(ctx, interval, nil, func() {
+		if err := w.Refresh(ctx); err != nil && !errors.Is(err, ErrNoSnapshot) && ctx.Err() == nil {
+			w.log.Warn("trust list refresh failed; serving the previous one", "error", err)
+		}
+	})
+}
+
+// every calls f each interval, and whenever poke delivers, until ctx ends.
+func every(ctx context.Context, interval time.Duration, poke <-chan struct{}, f func()) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
@@ -61,10 +70,9 @@ func (w *Watcher) Run(ctx context.Context, interval time.Duration) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
+		case <-poke:
 		}
-		if err := w.Refresh(ctx); err != nil && !errors.Is(err, ErrNoSnapshot) && ctx.Err() == nil {
-			w.log.Warn("trust list refresh failed; serving the previous one", "error", err)
-		}
+		f()
 	}
 }
 
@@ -123,17 +131,9 @@ func (r *RevocationWatcher) Refresh(ctx context.Context) error {
 
 // Run refreshes every interval and when poked, until ctx ends.
 func (r *RevocationWatcher) Run(ctx context.Context, interval time.Duration) {
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		case <-r.poke:
-		}
+	every(ctx, interval, r.poke, func() {
 		if err := r.Refresh(ctx); err != nil && ctx.Err() == nil {
 			r.log.Warn("revocation list refresh failed; serving the previous one", "error", err)
 		}
-	}
+	})
 }

@@ -370,7 +370,12 @@ func serve(ctx context.Context, cfg *serveConfig, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	watcher, err := startTrustLists(openCtx, cfg, keySet, engine, bucket, log)
+	// This instance's DSCs go into every list it publishes.
+	local, err := localEntries(filepath.Join(cfg.dataDir, "keys"))
+	if err != nil {
+		return err
+	}
+	watcher, err := startTrustLists(openCtx, cfg, keySet, engine, bucket, local, log)
 	if err != nil {
 		return err
 	}
@@ -404,10 +409,6 @@ func serve(ctx context.Context, cfg *serveConfig, log *slog.Logger) error {
 	bg.Go(func(ctx context.Context) { watcher.Run(ctx, cfg.trustRefresh) })
 	bg.Go(func(ctx context.Context) { revocations.Run(ctx, cfg.trustRefresh) })
 	if cfg.sync != nil {
-		local, err := localEntries(filepath.Join(cfg.dataDir, "keys"))
-		if err != nil {
-			return err
-		}
 		job := &syncJob{opts: cfg.sync, engine: engine, bucket: bucket, signer: keySet, local: local, log: log}
 		bg.Go(func(ctx context.Context) { syncLoop(ctx, job, watcher, log) })
 	}
@@ -488,16 +489,12 @@ func (b *background) Stop() {
 // startTrustLists makes sure this instance's own DSCs are in the published
 // trust list and loads it.
 func startTrustLists(ctx context.Context, cfg *serveConfig, set *keys.Set, engine store.Engine, bucket *blobstore.Bucket,
-	log *slog.Logger) (*trustlist.Watcher, error) {
+	local []trustlist.Entry, log *slog.Logger) (*trustlist.Watcher, error) {
 	keep := trustlist.DefaultKeep
 	if cfg.sync != nil {
 		keep = cfg.sync.keep
 	}
 	snaps := trustlist.NewSnapshots(bucket, keep)
-	local, err := localEntries(filepath.Join(cfg.dataDir, "keys"))
-	if err != nil {
-		return nil, err
-	}
 	if err := publishOwnDSCs(ctx, engine, snaps, local, log); err != nil {
 		return nil, err
 	}

@@ -415,21 +415,25 @@ func (s *Service) Deliver(ctx context.Context, testID, uvci string, signedCOSE [
 	return s.store(ctx, id, reg, envelope{DEK: dek, DCC: dcc, UVCI: uvci})
 }
 
-// store keeps the envelope and marks the registration stored.
+// store keeps the envelope and marks the registration stored. The same
+// certificate again (a retried delivery) is a no-op while its envelope is
+// there; any other is ErrAlreadyStored.
 func (s *Service) store(ctx context.Context, testID string, reg registration, env envelope) error {
-	now := s.cfg.Now()
-	env.StoredAt = now
-	if _, err := s.data.Insert(ctx, testID, now.Add(s.cfg.DataTTL), env); err != nil {
-		if !errors.Is(err, store.ErrExists) {
-			return err
-		}
-		if cur, _, gerr := s.data.Get(ctx, testID); gerr == nil && cur.UVCI == env.UVCI {
-			return nil // a retry of the same delivery
+	sameAgain := func() error {
+		if cur, _, err := s.data.Get(ctx, testID); err == nil && cur.UVCI == env.UVCI {
+			return nil
 		}
 		return ErrAlreadyStored
 	}
 	if reg.Stored {
-		return ErrAlreadyStored
+		return sameAgain()
+	}
+	now := s.cfg.Now()
+	env.StoredAt = now
+	if _, err := s.data.Insert(ctx, testID, now.Add(s.cfg.DataTTL), env); errors.Is(err, store.ErrExists) {
+		return sameAgain()
+	} else if err != nil {
+		return err
 	}
 	if _, err := update(ctx, s.regs, testID, s.regExpiry, func(r *registration) (bool, error) {
 		r.Stored = true

@@ -18,6 +18,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"time"
@@ -34,7 +35,16 @@ func (f fixed) Revocations() *trustlist.RevocationView { return nil }
 
 func main() {
 	n := flag.Int("dscs", 1000, "DSCs in the list")
+	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the whole run to `FILE`")
 	flag.Parse()
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			log.Fatal(err)
+		}
+		pprof.StartCPUProfile(f)
+		defer pprof.StopCPUProfile()
+	}
 	countries := []string{"DE", "AT", "FR", "IT", "ES", "NL", "BE", "PL", "SE", "DK"}
 	gw, err := fakegateway.New(time.Now(), countries...)
 	if err != nil {

@@ -142,7 +142,7 @@ func serveSettings() []setting {
 		{"validity-recovery", "GREENPASS_VALIDITY_RECOVERY", "4320h", "validity of recovery certificates (never past du)"},
 		{"max-inflight", "GREENPASS_MAX_INFLIGHT", "256", "issuance requests worked on at once"},
 		{"max-queue", "GREENPASS_MAX_QUEUE", "256", "issuance requests that may wait for a slot; more get 503"},
-		{"queue-wait", "GREENPASS_QUEUE_WAIT", "10ms", "longest wait for a slot before 503"},
+		{"queue-wait", "GREENPASS_QUEUE_WAIT", "3ms", "longest wait for a slot before 503"},
 		{"issuer-rate", "GREENPASS_ISSUER_RATE", "20", "issuance requests per second per issuer (0: unlimited); more get 429"},
 		{"issuer-burst", "GREENPASS_ISSUER_BURST", "40", "burst allowed above --issuer-rate"},
 		{"jwks-url", "GREENPASS_JWKS_URL", "", "identity provider's JWK Set URL; its tokens are accepted besides our own issuer tokens"},

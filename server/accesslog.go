@@ -36,7 +36,7 @@ func (m *httpMetrics) observe(route, method string, status int, d time.Duration)
 	if !ok {
 		v, _ = m.series.LoadOrStore(k, &routeSeries{
 			requests: m.requests.WithLabelValues(route, method, strconv.Itoa(status)),
-			latency:  m.latency.WithLabelValues(route, method),
+			latency:  m.latency.WithLabelValues(route, method, statusClass(status)),
 		})
 	}
 	rs := v.(*routeSeries)
@@ -52,12 +52,27 @@ func newHTTPMetrics(reg prometheus.Registerer) *httpMetrics {
 		}, []string{"route", "method", "status"}),
 		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "greenpass_http_request_duration_seconds",
-			Help:    "HTTP request latency by route and method.",
+			Help:    "HTTP request latency in the server (from routing to the response written) by route, method and status class.",
 			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5},
-		}, []string{"route", "method"}),
+		}, []string{"route", "method", "class"}),
 	}
 	reg.MustRegister(m.requests, m.latency)
 	return m
+}
+
+// statusClass is "2xx" … "5xx": latency is split by class, so the time a
+// refusal (429/503) takes is seen apart from the time real work takes.
+func statusClass(status int) string {
+	switch {
+	case status >= 500:
+		return "5xx"
+	case status >= 400:
+		return "4xx"
+	case status >= 300:
+		return "3xx"
+	default:
+		return "2xx"
+	}
 }
 
 // accessLog logs one line per request and records the metrics. It logs the

@@ -80,7 +80,8 @@ func TestOperationalEndpoints(t *testing.T) {
 		`greenpass_http_requests_total{method="GET",route="/healthz",status="200"} 1`,
 		`greenpass_http_requests_total{method="GET",route="/readyz",status="503"} 1`,
 		`greenpass_http_requests_total{method="GET",route="unmatched",status="404"} 1`,
-		`greenpass_http_request_duration_seconds_bucket{method="GET",route="/healthz"`,
+		`greenpass_http_request_duration_seconds_bucket{class="2xx",method="GET",route="/healthz"`,
+		`greenpass_http_request_duration_seconds_bucket{class="5xx",method="GET",route="/readyz"`,
 		`go_goroutines`,
 	} {
 		if !strings.Contains(rec.Body.String(), want) {

@@ -76,6 +76,7 @@ func loadtestVerify(ctx context.Context, args []string, std stdio) int {
 	key := fs.String("key", os.Getenv("GREENPASS_CHECKPOINT_KEY"), "checkpoint key (X-Checkpoint-Key), when the API needs one")
 	concurrency := fs.Int("concurrency", 20, "concurrent clients (checkpoints)")
 	fps := fs.Float64("fps", 4, "frames per second each client offers (the checkpoint page sends at most 4); 0: as fast as answered")
+	photo := fs.Bool("photo", false, "send the frames as photo uploads (the whole search) instead of live camera frames (?live=1)")
 	duration := fs.Duration("duration", 30*time.Second, "how long to measure")
 	warmup := fs.Duration("warmup", 2*time.Second, "send this long first without counting")
 	asJSON := fs.Bool("json", false, "print the report as JSON")
@@ -113,6 +114,9 @@ func loadtestVerify(ctx context.Context, args []string, std stdio) int {
 	}
 	cfg := loadtest.Config{URL: *url, Concurrency: *concurrency, Duration: *duration, Warmup: *warmup,
 		Rate: *fps * float64(*concurrency), Verify: [][]byte{body}, ContentType: contentType, CheckpointKey: *key}
+	if !*photo {
+		cfg.VerifyQuery = "live=1"
+	}
 	if !*quiet {
 		cfg.Progress = std.err
 	}

@@ -62,12 +62,13 @@ type serveConfig struct {
 	pickupRate        float64
 	pickupBurst       int
 
-	checkpointCountry  string
-	checkpointRegion   string
-	checkpointAuth     string
-	checkpointKey      string
-	checkpointInflight int
-	checkpointBudget   time.Duration
+	checkpointCountry     string
+	checkpointRegion      string
+	checkpointAuth        string
+	checkpointKey         string
+	checkpointInflight    int
+	checkpointBudget      time.Duration
+	checkpointFrameBudget time.Duration
 }
 
 // setting is one configuration entry: flag name, environment variable,
@@ -158,7 +159,8 @@ func serveSettings() []setting {
 		{"checkpoint-auth", "GREENPASS_CHECKPOINT_AUTH", "open", "who may use /api/v1/verify: open, key (X-Checkpoint-Key, or a verify token), token (an issuer token with the role verify)"},
 		{"checkpoint-key", "GREENPASS_CHECKPOINT_KEY", "", "the shared key for --checkpoint-auth key"},
 		{"checkpoint-inflight", "GREENPASS_CHECKPOINT_INFLIGHT", "8", "scans worked on at once; more wait briefly, then 503"},
-		{"checkpoint-scan-budget", "GREENPASS_CHECKPOINT_SCAN_BUDGET", "400ms", "longest search for a QR code in one camera frame"},
+		{"checkpoint-scan-budget", "GREENPASS_CHECKPOINT_SCAN_BUDGET", "1s", "longest search for a QR code in an uploaded photo"},
+		{"checkpoint-frame-budget", "GREENPASS_CHECKPOINT_FRAME_BUDGET", "100ms", "longest search for a QR code in a live camera frame (?live=1)"},
 	}...)
 }
 
@@ -205,7 +207,7 @@ func validate(raw map[string]*string) (*serveConfig, error) {
 		{"shutdown-timeout", &c.shutdownTimeout}, {"sweep-interval", &c.sweepInterval}, {"queue-wait", &c.queueWait},
 		{"trust-refresh", &c.trustRefresh}, {"transfer-token-ttl", &c.transferTokenTTL},
 		{"transfer-retention", &c.transferRetention}, {"transfer-grace", &c.transferGrace},
-		{"checkpoint-scan-budget", &c.checkpointBudget},
+		{"checkpoint-scan-budget", &c.checkpointBudget}, {"checkpoint-frame-budget", &c.checkpointFrameBudget},
 		{"validity-vaccination", &c.validityV}, {"validity-test", &c.validityT}, {"validity-recovery", &c.validityR},
 	} {
 		flag, dst := dur.flag, dur.dst
@@ -389,7 +391,7 @@ func serve(ctx context.Context, cfg *serveConfig, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	cp := server.Checkpoint{Verifier: liveVerifier{published, cfg.checkpointCountry, cfg.checkpointRegion, cfg.checkpointBudget}, Gate: checkGate}
+	cp := server.Checkpoint{Verifier: liveVerifier{tl: published, country: cfg.checkpointCountry, region: cfg.checkpointRegion, budget: cfg.checkpointBudget, frameBudget: cfg.checkpointFrameBudget}, Gate: checkGate}
 	switch cfg.checkpointAuth {
 	case "key":
 		cp.Key, cp.Tokens = cfg.checkpointKey, issuerTokens
@@ -429,16 +431,16 @@ func (t trustLists) Revocations() *trustlist.RevocationView { return t.rev.View(
 // liveVerifier verifies checkpoint scans against what the service
 // publishes now: the current DSCs, revocations, rules and value sets.
 type liveVerifier struct {
-	tl              trustLists
-	country, region string
-	budget          time.Duration
+	tl                  trustLists
+	country, region     string
+	budget, frameBudget time.Duration
 }
 
 func (l liveVerifier) verifier(country string) *verifier.Verifier {
 	if country == "" {
 		country = l.country
 	}
-	opts := []verifier.Option{verifier.WithScanBudget(l.budget)}
+	opts := []verifier.Option{verifier.WithScanBudget(l.budget), verifier.WithFrameBudget(l.frameBudget)}
 	var dscs verifier.TrustStore = trustlist.NewList()
 	if v := l.tl.Current(); v != nil {
 		dscs = v.List()
@@ -454,6 +456,10 @@ func (l liveVerifier) verifier(country string) *verifier.Verifier {
 
 func (l liveVerifier) VerifyImage(ctx context.Context, image []byte, country string) *verifier.Result {
 	return l.verifier(country).VerifyImage(ctx, image)
+}
+
+func (l liveVerifier) VerifyFrame(ctx context.Context, image []byte, country string) *verifier.Result {
+	return l.verifier(country).VerifyFrame(ctx, image)
 }
 
 func (l liveVerifier) VerifyText(ctx context.Context, text, country string) *verifier.Result {

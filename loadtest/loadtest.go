@@ -63,6 +63,9 @@ type Config struct {
 	Verify        [][]byte
 	ContentType   string
 	CheckpointKey string
+	// VerifyQuery is the query string of the verify requests ("live=1"
+	// for camera frames).
+	VerifyQuery string
 }
 
 // Report is the outcome of a load test.
@@ -123,6 +126,9 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		cfg.Now = time.Now
 	}
 	bodies, endpoint, okStatus := cfg.Verify, strings.TrimSuffix(cfg.URL, "/")+"/api/v1/verify", http.StatusOK
+	if cfg.VerifyQuery != "" {
+		endpoint += "?" + cfg.VerifyQuery
+	}
 	if bodies == nil {
 		var err error
 		if bodies, err = makeBodies(cfg.Types, 512, cfg.Now()); err != nil {

@@ -61,6 +61,30 @@ func TestRun(t *testing.T) {
 	}
 }
 
+// Verify mode posts the given bodies to the verify API with the query and
+// checkpoint key, and counts 200s as good.
+func TestRunVerify(t *testing.T) {
+	var bad atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b := new(bytes.Buffer)
+		b.ReadFrom(r.Body)
+		if r.URL.Path != "/api/v1/verify" || r.URL.RawQuery != "live=1" || r.Header.Get("Content-Type") != "image/jpeg" ||
+			r.Header.Get("X-Checkpoint-Key") != "k" || b.String() != "frame" {
+			bad.Add(1)
+		}
+		w.Write([]byte(`{"valid":true}`))
+	}))
+	defer srv.Close()
+	r, err := Run(context.Background(), Config{URL: srv.URL, Concurrency: 2, Duration: 200 * time.Millisecond,
+		Verify: [][]byte{[]byte("frame")}, ContentType: "image/jpeg", CheckpointKey: "k", VerifyQuery: "live=1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bad.Load() != 0 || r.Requests == 0 || r.Created != r.Requests {
+		t.Errorf("%d malformed of %d requests, %d good", bad.Load(), r.Requests, r.Created)
+	}
+}
+
 // Open loop: the rate is what is sent, not what the clients could do.
 func TestRunRate(t *testing.T) {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(201) }))

@@ -30,7 +30,10 @@ var checkpointFiles embed.FS
 // current trust list, revocation list and the rules of country (the
 // configured checkpoint country when empty).
 type CheckpointVerifier interface {
+	// VerifyImage looks hard for the code in a photo; VerifyFrame looks
+	// briefly in a live camera frame, whose retry is the next frame.
 	VerifyImage(ctx context.Context, image []byte, country string) *verifier.Result
+	VerifyFrame(ctx context.Context, image []byte, country string) *verifier.Result
 	VerifyText(ctx context.Context, text, country string) *verifier.Result
 }
 
@@ -170,7 +173,11 @@ func (h *checkpointHandler) verify(c echo.Context) error {
 		if len(data) == 0 || !verifier.IsImage(data) {
 			return echo.NewHTTPError(http.StatusBadRequest, "the upload is not a PNG, JPEG, GIF or WebP image")
 		}
-		res = h.cfg.Verifier.VerifyImage(req.Context(), data, country)
+		if c.QueryParam("live") == "1" {
+			res = h.cfg.Verifier.VerifyFrame(req.Context(), data, country)
+		} else {
+			res = h.cfg.Verifier.VerifyImage(req.Context(), data, country)
+		}
 	}
 	out := checkpointResult{Result: res}
 	if res.Certificate != nil {

@@ -16,6 +16,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -26,11 +27,19 @@ import (
 	"github.com/greenpass-dcc/greenpass/verifier"
 )
 
-// staticVerifier verifies against one fixed trust list.
-type staticVerifier struct{ v *verifier.Verifier }
+// staticVerifier verifies against one fixed trust list and counts the
+// images it was given as live frames.
+type staticVerifier struct {
+	v      *verifier.Verifier
+	frames *atomic.Int32
+}
 
 func (s staticVerifier) VerifyImage(ctx context.Context, image []byte, _ string) *verifier.Result {
 	return s.v.VerifyImage(ctx, image)
+}
+func (s staticVerifier) VerifyFrame(ctx context.Context, image []byte, _ string) *verifier.Result {
+	s.frames.Add(1)
+	return s.v.VerifyFrame(ctx, image)
 }
 func (s staticVerifier) VerifyText(ctx context.Context, text, _ string) *verifier.Result {
 	return s.v.VerifyText(ctx, text)
@@ -56,7 +65,7 @@ func checkpointFixture(t *testing.T) (string, staticVerifier) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return hcert.EncodeText(msg), staticVerifier{verifier.New(trustlist.NewList(dsc))}
+	return hcert.EncodeText(msg), staticVerifier{verifier.New(trustlist.NewList(dsc)), new(atomic.Int32)}
 }
 
 func post(t *testing.T, h http.Handler, path, contentType string, body []byte, headers ...string) *httptest.ResponseRecorder {
@@ -98,17 +107,22 @@ func TestCheckpointAPI(t *testing.T) {
 		wantValid               bool
 		wantKeys                string
 	}{
-		{"JPEG frame", "/api/v1/verify", "image/jpeg", frame, true, "dob nam ver"},
+		{"JPEG photo", "/api/v1/verify", "image/jpeg", frame, true, "dob nam ver"},
+		{"live camera frame", "/api/v1/verify?live=1", "image/jpeg", frame, true, "dob nam ver"},
 		{"multipart", "/api/v1/verify", mw.FormDataContentType(), form.Bytes(), true, "dob nam ver"},
 		{"HC1 text", "/api/v1/verify", "text/plain; charset=utf-8", []byte(text + "\n"), true, "dob nam ver"},
 		{"whole payload on request", "/api/v1/verify?full=1", "text/plain", []byte(text), true, "dob nam v ver"},
 		{"tampered text", "/api/v1/verify", "text/plain", []byte(strings.Replace(text, "HC1:6", "HC1:7", 1)), false, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			frames := v.frames.Load()
 			rec := post(t, h, tc.path, tc.contentType, tc.body)
 			var r result
 			if rec.Code != 200 || json.Unmarshal(rec.Body.Bytes(), &r) != nil || r.Valid != tc.wantValid {
 				t.Fatalf("%d %s", rec.Code, rec.Body)
+			}
+			if live := strings.Contains(tc.path, "live=1"); (v.frames.Load() > frames) != live {
+				t.Fatalf("scanned as a live frame: %v, want %v", v.frames.Load() > frames, live)
 			}
 			var keys []string
 			for k := range r.Payload {

@@ -49,8 +49,9 @@ func FuzzVerifyText(f *testing.F) {
 	})
 }
 
-// FuzzReadQR feeds arbitrary bytes to the picture stage: image decoding,
-// the size checks and every QR pass must fail cleanly, never panic.
+// FuzzReadQR feeds arbitrary bytes to the picture stage, as a photo and as
+// a live frame: image decoding, the size checks and every QR pass must fail
+// cleanly, never panic.
 func FuzzReadQR(f *testing.F) {
 	// Small seeds keep each run short: a mutated image that still decodes is
 	// scanned by every pass until the deadline.
@@ -66,6 +67,10 @@ func FuzzReadQR(f *testing.F) {
 		text, err := ReadQR(ctx, data)
 		if err == nil && text == "" {
 			t.Fatal("no error and no text")
+		}
+		// Nothing is trusted: a live frame can only be invalid, with reasons.
+		if r := New(nil, WithFrameBudget(50*time.Millisecond)).VerifyFrame(ctx, data); r.Valid || len(r.Reasons) == 0 {
+			t.Fatalf("live frame: valid %v, reasons %v", r.Valid, r.Reasons)
 		}
 	})
 }

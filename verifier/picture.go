@@ -2,6 +2,7 @@ package verifier
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -34,20 +35,37 @@ func IsImage(data []byte) bool {
 }
 
 // VerifyImage reads the QR code in an image (PNG, JPEG, GIF, WebP) and
-// verifies the DCC it holds.
+// verifies the DCC it holds. It looks hard: blurred, small, noisy and tilted
+// codes in photos are worth the scan budget.
 func (v *Verifier) VerifyImage(ctx context.Context, data []byte) *Result {
+	return v.verifyPicture(ctx, data, scanPhoto)
+}
+
+// VerifyFrame is VerifyImage for one frame of a live camera, within the
+// frame budget: it goes on to the costlier filters only when the frame shows
+// a code it could not read at once, so a frame without a code (most of them,
+// while the camera is pointed) or with another code costs a few
+// milliseconds, not the scan budget. The camera's next frame is the retry.
+func (v *Verifier) VerifyFrame(ctx context.Context, data []byte) *Result {
+	return v.verifyPicture(ctx, data, scanFrame)
+}
+
+func (v *Verifier) verifyPicture(ctx context.Context, data []byte, mode scanMode) *Result {
 	r := &Result{ValidatedAt: v.now().UTC(), Reasons: []Reason{}}
 	for _, s := range stageOrder {
 		r.Stages.set(s, Skipped)
 	}
 	budget := v.scanBudget
+	if mode == scanFrame {
+		budget = cmp.Or(v.frameBudget, DefaultFrameBudget)
+	}
 	if budget <= 0 {
 		budget = DefaultQRBudget
 	}
 	img, err := DecodeImage(data)
 	var text string
 	if err == nil {
-		text, err = scanQR(ctx, img, budget)
+		text, err = scanQR(ctx, img, budget, mode)
 	}
 	if err != nil {
 		r.fail(StagePicture, codeFor(err, CodeQRNotFound), err.Error())
@@ -65,7 +83,7 @@ func ReadQR(ctx context.Context, data []byte) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	return scanQR(ctx, img, DefaultQRBudget)
+	return scanQR(ctx, img, DefaultQRBudget, scanPhoto)
 }
 
 // DecodeImage decodes an image after checking its byte size and, from the

@@ -21,8 +21,9 @@ var ErrMultipleDCCs = errors.New("image holds more than one DCC")
 // long side is at most maxWorkingSide before any pass: QR codes a person can
 // read at arm's length survive that, and every pass gets cheaper.
 const (
-	DefaultQRBudget = 2 * time.Second
-	maxWorkingSide  = 1600
+	DefaultQRBudget    = 2 * time.Second
+	DefaultFrameBudget = 100 * time.Millisecond
+	maxWorkingSide     = 1600
 )
 
 // qrPass is one way of finding the code: a filter applied before detection
@@ -93,18 +94,33 @@ func isDCCText(text string) bool {
 	return err == nil
 }
 
+// scanMode says how hard scanQR looks.
+type scanMode int
+
+const (
+	// scanPhoto tries every pass until the budget is spent: a photo is all
+	// the verifier gets.
+	scanPhoto scanMode = iota
+	// scanFrame reads the frame as it is and goes on to the filters only
+	// when the first pass located a code it could not read (and read no
+	// other code): a live camera
+	// sends the next frame in a moment and most of its frames show no code,
+	// or another one, so such a frame must not cost what a hard photo may.
+	scanFrame
+)
+
 // scanQR finds the DCC in an image. The first pass reads every QR code in
 // the picture (two DCCs are an error, a DCC beats any other code); later
 // passes look for one code under progressively more expensive filters until
 // a DCC is found or the budget is spent. A non-DCC code is returned only when
 // no DCC was found, so that the verifier can say what the picture holds.
-func scanQR(ctx context.Context, img image.Image, budget time.Duration) (string, error) {
-	text, _, err := scanQRPass(ctx, img, budget)
+func scanQR(ctx context.Context, img image.Image, budget time.Duration, mode scanMode) (string, error) {
+	text, _, err := scanQRPass(ctx, img, budget, mode)
 	return text, err
 }
 
 // scanQRPass is scanQR that also names the pass that found the code.
-func scanQRPass(ctx context.Context, img image.Image, budget time.Duration) (string, string, error) {
+func scanQRPass(ctx context.Context, img image.Image, budget time.Duration, mode scanMode) (string, string, error) {
 	deadline := time.Now().Add(budget)
 	g := toGray(img)
 	if side := max(g.w, g.h); side > maxWorkingSide {
@@ -112,7 +128,7 @@ func scanQRPass(ctx context.Context, img image.Image, budget time.Duration) (str
 	}
 
 	other := ""
-	texts, err := readAll(g)
+	texts, err := readAll(g, mode == scanPhoto)
 	if err != nil {
 		return "", "", err
 	}
@@ -122,15 +138,22 @@ func scanQRPass(ctx context.Context, img image.Image, budget time.Duration) (str
 		}
 		other = t
 	}
+	if mode == scanFrame && other != "" {
+		return other, "all codes", nil // another code in view: the next frame may show the DCC
+	}
 
 	plain := &filters{base: g, cache: map[string]*gray{}}
 	var inverted *filters
-	for _, p := range qrPasses {
+	located := 0 // grids the passes so far found but could not read as a DCC
+	for i, p := range qrPasses {
 		if err := ctx.Err(); err != nil {
 			return "", "", err
 		}
 		if time.Now().After(deadline) {
 			break
+		}
+		if mode == scanFrame && i > 0 && located == 0 {
+			break // nothing code-like: the next frame
 		}
 		f := plain
 		if p.invert {
@@ -148,6 +171,7 @@ func scanQRPass(ctx context.Context, img image.Image, budget time.Duration) (str
 				break // the global-histogram binarizer only pays off unfiltered
 			}
 			for _, loc := range locateAll(detectOn, hybrid) {
+				located++
 				if ctx.Err() != nil || time.Now().After(deadline) {
 					break // each grid costs a fit and decodes: stop on time
 				}
@@ -166,9 +190,10 @@ func scanQRPass(ctx context.Context, img image.Image, budget time.Duration) (str
 	return "", "", ErrQRNotFound
 }
 
-// readAll decodes every QR code gozxing finds in g as it is. More than one
+// readAll decodes every QR code gozxing finds in g as it is, and in g
+// inverted when none is found there and inverted is set. More than one
 // distinct DCC is ErrMultipleDCCs.
-func readAll(g *gray) ([]string, error) {
+func readAll(g *gray, inverted bool) ([]string, error) {
 	src, err := gozxing.NewPlanarYUVLuminanceSource(g.pix, g.w, g.h, 0, 0, g.w, g.h, false)
 	if err != nil {
 		return nil, nil
@@ -188,7 +213,7 @@ func readAll(g *gray) ([]string, error) {
 				dccs[t] = true
 			}
 		}
-		if len(texts) > 0 {
+		if len(texts) > 0 || !inverted {
 			break
 		}
 	}

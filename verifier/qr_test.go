@@ -92,17 +92,17 @@ func TestScanQRRespectsBudgetAndContext(t *testing.T) {
 	noise := image.NewGray(image.Rect(0, 0, 800, 800))
 	rand.Read(noise.Pix)
 	start := time.Now()
-	if _, err := scanQR(context.Background(), noise, time.Millisecond); !errors.Is(err, ErrQRNotFound) {
+	if _, err := scanQR(context.Background(), noise, time.Millisecond, scanPhoto); !errors.Is(err, ErrQRNotFound) {
 		t.Fatalf("error = %v, want ErrQRNotFound", err)
 	}
 	budgeted := time.Since(start)
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	if _, err := scanQR(ctx, noise, time.Minute); !errors.Is(err, context.Canceled) {
+	if _, err := scanQR(ctx, noise, time.Minute, scanPhoto); !errors.Is(err, context.Canceled) {
 		t.Fatalf("cancelled scan: error = %v, want context.Canceled", err)
 	}
 	start = time.Now()
-	scanQR(context.Background(), noise, time.Minute)
+	scanQR(context.Background(), noise, time.Minute, scanPhoto)
 	if full := time.Since(start); budgeted > full {
 		t.Errorf("a 1 ms budget took %v, longer than all passes (%v)", budgeted, full)
 	}

@@ -36,12 +36,16 @@ type Verifier struct {
 	arrival     string
 	region      string
 	scanBudget  time.Duration
+	frameBudget time.Duration
 }
 
-// WithScanBudget bounds the time spent looking for a QR code in an image
-// (DefaultQRBudget when zero): a camera that sends the next frame soon
-// wants an answer for this one quickly.
+// WithScanBudget bounds the time VerifyImage spends looking for a QR code
+// in a photo (DefaultQRBudget when zero).
 func WithScanBudget(d time.Duration) Option { return func(v *Verifier) { v.scanBudget = d } }
+
+// WithFrameBudget bounds the time VerifyFrame spends on a camera frame
+// (DefaultFrameBudget when zero): the camera's next frame is the retry.
+func WithFrameBudget(d time.Duration) Option { return func(v *Verifier) { v.frameBudget = d } }
 
 // RevocationChecker says whether a certificate is revoked, by its hashes
 // (*trustlist.RevocationList does).

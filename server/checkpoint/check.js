@@ -78,12 +78,20 @@
   const status = (s) => { $("status").textContent = s || ""; };
 
   // --- talking to the API -------------------------------------------------
-  const apiURL = "/api/v1/verify" + (country ? "?country=" + encodeURIComponent(country) : "");
-  async function verify(blob) {
+  // A camera frame is sent with live=1: the server looks briefly, the next
+  // frame is the retry. A photo gets the whole search.
+  const apiURL = (live) => {
+    const q = new URLSearchParams();
+    if (country) q.set("country", country);
+    if (live) q.set("live", "1");
+    const s = q.toString();
+    return "/api/v1/verify" + (s ? "?" + s : "");
+  };
+  async function verify(blob, live) {
     const headers = { "Content-Type": blob.type || "image/jpeg" };
     const key = localStorage.getItem("checkpointKey");
     if (key) headers["X-Checkpoint-Key"] = key;
-    const resp = await fetch(apiURL, { method: "POST", body: blob, headers, cache: "no-store" });
+    const resp = await fetch(apiURL(live), { method: "POST", body: blob, headers, cache: "no-store" });
     if (resp.status === 401) { askKey(); return null; }
     if (resp.status === 503 || resp.status === 429) { status(t().busy); return null; }
     if (!resp.ok) { status((await resp.json().catch(() => ({}))).error || resp.statusText); return null; }
@@ -181,7 +189,7 @@
       try {
         const blob = await frameBlob();
         if (blob && running) {
-          const r = await verify(blob);
+          const r = await verify(blob, true);
           if (running && handle(r)) { running = false; break; }
         }
       } catch (err) {
@@ -211,7 +219,7 @@
     stopLoop();
     status(t().checking);
     try {
-      const r = await verify(f);
+      const r = await verify(f, false);
       if (r) show(r);
     } catch (err) {
       status(t().offline);

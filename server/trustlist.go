@@ -33,22 +33,30 @@ type TrustLists interface {
 // JSON lists an X-SIGNATURE.
 func (s *Server) MountTrustLists(tl TrustLists) {
 	h := trustListHandler{tl: tl}
+	// The documents without parameters are also served before Echo (see
+	// Server.serveHTTP): they are what thousands of apps poll.
+	documents := map[string]func(*trustlist.View) *trustlist.Response{
+		"/trustList/DSC/":          (*trustlist.View).CovPassList,
+		"/trustList/signing-key":   (*trustlist.View).SigningKey,
+		"/signercertificateStatus": (*trustlist.View).SignerStatus,
+		"/valuesets":               (*trustlist.View).ValueSetList,
+		"/countrylist":             (*trustlist.View).CountryList,
+	}
 	routes := map[string]echo.HandlerFunc{
-		"/trustList/DSC/":           h.document((*trustlist.View).CovPassList),
-		"/trustList/signing-key":    h.document((*trustlist.View).SigningKey),
 		"/trustList":                h.gateway,
 		"/trustList/:type":          h.gateway,
 		"/trustList/:type/:country": h.gateway,
-		"/signercertificateStatus":  h.document((*trustlist.View).SignerStatus),
 		"/signercertificateUpdate":  h.update,
 		"/rules":                    h.ruleList,
 		"/rules/:country":           h.ruleList,
 		"/rules/:country/:hash":     h.rule,
-		"/valuesets":                h.document((*trustlist.View).ValueSetList),
 		"/valuesets/:hash":          h.valueSet,
-		"/countrylist":              h.document((*trustlist.View).CountryList),
 		"/revocation/lists":         h.revocationIndex,
 		"/revocation/lists/:kid":    h.revocationList,
+	}
+	for path, pick := range documents {
+		routes[path] = h.document(pick)
+		s.fast[path] = h.fastDocument(pick)
 	}
 	for path, handler := range routes {
 		s.echo.GET(path, handler)
@@ -74,7 +82,19 @@ func (h trustListHandler) document(pick func(*trustlist.View) *trustlist.Respons
 		if err != nil {
 			return err
 		}
-		return serveDocument(c, pick(v))
+		return document(c, pick(v))
+	}
+}
+
+// fastDocument is document for the fast path: before anything is
+// published it leaves the request to Echo, which reports the 503.
+func (h trustListHandler) fastDocument(pick func(*trustlist.View) *trustlist.Response) fastHandler {
+	return func(w http.ResponseWriter, r *http.Request) int {
+		v := h.tl.Current()
+		if v == nil {
+			return 0
+		}
+		return serveDocument(w, r, pick(v))
 	}
 }
 
@@ -91,7 +111,7 @@ func (h trustListHandler) gateway(c echo.Context) error {
 	if !ok {
 		return echo.NewHTTPError(http.StatusBadRequest, "type must be DSC, CSCA, UPLOAD or AUTHENTICATION")
 	}
-	return serveDocument(c, r)
+	return document(c, r)
 }
 
 func (h trustListHandler) ruleList(c echo.Context) error {
@@ -103,7 +123,7 @@ func (h trustListHandler) ruleList(c echo.Context) error {
 	if country != "" && (len(country) != 2 || strings.ToUpper(country) != country) {
 		return echo.NewHTTPError(http.StatusBadRequest, "country must be two upper-case letters (ISO 3166-1 alpha-2)")
 	}
-	return serveDocument(c, v.RuleList(country))
+	return document(c, v.RuleList(country))
 }
 
 func (h trustListHandler) rule(c echo.Context) error {
@@ -115,7 +135,7 @@ func (h trustListHandler) rule(c echo.Context) error {
 	if !ok {
 		return echo.NewHTTPError(http.StatusNotFound, "no rule of this country has this hash")
 	}
-	return serveDocument(c, r)
+	return document(c, r)
 }
 
 func (h trustListHandler) valueSet(c echo.Context) error {
@@ -127,7 +147,7 @@ func (h trustListHandler) valueSet(c echo.Context) error {
 	if !ok {
 		return echo.NewHTTPError(http.StatusNotFound, "no value set has this hash")
 	}
-	return serveDocument(c, r)
+	return document(c, r)
 }
 
 func (h trustListHandler) revocations() (*trustlist.RevocationView, error) {
@@ -143,7 +163,7 @@ func (h trustListHandler) revocationIndex(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return serveDocument(c, r.Index)
+	return document(c, r.Index)
 }
 
 // revocationList serves one kid's list; the kid is Base64url in the path
@@ -161,7 +181,7 @@ func (h trustListHandler) revocationList(c echo.Context) error {
 	if !ok {
 		return echo.NewHTTPError(http.StatusNotFound, "no revocations for this kid")
 	}
-	return serveDocument(c, doc)
+	return document(c, doc)
 }
 
 // update hands out the DSC after the client's resume token; 204 when it
@@ -190,10 +210,9 @@ func (h trustListHandler) update(c echo.Context) error {
 
 // serveDocument answers with a rendered document: 304 when the client
 // holds it (weak comparison, as If-None-Match uses), else the body, gzip'd
-// when the client accepts it.
-func serveDocument(c echo.Context, r *trustlist.Response) error {
-	req := c.Request()
-	hdr := c.Response().Header()
+// when the client accepts it. It returns the status it wrote.
+func serveDocument(w http.ResponseWriter, req *http.Request, r *trustlist.Response) int {
+	hdr := w.Header()
 	// Header values made once per document (net/http does not modify
 	// them): this runs for every download and revalidation.
 	for k, v := range r.Header {
@@ -202,7 +221,8 @@ func serveDocument(c echo.Context, r *trustlist.Response) error {
 	hdr["Cache-Control"] = cacheControl
 	hdr["Vary"] = varyEncoding
 	if inm := req.Header.Get("If-None-Match"); inm != "" && etagMatches(inm, r.ETag) {
-		return c.NoContent(http.StatusNotModified)
+		w.WriteHeader(http.StatusNotModified)
+		return http.StatusNotModified
 	}
 	body := r.Body
 	if acceptsGzip(req.Header.Get("Accept-Encoding")) {
@@ -211,12 +231,19 @@ func serveDocument(c echo.Context, r *trustlist.Response) error {
 			body = gz
 		}
 	}
-	if req.Method == http.MethodHead {
-		hdr.Set(echo.HeaderContentType, r.ContentType)
-		hdr.Set(echo.HeaderContentLength, strconv.Itoa(len(body)))
-		return c.NoContent(http.StatusOK)
+	hdr.Set(echo.HeaderContentType, r.ContentType)
+	hdr.Set(echo.HeaderContentLength, strconv.Itoa(len(body)))
+	w.WriteHeader(http.StatusOK)
+	if req.Method != http.MethodHead {
+		w.Write(body)
 	}
-	return blob(c, http.StatusOK, r.ContentType, body)
+	return http.StatusOK
+}
+
+// document serves r from an Echo route.
+func document(c echo.Context, r *trustlist.Response) error {
+	serveDocument(c.Response(), c.Request(), r)
+	return nil
 }
 
 var (

@@ -10,8 +10,8 @@ import (
 )
 
 // BenchmarkTrustListRevalidation is a 304 for /signercertificateStatus
-// through the whole application (middleware, metrics, access log); the
-// per-request cost the framework adds to answering from memory.
+// through the application as served (the fast path before Echo, metrics):
+// the per-request cost the application adds to answering from memory.
 func BenchmarkTrustListRevalidation(b *testing.B) {
 	s := New(Config{}, slog.New(slog.NewJSONHandler(io.Discard, nil)))
 	v, _ := trustListView(&testing.T{}, 50)

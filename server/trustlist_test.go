@@ -16,6 +16,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/labstack/echo/v4"
+
 	"github.com/greenpass-dcc/greenpass/internal/fakegateway"
 	"github.com/greenpass-dcc/greenpass/trustlist"
 )
@@ -166,6 +168,84 @@ func TestTrustListEndpoints(t *testing.T) {
 	if strings.Contains(logs.String(), `"route":"/trustList/DSC/"`) {
 		t.Error("trust-list downloads logged at info")
 	}
+}
+
+// The documents served before Echo answer exactly as the Echo routes do,
+// are counted in the same metrics, and a panic in them is a 500.
+func TestTrustListFastPath(t *testing.T) {
+	var logs bytes.Buffer
+	s := newTestServer(t, &logs)
+	tl := &fixedView{}
+	s.MountTrustLists(tl)
+	h := s.Handler()
+	v, _ := trustListView(t, 3)
+	tl.v.Store(v)
+	etag := v.CovPassList().ETag
+	for _, path := range []string{"/trustList/DSC/", "/trustList/signing-key", "/signercertificateStatus", "/valuesets", "/countrylist"} {
+		for _, hdr := range [][]string{nil, {"Accept-Encoding", "gzip"}, {"If-None-Match", etag}, {"If-None-Match", v.SignerStatus().ETag}} {
+			for _, method := range []string{"GET", "HEAD"} {
+				req := func() *http.Request {
+					r := httptest.NewRequest(method, path, nil)
+					if hdr != nil {
+						r.Header.Set(hdr[0], hdr[1])
+					}
+					return r
+				}
+				fast, viaEcho := httptest.NewRecorder(), httptest.NewRecorder()
+				h.ServeHTTP(fast, req())
+				s.echo.ServeHTTP(viaEcho, req())
+				if fast.Code != viaEcho.Code || !bytes.Equal(fast.Body.Bytes(), viaEcho.Body.Bytes()) || !sameHeaders(fast.Header(), viaEcho.Header()) {
+					t.Errorf("%s %s %v: fast %d %v, Echo %d %v", method, path, hdr, fast.Code, fast.Header(), viaEcho.Code, viaEcho.Header())
+				}
+			}
+		}
+	}
+	head := httptest.NewRecorder()
+	h.ServeHTTP(head, httptest.NewRequest("HEAD", "/trustList/DSC/", nil))
+	if head.Code != 200 || head.Body.Len() != 0 || head.Header().Get("Content-Length") != strconv.Itoa(len(v.CovPassList().Body)) {
+		t.Errorf("HEAD: %d, %d bytes, Content-Length %s", head.Code, head.Body.Len(), head.Header().Get("Content-Length"))
+	}
+	for range 3 {
+		get(t, h, "/signercertificateStatus", "If-None-Match", v.SignerStatus().ETag)
+	}
+	metrics := get(t, h, "/metrics").Body.String()
+	for _, want := range []string{
+		`greenpass_http_requests_total{method="GET",route="/signercertificateStatus",status="304"} 5`,
+		`greenpass_http_request_duration_seconds_count{class="3xx",method="GET",route="/signercertificateStatus"}`,
+	} {
+		if !strings.Contains(metrics, want) {
+			t.Errorf("metrics lack %s", want)
+		}
+	}
+
+	s2 := newTestServer(t, &logs)
+	s2.MountTrustLists(panicky{})
+	rec := get(t, s2.Handler(), "/trustList/DSC/")
+	if rec.Code != 500 || !strings.Contains(rec.Body.String(), "internal error") || !strings.Contains(logs.String(), "panic in handler") {
+		t.Errorf("panic: %d %s", rec.Code, rec.Body)
+	}
+}
+
+type panicky struct{}
+
+func (panicky) Current() *trustlist.View               { panic("broken") }
+func (panicky) Revocations() *trustlist.RevocationView { panic("broken") }
+
+// sameHeaders compares two responses' headers, apart from the request ID
+// Echo's routes may add.
+func sameHeaders(a, b http.Header) bool {
+	a, b = a.Clone(), b.Clone()
+	a.Del(echo.HeaderXRequestID)
+	b.Del(echo.HeaderXRequestID)
+	if len(a) != len(b) {
+		return false
+	}
+	for k, v := range a {
+		if strings.Join(v, "\x00") != strings.Join(b[k], "\x00") {
+			return false
+		}
+	}
+	return true
 }
 
 func mustB64(t *testing.T, s string) []byte {

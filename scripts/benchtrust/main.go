@@ -75,7 +75,9 @@ func main() {
 	defer stop()
 	go srv.Serve(ctx, gp)
 
-	// Plain net/http: the same documents, headers and 304 rule.
+	// Plain net/http: the same documents, headers and 304 rule, on an
+	// http.Server with the timeouts greenpass serves with (each costs
+	// deadline updates per request): handler against handler.
 	docs := map[string]*trustlist.Response{
 		"/trustList/DSC/":          view.CovPassList(),
 		"/signercertificateStatus": view.SignerStatus(),
@@ -84,7 +86,9 @@ func main() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	go http.Serve(plain, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	def := server.Defaults()
+	plainSrv := &http.Server{ReadHeaderTimeout: def.ReadHeaderTimeout, ReadTimeout: def.ReadTimeout, WriteTimeout: def.WriteTimeout, IdleTimeout: def.IdleTimeout}
+	plainSrv.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		d, ok := docs[r.URL.Path]
 		if !ok {
 			http.NotFound(w, r)
@@ -105,7 +109,8 @@ func main() {
 		h.Set("Content-Type", d.ContentType)
 		h.Set("Content-Length", strconv.Itoa(len(d.Body)))
 		w.Write(d.Body)
-	}))
+	})
+	go plainSrv.Serve(plain)
 	fmt.Printf("greenpass http://%s\nplain http://%s\n", gp.Addr(), plain.Addr())
 	fmt.Printf("etag-dsc %s\netag-status %s\nbytes-dsc %d\nbytes-status %d\n", view.CovPassList().ETag, view.SignerStatus().ETag,
 		len(view.CovPassList().Body), len(view.SignerStatus().Body))

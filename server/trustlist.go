@@ -98,14 +98,24 @@ func (h trustListHandler) fastDocument(pick func(*trustlist.View) *trustlist.Res
 	}
 }
 
+// countryParam is the optional :country of a path: empty or two
+// upper-case letters.
+func countryParam(c echo.Context) (string, error) {
+	country := c.Param("country")
+	if country != "" && (len(country) != 2 || strings.ToUpper(country) != country) {
+		return "", echo.NewHTTPError(http.StatusBadRequest, "country must be two upper-case letters (ISO 3166-1 alpha-2)")
+	}
+	return country, nil
+}
+
 func (h trustListHandler) gateway(c echo.Context) error {
 	v, err := h.view()
 	if err != nil {
 		return err
 	}
-	country := c.Param("country")
-	if country != "" && (len(country) != 2 || strings.ToUpper(country) != country) {
-		return echo.NewHTTPError(http.StatusBadRequest, "country must be two upper-case letters (ISO 3166-1 alpha-2)")
+	country, err := countryParam(c)
+	if err != nil {
+		return err
 	}
 	r, ok := v.GatewayList(c.Param("type"), country)
 	if !ok {
@@ -119,9 +129,9 @@ func (h trustListHandler) ruleList(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	country := c.Param("country")
-	if country != "" && (len(country) != 2 || strings.ToUpper(country) != country) {
-		return echo.NewHTTPError(http.StatusBadRequest, "country must be two upper-case letters (ISO 3166-1 alpha-2)")
+	country, err := countryParam(c)
+	if err != nil {
+		return err
 	}
 	return document(c, v.RuleList(country))
 }

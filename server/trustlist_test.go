@@ -128,10 +128,14 @@ func TestTrustListEndpoints(t *testing.T) {
 			t.Errorf("%s X-SIGNATURE: %v", path, err)
 		}
 	}
-	for _, path := range []string{"/trustList/FOO", "/trustList/DSC/de", "/trustList/DSC/DEU"} {
+	for _, path := range []string{"/trustList/FOO", "/trustList/DSC/de", "/trustList/DSC/DEU", "/rules/de", "/rules/DEU"} {
 		if rec := get(t, h, path); rec.Code != 400 {
 			t.Errorf("%s = %d, want 400", path, rec.Code)
 		}
+	}
+
+	if rec := get(t, h, "/rules/DE"); rec.Code != 200 {
+		t.Errorf("/rules/DE = %d", rec.Code)
 	}
 
 	// DGCA verifier service: status and paged updates.

@@ -101,11 +101,11 @@ const (
 	// scanPhoto tries every pass until the budget is spent: a photo is all
 	// the verifier gets.
 	scanPhoto scanMode = iota
-	// scanFrame reads the frame as it is and goes on to the filters only
-	// when the first pass located a code it could not read (and read no
-	// other code): a live camera
-	// sends the next frame in a moment and most of its frames show no code,
-	// or another one, so such a frame must not cost what a hard photo may.
+	// scanFrame reads the frame as it is, not inverted, and goes on to the
+	// filters only when the first pass located a code it could not read
+	// (and read no other code): a live camera sends the next frame in a
+	// moment and most of its frames show no code, or another one, so such
+	// a frame must not cost what a hard photo may.
 	scanFrame
 )
 

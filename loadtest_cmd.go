@@ -44,6 +44,7 @@ the flags.`)
 	types := fs.String("types", "v", "certificate types to mix, comma-separated: v, t, r")
 	idem := fs.Bool("idempotency", true, "send a fresh Idempotency-Key with every request")
 	honor := fs.Bool("honor-retry-after", false, "after a 429 or 503, wait as long as Retry-After says (well-behaved clients); default: retry at once")
+	retryJitter := fs.Duration("retry-jitter", time.Second, "with --honor-retry-after, wait up to this much longer at random (independent clients); 0: all refused together come back together")
 	uvcis := fs.String("uvcis", "", "write the UVCI of every 201 to this file")
 	asJSON := fs.Bool("json", false, "print the report as JSON")
 	quiet := fs.Bool("quiet", false, "no progress lines on stderr")
@@ -51,7 +52,7 @@ the flags.`)
 		return code
 	}
 	cfg := loadtest.Config{URL: *url, Token: *token, Concurrency: *concurrency, Duration: *duration, Warmup: *warmup, Rate: *rate,
-		Types: strings.Split(*types, ","), Idempotency: *idem, HonorRetryAfter: *honor}
+		Types: strings.Split(*types, ","), Idempotency: *idem, HonorRetryAfter: *honor, RetryJitter: *retryJitter}
 	if !*quiet {
 		cfg.Progress = std.err
 	}

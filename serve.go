@@ -50,6 +50,7 @@ type serveConfig struct {
 	maxInFlight    int
 	maxQueue       int
 	queueWait      time.Duration
+	schedTarget    time.Duration // 0: the issuance gate's limit stays put
 	issuerRate     float64
 	issuerBurst    int
 	jwksURL        string
@@ -144,6 +145,7 @@ func serveSettings() []setting {
 		{"max-inflight", "GREENPASS_MAX_INFLIGHT", "256", "issuance requests worked on at once"},
 		{"max-queue", "GREENPASS_MAX_QUEUE", "256", "issuance requests that may wait for a slot; more get 503"},
 		{"queue-wait", "GREENPASS_QUEUE_WAIT", "3ms", "longest wait for a slot before 503"},
+		{"sched-target", "GREENPASS_SCHED_TARGET", "5ms", "CPU wait (Go scheduler latency, 90th percentile) above which fewer issuance requests are admitted at once, between 4 and --max-inflight (0: always --max-inflight)"},
 		{"issuer-rate", "GREENPASS_ISSUER_RATE", "20", "issuance requests per second per issuer (0: unlimited); more get 429"},
 		{"issuer-burst", "GREENPASS_ISSUER_BURST", "40", "burst allowed above --issuer-rate"},
 		{"jwks-url", "GREENPASS_JWKS_URL", "", "identity provider's JWK Set URL; its tokens are accepted besides our own issuer tokens"},
@@ -219,6 +221,11 @@ func validate(raw map[string]*string) (*serveConfig, error) {
 			bad(flag, "must be positive")
 		}
 		*dst = d
+	}
+	if d, err := time.ParseDuration(*raw["sched-target"]); err != nil || d < 0 {
+		bad("sched-target", "%q is not a duration ≥ 0 like 5ms", *raw["sched-target"])
+	} else {
+		c.schedTarget = d
 	}
 	for _, n := range []struct {
 		flag string
@@ -638,6 +645,10 @@ func mountIssuance(ctx context.Context, srv *server.Server, cfg *serveConfig, se
 	gate, err := admission.NewGate(cfg.maxInFlight, cfg.maxQueue, cfg.queueWait)
 	if err != nil {
 		return nil, nil, err
+	}
+	if cfg.schedTarget > 0 {
+		gov := &admission.Governor{Gates: []*admission.Gate{gate}, Delay: &admission.SchedDelay{}, Target: cfg.schedTarget}
+		go gov.Run(ctx)
 	}
 	cached := auth.NewCache(tokens, 0, nil)
 	srv.MountIssuance(server.Issuance{

@@ -34,6 +34,9 @@ func TestServeConfigValidation(t *testing.T) {
 		{[]string{"--max-inflight", "0"}, nil, "--max-inflight (GREENPASS_MAX_INFLIGHT)"},
 		{[]string{"--max-queue", "many"}, nil, "--max-queue (GREENPASS_MAX_QUEUE)"},
 		{[]string{"--queue-wait", "0"}, nil, "--queue-wait (GREENPASS_QUEUE_WAIT): must be positive"},
+		{[]string{"--sched-target", "-1ms"}, nil, "--sched-target (GREENPASS_SCHED_TARGET)"},
+		{[]string{"--sched-target", "fast"}, nil, "--sched-target (GREENPASS_SCHED_TARGET)"},
+		{[]string{"--sched-target", "0"}, nil, ""},
 		{[]string{"--issuer-rate", "-1"}, nil, "--issuer-rate (GREENPASS_ISSUER_RATE)"},
 		{[]string{"--issuer-rate", "NaN"}, nil, "--issuer-rate (GREENPASS_ISSUER_RATE)"},
 		{[]string{"--issuer-rate", "0"}, nil, ""},
@@ -55,7 +58,8 @@ func TestServeConfigValidation(t *testing.T) {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	raw := serveFlags(fs, func(k string) string { return map[string]string{"GREENPASS_SWEEP_INTERVAL": "5m"}[k] })
 	fs.Parse(nil)
-	if cfg, err := validate(raw); err != nil || cfg.sweepInterval != 5*time.Minute || cfg.addr != ":8080" || cfg.dataDir != "./data" {
+	if cfg, err := validate(raw); err != nil || cfg.sweepInterval != 5*time.Minute || cfg.addr != ":8080" || cfg.dataDir != "./data" ||
+		cfg.schedTarget != 5*time.Millisecond {
 		t.Fatalf("env and defaults: %+v, %v", cfg, err)
 	}
 }

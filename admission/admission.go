@@ -1,16 +1,18 @@
 // Package admission keeps an overloaded service answering: a gate bounds
 // how much work runs at once and how long excess work may wait for it,
 // and per-client token buckets keep one client from taking everyone's
-// share. Refusals are cheap and immediate, so that a crowd gets a fast
-// "come back later" instead of timeouts, and memory stays bounded.
+// share; a governor moves the gate's limit with the CPU's load, so work
+// does not queue where no gate sees it. Refusals are cheap and immediate,
+// so that a crowd gets a fast "come back later" instead of timeouts, and
+// memory stays bounded.
 package admission
 
 import (
+	"container/list"
 	"context"
 	"errors"
 	"fmt"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"golang.org/x/time/rate"
@@ -20,13 +22,26 @@ import (
 // full, or no slot freed up within the queue wait.
 var ErrBusy = errors.New("service busy")
 
-// Gate admits at most Slots requests at once; up to Queue more wait, each
-// at most Wait, in arrival order.
+// Gate admits at most Limit requests at once; up to Queue more wait, each
+// at most Wait, in arrival order. The limit may be moved at run time
+// (SetLimit, a Governor) between 1 and the number of slots it was made
+// with.
 type Gate struct {
-	slots    chan struct{}
-	waiting  atomic.Int64
-	maxQueue int64
+	maxQueue int
 	maxWait  time.Duration
+	max      int
+
+	mu       sync.Mutex
+	limit    int
+	inFlight int
+	queue    list.List // of *waiter, oldest first
+	admitted uint64
+	refused  uint64 // ErrBusy only
+}
+
+type waiter struct {
+	ready   chan struct{}
+	granted bool // under Gate.mu
 }
 
 // NewGate returns a gate with the given slots, queue length and queue wait.
@@ -34,42 +49,114 @@ func NewGate(slots, queue int, wait time.Duration) (*Gate, error) {
 	if slots < 1 || queue < 0 || wait < 0 {
 		return nil, fmt.Errorf("admission: slots must be ≥ 1, queue and wait ≥ 0 (got %d, %d, %v)", slots, queue, wait)
 	}
-	return &Gate{slots: make(chan struct{}, slots), maxQueue: int64(queue), maxWait: wait}, nil
+	return &Gate{max: slots, limit: slots, maxQueue: queue, maxWait: wait}, nil
 }
 
 // Enter waits for a slot and returns the function that frees it. It fails
 // with ErrBusy when the queue is full or the wait runs out, and with the
 // context's error when ctx ends first.
 func (g *Gate) Enter(ctx context.Context) (leave func(), err error) {
-	select {
-	case g.slots <- struct{}{}:
+	g.mu.Lock()
+	if g.inFlight < g.limit && g.queue.Len() == 0 {
+		g.inFlight++
+		g.admitted++
+		g.mu.Unlock()
 		return g.leave, nil
-	default:
 	}
-	if g.waiting.Add(1) > g.maxQueue {
-		g.waiting.Add(-1)
+	if g.queue.Len() >= g.maxQueue {
+		g.refused++
+		g.mu.Unlock()
 		return nil, ErrBusy
 	}
-	defer g.waiting.Add(-1)
+	w := &waiter{ready: make(chan struct{})}
+	e := g.queue.PushBack(w)
+	g.mu.Unlock()
+
 	t := time.NewTimer(g.maxWait)
 	defer t.Stop()
 	select {
-	case g.slots <- struct{}{}:
+	case <-w.ready:
 		return g.leave, nil
 	case <-t.C:
-		return nil, ErrBusy
+		err = ErrBusy
 	case <-ctx.Done():
-		return nil, ctx.Err()
+		err = ctx.Err()
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if w.granted { // a slot came at the same moment: it is ours to free
+		g.admitted--
+		g.inFlight--
+		g.grant()
+	} else {
+		g.queue.Remove(e)
+	}
+	if err == ErrBusy {
+		g.refused++
+	}
+	return nil, err
+}
+
+func (g *Gate) leave() {
+	g.mu.Lock()
+	g.inFlight--
+	g.grant()
+	g.mu.Unlock()
+}
+
+// grant hands free slots to the oldest waiters; g.mu is held.
+func (g *Gate) grant() {
+	for g.inFlight < g.limit && g.queue.Len() > 0 {
+		w := g.queue.Remove(g.queue.Front()).(*waiter)
+		w.granted = true
+		g.inFlight++
+		g.admitted++
+		close(w.ready)
 	}
 }
 
-func (g *Gate) leave() { <-g.slots }
+// SetLimit moves the number of requests admitted at once, within 1 and
+// the gate's slots. Requests in flight above a lowered limit finish;
+// new ones wait until the count is under it.
+func (g *Gate) SetLimit(n int) {
+	n = min(max(n, 1), g.max)
+	g.mu.Lock()
+	g.limit = n
+	g.grant()
+	g.mu.Unlock()
+}
 
-// InFlight is the number of admitted requests; Waiting those queued.
-func (g *Gate) InFlight() int { return len(g.slots) }
+// Limit is the number of requests admitted at once now; Slots the most it
+// can be.
+func (g *Gate) Limit() int {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.limit
+}
+
+// Counts are the requests admitted and refused as busy so far.
+func (g *Gate) Counts() (admitted, refused uint64) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.admitted, g.refused
+}
+
+// Slots is the limit the gate was made with.
+func (g *Gate) Slots() int { return g.max }
+
+// InFlight is the number of admitted requests.
+func (g *Gate) InFlight() int {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.inFlight
+}
 
 // Waiting is the number of queued requests.
-func (g *Gate) Waiting() int { return int(g.waiting.Load()) }
+func (g *Gate) Waiting() int {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.queue.Len()
+}
 
 // Rates holds one token bucket per client: Rate requests per second with
 // bursts of Burst. Buckets of idle clients are dropped when the table

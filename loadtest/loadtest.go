@@ -18,6 +18,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	mrand "math/rand/v2"
 	"net"
 	"net/http"
 	"os"
@@ -49,6 +50,10 @@ type Config struct {
 	// as Retry-After says, as well-behaved clients do; without it, it
 	// retries at once (the worst case for the server).
 	HonorRetryAfter bool
+	// RetryJitter adds a random wait of up to this much to Retry-After's
+	// (whole seconds): clients refused in the same instant come back
+	// spread out, as independent clients do, instead of in lockstep.
+	RetryJitter time.Duration
 	// UVCIs, when set, receives the UVCI of every 201, one per line.
 	UVCIs io.Writer
 	// Progress, when set, receives a line per ProgressEvery.
@@ -136,19 +141,6 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		}
 		endpoint, okStatus = strings.TrimSuffix(cfg.URL, "/")+"/api/v1/certificates", http.StatusCreated
 	}
-	client := &http.Client{
-		Timeout: 30 * time.Second,
-		Transport: &http.Transport{
-			Proxy:               nil,
-			DialContext:         (&net.Dialer{Timeout: 5 * time.Second}).DialContext,
-			MaxIdleConns:        cfg.Concurrency,
-			MaxIdleConnsPerHost: cfg.Concurrency,
-			MaxConnsPerHost:     cfg.Concurrency,
-			IdleConnTimeout:     90 * time.Second,
-		},
-	}
-	defer client.CloseIdleConnections()
-
 	ctx, cancel := context.WithTimeout(ctx, cfg.Warmup+cfg.Duration)
 	defer cancel()
 	var uvciMu sync.Mutex
@@ -167,11 +159,18 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	all := make([]*stats, cfg.Concurrency)
 	start := time.Now()
 	measureFrom := start.Add(cfg.Warmup)
+	// The end is checked on the clock too: the context's timer may fire
+	// late on a busy machine, and until it does every request would fail
+	// at once against the connection deadline.
+	end := measureFrom.Add(cfg.Duration)
+	over := func() bool { return ctx.Err() != nil || !time.Now().Before(end) }
 	var wg sync.WaitGroup
 	for i := range cfg.Concurrency {
 		st := newStats()
 		all[i] = st
 		wg.Go(func() {
+			c, _ := newConn(cfg.URL) // checked by cfg.check
+			defer c.close()
 			n := i
 			for {
 				if cfg.Rate > 0 {
@@ -180,14 +179,15 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 						return
 					case <-tickets:
 					}
-				} else if ctx.Err() != nil {
+				}
+				if over() {
 					return
 				}
 				body := bodies[n%len(bodies)]
 				n += cfg.Concurrency
-				status, uvci, retry, d, err := send(ctx, client, endpoint, cfg, body)
+				status, uvci, retry, d, err := send(ctx, c, endpoint, cfg, body)
 				if err != nil {
-					if ctx.Err() != nil {
+					if over() {
 						return // cut off by the end of the test: not counted
 					}
 					st.errors[errorKind(err)]++
@@ -202,7 +202,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 					select {
 					case <-ctx.Done():
 						return
-					case <-time.After(retry):
+					case <-time.After(retry + jitter(cfg.RetryJitter)):
 					}
 				}
 				if status == http.StatusCreated && uvciOut != nil && uvci != "" {
@@ -259,6 +259,8 @@ func (cfg *Config) check() error {
 	var errs []error
 	if !strings.HasPrefix(cfg.URL, "http://") && !strings.HasPrefix(cfg.URL, "https://") {
 		errs = append(errs, fmt.Errorf("--url %q must start with http:// or https://", cfg.URL))
+	} else if _, err := newConn(cfg.URL); err != nil {
+		errs = append(errs, fmt.Errorf("--url %q: %w", cfg.URL, err))
 	}
 	if cfg.Token == "" && cfg.Verify == nil {
 		errs = append(errs, errors.New("--token is required (greenpass keys issuer-token makes one)"))
@@ -268,6 +270,9 @@ func (cfg *Config) check() error {
 	}
 	if cfg.Duration <= 0 {
 		errs = append(errs, errors.New("--duration must be positive"))
+	}
+	if cfg.RetryJitter < 0 {
+		errs = append(errs, errors.New("--retry-jitter must not be negative"))
 	}
 	if cfg.Warmup < 0 {
 		errs = append(errs, errors.New("--warmup must not be negative"))
@@ -311,7 +316,7 @@ func feed(ctx context.Context, rate float64, tickets chan<- struct{}) uint64 {
 
 // send makes one request and returns its status, the UVCI of a 201, the
 // Retry-After of a refusal and the latency.
-func send(ctx context.Context, client *http.Client, endpoint string, cfg Config, body []byte) (int, string, time.Duration, time.Duration, error) {
+func send(ctx context.Context, c *conn, endpoint string, cfg Config, body []byte) (int, string, time.Duration, time.Duration, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, endpoint, bytes.NewReader(body))
 	if err != nil {
 		return 0, "", 0, 0, err
@@ -333,14 +338,7 @@ func send(ctx context.Context, client *http.Client, endpoint string, cfg Config,
 		rand.Read(k[:])
 		req.Header.Set("Idempotency-Key", hex.EncodeToString(k[:]))
 	}
-	start := time.Now()
-	resp, err := client.Do(req)
-	if err != nil {
-		return 0, "", 0, 0, err
-	}
-	_, err = io.Copy(io.Discard, resp.Body)
-	resp.Body.Close()
-	d := time.Since(start)
+	resp, d, err := c.do(ctx, req)
 	if err != nil {
 		return 0, "", 0, 0, err
 	}
@@ -442,4 +440,12 @@ func WriteUVCIFile(path string) (*os.File, error) {
 		return nil, fmt.Errorf("--uvcis: %w", err)
 	}
 	return f, nil
+}
+
+// jitter is a random duration in [0, upTo).
+func jitter(upTo time.Duration) time.Duration {
+	if upTo <= 0 {
+		return 0
+	}
+	return time.Duration(mrand.Int64N(int64(upTo)))
 }

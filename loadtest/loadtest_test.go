@@ -99,8 +99,8 @@ func TestRunRate(t *testing.T) {
 }
 
 func TestRunRefusesBadConfig(t *testing.T) {
-	_, err := Run(context.Background(), Config{URL: "localhost:8080", Concurrency: 0, Duration: 0, Rate: -1})
-	for _, want := range []string{"--url", "--token", "--concurrency", "--duration", "--rate"} {
+	_, err := Run(context.Background(), Config{URL: "localhost:8080", Concurrency: 0, Duration: 0, Rate: -1, RetryJitter: -1})
+	for _, want := range []string{"--url", "--token", "--concurrency", "--duration", "--rate", "--retry-jitter"} {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("error %v does not mention %s", err, want)
 		}

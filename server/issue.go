@@ -87,6 +87,9 @@ func (s *Server) MountIssuance(cfg Issuance) {
 				func() float64 { return float64(g.InFlight()) }),
 			prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "greenpass_issuance_waiting", Help: "Issuance requests queued for a slot."},
 				func() float64 { return float64(g.Waiting()) }),
+			prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "greenpass_issuance_limit",
+				Help: "Issuance requests admitted at once now (lowered while the CPU is saturated, up to --max-inflight)."},
+				func() float64 { return float64(g.Limit()) }),
 		)
 	}
 	h := &issueHandler{cfg: cfg, log: s, metrics: m}

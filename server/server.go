@@ -14,6 +14,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"regexp"
 	"strconv"
 	"sync/atomic"
 	"time"
@@ -106,7 +107,12 @@ func New(cfg Config, log *slog.Logger, checks ...Check) *Server {
 	s := &Server{echo: echo.New(), cfg: cfg, log: log, registry: prometheus.NewRegistry(), checks: checks, quiet: map[string]bool{}, ownLimit: map[string]bool{},
 		fast: map[string]fastHandler{}}
 	s.metrics = newHTTPMetrics(s.registry)
-	s.registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	// The scheduler's latency (time a runnable goroutine waited for a CPU)
+	// is the first sign of a saturated CPU: queueing there happens before
+	// any handler, so no request metric sees it.
+	s.registry.MustRegister(collectors.NewGoCollector(collectors.WithGoCollectorRuntimeMetrics(
+		collectors.GoRuntimeMetricsRule{Matcher: regexp.MustCompile(`^/sched/latencies:seconds$`)})),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	e := s.echo
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = s.errorHandler

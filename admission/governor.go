@@ -4,6 +4,7 @@ import (
 	"context"
 	"math"
 	"runtime/metrics"
+	"slices"
 	"time"
 )
 
@@ -44,10 +45,9 @@ type Governor struct {
 
 type gateState struct {
 	admitted, refused uint64 // at the last look
-	seen              bool
-	hold              int // steps left without lowering
-	backoff           int // the next hold, in steps
-	sinceSpin         int // steps since refusals last dominated
+	hold              int    // steps left without lowering
+	backoff           int    // the next hold, in steps
+	sinceSpin         int    // steps since refusals last dominated
 }
 
 func (g *Governor) defaults() (target, every time.Duration, floor int) {
@@ -97,6 +97,7 @@ func (g *Governor) Step() {
 		st := g.state[gate]
 		if st == nil {
 			st = &gateState{backoff: second}
+			st.admitted, st.refused = gate.Counts()
 			g.state[gate] = st
 		}
 		st.sinceSpin++
@@ -105,8 +106,8 @@ func (g *Governor) Step() {
 		}
 		if look {
 			admitted, refused := gate.Counts()
-			spinning := st.seen && refused-st.refused > admitted-st.admitted
-			st.admitted, st.refused, st.seen = admitted, refused, true
+			spinning := refused-st.refused > admitted-st.admitted
+			st.admitted, st.refused = admitted, refused
 			if spinning {
 				gate.SetLimit(gate.Slots())
 				st.hold, st.backoff, st.sinceSpin = st.backoff, min(2*st.backoff, 30*second), 0
@@ -150,8 +151,7 @@ func (s *SchedDelay) Delay() (time.Duration, bool) {
 		return 0, false
 	}
 	h := s.sample[0].Value.Float64Histogram()
-	d, ok := s.window(h.Counts, h.Buckets)
-	return d, ok
+	return s.window(h.Counts, h.Buckets)
 }
 
 // window is the quantile of the counts added since the previous call.
@@ -163,18 +163,15 @@ func (s *SchedDelay) window(counts []uint64, buckets []float64) (time.Duration, 
 	if minCount == 0 {
 		minCount = 50
 	}
-	first := len(s.prev) != len(counts)
-	if first {
-		s.prev = make([]uint64, len(counts))
+	if len(s.prev) != len(counts) { // the first reading: only a baseline
+		s.prev = slices.Clone(counts)
+		return 0, false
 	}
 	var total uint64
 	for i, c := range counts {
 		total += c - s.prev[i]
 	}
-	if first || total < minCount {
-		if first {
-			copy(s.prev, counts)
-		}
+	if total < minCount {
 		return 0, false
 	}
 	rank := uint64(math.Ceil(q * float64(total)))

@@ -190,7 +190,9 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 					if over() {
 						return // cut off by the end of the test: not counted
 					}
-					st.errors[errorKind(err)]++
+					if cfg.Warmup == 0 || time.Now().After(measureFrom) {
+						st.errors[errorKind(err)]++
+					}
 					counters.errors.Add(1)
 					continue
 				}
@@ -349,20 +351,27 @@ func send(ctx context.Context, c *conn, endpoint string, cfg Config, body []byte
 	return resp.StatusCode, resp.Header.Get("X-UVCI"), retry, d, nil
 }
 
-// errorKind groups transport errors without addresses or ports.
+// errorKind groups transport errors without addresses or ports, named
+// by the step that failed where it is known ("dial: timeout", "read:
+// timeout"): a crowd's connections refused at the start and a server too
+// slow to answer are different findings.
 func errorKind(err error) string {
+	kind := "other: " + err.Error()
 	var ne net.Error
 	switch {
 	case errors.Is(err, context.DeadlineExceeded), errors.As(err, &ne) && ne.Timeout():
-		return "timeout"
+		kind = "timeout"
 	case strings.Contains(err.Error(), "connection refused"):
-		return "connection refused"
+		kind = "connection refused"
 	case strings.Contains(err.Error(), "connection reset"):
-		return "connection reset"
+		kind = "connection reset"
 	case errors.Is(err, io.EOF), strings.Contains(err.Error(), "EOF"):
-		return "connection closed"
+		kind = "connection closed"
 	}
-	return "other: " + err.Error()
+	if oe := (*net.OpError)(nil); errors.As(err, &oe) && oe.Op != "" && !strings.HasPrefix(kind, "other") {
+		kind = oe.Op + ": " + kind
+	}
+	return kind
 }
 
 // makeBodies prepares n request bodies of the given types with varied

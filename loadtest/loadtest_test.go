@@ -4,9 +4,13 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -130,6 +134,65 @@ func TestHistogram(t *testing.T) {
 	for us := uint64(0); us < 1<<20; us = us*3/2 + 1 {
 		if b := bucketOf(us); lowerBound(b) > us || lowerBound(b+1) <= us {
 			t.Fatalf("%d µs in bucket %d [%d, %d)", us, b, lowerBound(b), lowerBound(b+1))
+		}
+	}
+}
+
+// The warm-up is left out of the report, errors included: a server that
+// drops connections at first and then answers shows only its answers.
+func TestRunWarmupLeavesOutErrors(t *testing.T) {
+	start := time.Now()
+	var dropped atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if time.Since(start) < 150*time.Millisecond {
+			dropped.Add(1)
+			c, _, err := w.(http.Hijacker).Hijack()
+			if err == nil {
+				c.Close()
+			}
+			return
+		}
+		w.WriteHeader(http.StatusCreated)
+	}))
+	defer srv.Close()
+	r, err := Run(context.Background(), Config{URL: srv.URL, Token: "t", Concurrency: 2,
+		Warmup: 400 * time.Millisecond, Duration: 200 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if dropped.Load() == 0 {
+		t.Fatal("the server dropped no connection during the warm-up")
+	}
+	if len(r.Errors) != 0 || r.Created == 0 || r.Requests != r.Created {
+		t.Errorf("report after the warm-up: errors %v, %d requests, %d created", r.Errors, r.Requests, r.Created)
+	}
+}
+
+// Errors are grouped by kind and the step that failed, without addresses.
+func TestErrorKind(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close() // nothing listens there now
+	_, refused := net.Dial("tcp", addr)
+	timeout := &net.OpError{Op: "read", Net: "tcp", Err: os.ErrDeadlineExceeded}
+	for _, tc := range []struct {
+		err  error
+		want string
+	}{
+		{refused, "dial: connection refused"},
+		{timeout, "read: timeout"},
+		{fmt.Errorf("wrapped: %w", context.DeadlineExceeded), "timeout"},
+		{io.ErrUnexpectedEOF, "connection closed"},
+		{errors.New("tls: bad certificate"), "other: tls: bad certificate"},
+	} {
+		if got := errorKind(tc.err); got != tc.want {
+			t.Errorf("errorKind(%v) = %q, want %q", tc.err, got, tc.want)
+		}
+		if strings.Contains(errorKind(tc.err), addr) {
+			t.Errorf("errorKind(%v) names the address", tc.err)
 		}
 	}
 }

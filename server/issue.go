@@ -6,7 +6,6 @@ import (
 	"errors"
 	"io"
 	"math"
-	"math/rand/v2"
 	"mime"
 	"net/http"
 	"net/url"
@@ -42,6 +41,9 @@ type Issuance struct {
 	Gate *admission.Gate
 	// Rates limit each issuer's request rate; nil means no limit.
 	Rates *admission.Rates
+	// Backoff advises the Retry-After of the gate's refusals (one
+	// following the gate's refusals when nil).
+	Backoff *admission.Backoff
 	// ValueSets name coded values on the printout.
 	ValueSets valueset.Sets
 	// QRScale is the PNG's pixels per module (6 when zero).
@@ -82,6 +84,10 @@ func (s *Server) MountIssuance(cfg Issuance) {
 	}, []string{"reason"})}
 	s.registry.MustRegister(m.refused)
 	if g := cfg.Gate; g != nil {
+		if cfg.Backoff == nil {
+			cfg.Backoff = admission.NewBackoff(g, nil, nil)
+		}
+		b := cfg.Backoff
 		s.registry.MustRegister(
 			prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "greenpass_issuance_in_flight", Help: "Issuance requests being worked on."},
 				func() float64 { return float64(g.InFlight()) }),
@@ -90,6 +96,9 @@ func (s *Server) MountIssuance(cfg Issuance) {
 			prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "greenpass_issuance_limit",
 				Help: "Issuance requests admitted at once now (lowered while the CPU is saturated, up to --max-inflight)."},
 				func() float64 { return float64(g.Limit()) }),
+			prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "greenpass_issuance_retry_after_max_seconds",
+				Help: "Longest Retry-After given to requests refused as busy now (1 to this, at random; longer while refusals exceed a tenth of admissions)."},
+				func() float64 { return float64(b.Spread()) }),
 		)
 	}
 	h := &issueHandler{cfg: cfg, log: s, metrics: m}
@@ -123,9 +132,10 @@ func (h *issueHandler) admit(next echo.HandlerFunc) echo.HandlerFunc {
 		if err != nil {
 			undo() // the issuer's token is not spent on a request we refuse
 			h.metrics.refused.WithLabelValues("busy").Inc()
-			// 1 to 3 seconds at random: a crowd refused together would
-			// otherwise come back together, every second.
-			c.Response().Header().Set("Retry-After", strconv.Itoa(1+rand.IntN(3)))
+			// At random from 1 second to a spread that grows with the
+			// crowd: refused together, they would otherwise come back
+			// together.
+			c.Response().Header().Set("Retry-After", strconv.Itoa(h.cfg.Backoff.RetryAfter()))
 			if errors.Is(err, admission.ErrBusy) {
 				return echo.NewHTTPError(http.StatusServiceUnavailable, "too many requests in progress; retry after the Retry-After seconds")
 			}

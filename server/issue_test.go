@@ -256,7 +256,7 @@ func TestIssueOverload(t *testing.T) {
 	// Refusals show in the metrics.
 	rec = f.do("GET", "/metrics", "", "")
 	for _, want := range []string{`greenpass_issuance_refused_total{reason="busy"} 1`, `greenpass_issuance_refused_total{reason="rate"} 1`,
-		"greenpass_issuance_limit 1", "go_sched_latencies_seconds_bucket"} {
+		"greenpass_issuance_limit 1", "greenpass_issuance_retry_after_max_seconds 3", "go_sched_latencies_seconds_bucket"} {
 		if !strings.Contains(rec.Body.String(), want) {
 			t.Errorf("metrics lack %s", want)
 		}

@@ -1,0 +1,86 @@
+#!/usr/bin/env bash
+# Issuance under overload: certificates per second at the peak (N clients
+# retrying at once, and N clients honouring Retry-After) against ten times
+# as many clients honouring Retry-After, with the 201 and 503 latencies at
+# the client. Every run gets a fresh embedded store (durable writes) and
+# server; the generator shares the machine. The three loads are measured
+# in rotating order, round after round, and each round's overload goodput
+# is compared with the better of that round's two peaks: on a shared
+# machine the speed drifts by more than the difference being measured.
+# Needs jq.
+#   scripts/bench-overload.sh [--rounds 5] [--duration 15s] [--warmup 3s]
+#       [--clients 256] [--overload 10] [-- extra serve flags]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+rounds=5 duration=15s warmup=3s clients=256 factor=10 port=8099
+while [ $# -gt 0 ]; do
+	case $1 in
+	--rounds) rounds=$2; shift 2 ;;
+	--duration) duration=$2; shift 2 ;;
+	--warmup) warmup=$2; shift 2 ;;
+	--clients) clients=$2; shift 2 ;;
+	--overload) factor=$2; shift 2 ;;
+	--port) port=$2; shift 2 ;;
+	--) shift; break ;;
+	*) echo "unknown argument $1" >&2; exit 2 ;;
+	esac
+done
+command -v jq >/dev/null || { echo "jq is not installed (apt-get install jq)" >&2; exit 2; }
+bin=$(mktemp -d)
+trap 'kill $(jobs -p) 2>/dev/null; rm -rf "$bin"' EXIT
+go build -o "$bin/greenpass" .
+gp=$bin/greenpass url=http://127.0.0.1:$port
+
+# run NAME CLIENTS [loadtest flags]: one measurement on a fresh server;
+# prints "NAME created/s 201-p99-ms 503s 503-p99-ms other-statuses".
+run() {
+	local name=$1 n=$2 data=$bin/data
+	shift 2
+	rm -rf "$data" && mkdir "$data"
+	"$gp" keys init --data "$data" >/dev/null 2>&1
+	local tok
+	tok=$("$gp" keys issuer-token --data "$data" --sub bench --country DE --roles issue:v --ttl 1h)
+	"$gp" serve --data "$data" --addr 127.0.0.1:$port --issuer-rate 0 "$@" >"$data/serve.log" 2>&1 &
+	local pid=$!
+	for _ in $(seq 100); do curl -sf "$url/healthz" >/dev/null 2>&1 && break; sleep 0.1; done
+	"$gp" loadtest issue --url "$url" --token "$tok" --concurrency "$n" --duration "$duration" \
+		--warmup "$warmup" --quiet --json $loadflags >"$data/report.json"
+	kill "$pid"; wait "$pid" 2>/dev/null || true
+	jq -r --arg name "$name" '[$name, (.createdPerSecond|floor),
+		((.latencyByStatus["201"].p99 // 0)/1e6*10|floor/10),
+		(.statuses["503"] // 0), ((.latencyByStatus["503"].p99 // 0)/1e6*10|floor/10),
+		([.statuses|to_entries[]|select(.key!="201" and .key!="503")|"\(.key):\(.value)"]
+			+ [.errors|to_entries[]|"\(.key):\(.value)"] | join(",") | gsub(" ";"_") | if .=="" then "-" else . end)] | @tsv' \
+		"$data/report.json"
+}
+
+over=$((clients * factor))
+echo "issuance: $clients clients (retrying at once; honouring Retry-After) against $over honouring, $duration after $warmup, $rounds rounds, serve flags: ${*:-none}"
+printf '%-5s %-9s %9s %10s %7s %10s %s\n' round load created/s 201-p99ms 503s 503-p99ms other
+results=()
+for i in $(seq "$rounds"); do
+	loads=(peak honour over)
+	# Who goes first rotates: the machine drifts within a round too.
+	for j in 0 1 2; do
+		case ${loads[$(((i + j) % 3))]} in
+		peak) loadflags="" line=$(run peak "$clients" "$@") ;;
+		honour) loadflags=--honor-retry-after line=$(run honour "$clients" "$@") ;;
+		over) loadflags=--honor-retry-after line=$(run "${factor}x" "$over" "$@") ;;
+		esac
+		printf '%-5s %-9s %9s %10s %7s %10s %s\n' "$i" $line
+		results+=("$i $line")
+	done
+done
+median() { sort -n | awk '{v[NR]=$1} END {print (NR%2 ? v[(NR+1)/2] : (v[NR/2]+v[NR/2+1])/2)}'; }
+printf '%s\n' "${results[@]}" | awk -v f="${factor}x" '
+	$2=="peak" || $2=="honour" { if ($3 > best[$1]) best[$1] = $3 }
+	$2==f { over[$1] = $3 }
+	END { for (r in over) printf "%d %.3f\n", r, over[r] / best[r] }' | sort -n >"$bin/ratios"
+echo "goodput at ${factor}x / the round's better peak: $(awk '{printf "%.0f%% ", $2*100}' "$bin/ratios")"
+echo "median: $(awk '{print $2}' "$bin/ratios" | median | awk '{printf "%.0f%%", $1*100}')"
+for l in peak honour "${factor}x"; do
+	c=$(printf '%s\n' "${results[@]}" | awk -v l="$l" '$2==l {print $3}' | median)
+	p=$(printf '%s\n' "${results[@]}" | awk -v l="$l" '$2==l {print $4}' | median)
+	q=$(printf '%s\n' "${results[@]}" | awk -v l="$l" '$2==l {print $6}' | median)
+	echo "median $l: $c created/s, 201 p99 $p ms, 503 p99 $q ms"
+done

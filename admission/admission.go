@@ -4,7 +4,8 @@
 // share; a governor moves the gate's limit with the CPU's load, so work
 // does not queue where no gate sees it. Refusals are cheap and immediate,
 // so that a crowd gets a fast "come back later" instead of timeouts, and
-// memory stays bounded.
+// memory stays bounded; a backoff spreads the crowd's return over a
+// window that grows with it.
 package admission
 
 import (

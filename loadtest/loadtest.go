@@ -295,17 +295,16 @@ func feed(ctx context.Context, rate float64, tickets chan<- struct{}) uint64 {
 	// Tick at least every millisecond and hand out what is due, so high
 	// rates do not depend on timer resolution.
 	tick := max(interval, time.Millisecond)
+	start := time.Now()
 	t := time.NewTicker(tick)
 	defer t.Stop()
-	start := time.Now()
 	var sent, missed uint64
 	for {
 		select {
 		case <-ctx.Done():
 			return missed
-		case now := <-t.C:
-			due := uint64(now.Sub(start).Seconds() * rate)
-			for ; sent < due; sent++ {
+		case <-t.C:
+			for due := ticketsDue(time.Since(start), rate); sent < due; sent++ {
 				select {
 				case tickets <- struct{}{}:
 				default:
@@ -314,6 +313,14 @@ func feed(ctx context.Context, rate float64, tickets chan<- struct{}) uint64 {
 			}
 		}
 	}
+}
+
+// ticketsDue is how many tickets rate per second makes in elapsed, none
+// before the start. (A tick's own time may be earlier than the start
+// taken after the ticker was made; as an unsigned count that negative
+// would be all but endless.)
+func ticketsDue(elapsed time.Duration, rate float64) uint64 {
+	return uint64(max(elapsed.Seconds(), 0) * rate)
 }
 
 // send makes one request and returns its status, the UVCI of a 201, the

@@ -196,3 +196,24 @@ func TestErrorKind(t *testing.T) {
 		}
 	}
 }
+
+// The open loop's count of due tickets: whole tickets only, none before
+// the start (a tick stamped a moment before it once made the feeder spin
+// through 2^63 tickets).
+func TestTicketsDue(t *testing.T) {
+	for _, tc := range []struct {
+		elapsed time.Duration
+		rate    float64
+		want    uint64
+	}{
+		{0, 2000, 0},
+		{time.Second, 2000, 2000},
+		{1500 * time.Microsecond, 2000, 3},
+		{999 * time.Microsecond, 1000, 0},
+		{-time.Millisecond, 2000, 0},
+	} {
+		if got := ticketsDue(tc.elapsed, tc.rate); got != tc.want {
+			t.Errorf("ticketsDue(%v, %v) = %d, want %d", tc.elapsed, tc.rate, got, tc.want)
+		}
+	}
+}

@@ -41,8 +41,17 @@ run() {
 	local tok
 	tok=$("$gp" keys issuer-token --data "$data" --sub bench --country DE --roles issue:v --ttl 1h)
 	"$gp" serve --data "$data" --addr 127.0.0.1:$port --issuer-rate 0 "$@" >"$data/serve.log" 2>&1 &
-	local pid=$!
-	for _ in $(seq 100); do curl -sf "$url/healthz" >/dev/null 2>&1 && break; sleep 0.1; done
+	local pid=$! up=
+	for _ in $(seq 100); do
+		kill -0 "$pid" 2>/dev/null || break
+		curl -sf "$url/healthz" >/dev/null 2>&1 && { up=1; break; }
+		sleep 0.1
+	done
+	if [ -z "$up" ] || ! kill -0 "$pid" 2>/dev/null; then
+		echo "the server did not start on port $port (--port to choose another):" >&2
+		tail -5 "$data/serve.log" >&2
+		exit 1
+	fi
 	"$gp" loadtest issue --url "$url" --token "$tok" --concurrency "$n" --duration "$duration" \
 		--warmup "$warmup" --quiet --json $loadflags >"$data/report.json"
 	kill "$pid"; wait "$pid" 2>/dev/null || true
@@ -67,6 +76,7 @@ for i in $(seq "$rounds"); do
 		honour) loadflags=--honor-retry-after line=$(run honour "$clients" "$@") ;;
 		over) loadflags=--honor-retry-after line=$(run "${factor}x" "$over" "$@") ;;
 		esac
+		[ -n "$line" ] || exit 1 # run said why
 		printf '%-5s %-9s %9s %10s %7s %10s %s\n' "$i" $line
 		results+=("$i $line")
 	done

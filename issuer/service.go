@@ -100,6 +100,7 @@ type Service struct {
 	audit       store.Collection[Audit]
 	idem        store.Collection[idempotencyRecord]
 	revocations store.Collection[Revocation]
+	engine      store.Engine // for writes across collections
 }
 
 // New returns a Service storing in e.
@@ -134,6 +135,7 @@ func New(cfg Config, e store.Engine) *Service {
 		audit:       store.NewCollection[Audit](e, store.Certificates),
 		revocations: store.NewCollection[Revocation](e, store.Revocations),
 		idem:        store.NewCollection[idempotencyRecord](e, store.Idempotency),
+		engine:      e,
 	}
 }
 
@@ -278,27 +280,49 @@ func (s *Service) Issue(ctx context.Context, who Issuer, req *Request, idempoten
 	out := &Issued{UVCI: uvci, HC1: hcert.EncodeText(signed), COSE: signed, KID: ds.KID, Type: typ,
 		IssuedAt: iat, ExpiresAt: exp, Certificate: cert}
 
+	// The records, durable before the answer: the idempotency key's (when
+	// keyed) and the audit record, in one write where the store has one
+	// (one fsync on the embedded store). A certificate for an app goes to
+	// it between the two, so that a failed hand-over leaves no audit
+	// record and a retry with the key hands it over again.
+	var records []store.Insertion
 	if idemID != "" {
 		rec := idempotencyRecord{Issuer: who.ID, RequestHash: reqHash, UVCI: uvci, Country: who.Country,
 			IssuerName: name, KID: ds.KID, IssuedAt: iat, ExpiresAt: exp, Signature: msg.Signature}
-		if _, err := s.idem.Insert(ctx, idemID, now.Add(s.cfg.IdempotencyTTL), rec); err != nil {
-			if !errors.Is(err, store.ErrExists) {
-				return nil, fmt.Errorf("store idempotency key: %w", err)
-			}
-			// A concurrent request with the same key won: answer as it did.
-			// Ours was never acknowledged and leaves no record.
+		ins, err := s.idem.Insertion(idemID, now.Add(s.cfg.IdempotencyTTL), rec)
+		if err != nil {
+			return nil, err
+		}
+		records = append(records, ins)
+	}
+	audit := auditRecord(who.ID, who.Country, typ, ds.KID, iat, exp, uvci, msg)
+	if req.Transfer == nil {
+		ins, err := s.audit.Insertion(uvci, time.Time{}, audit)
+		if err != nil {
+			return nil, err
+		}
+		records = append(records, ins)
+	}
+	if err := store.InsertAll(ctx, s.engine, records...); err != nil {
+		var ie *store.InsertError
+		if idemID != "" && errors.As(err, &ie) && ie.Index == 0 && errors.Is(err, store.ErrExists) {
+			// A concurrent request with the same key won: answer as it
+			// did. Ours was never acknowledged and leaves no record.
 			rec, _, err := s.idem.Get(ctx, idemID)
 			if err != nil {
 				return nil, fmt.Errorf("read idempotency key: %w", err)
 			}
 			return s.replay(ctx, rec, reqHash, req)
 		}
+		return nil, fmt.Errorf("store the certificate's records: %w", err)
 	}
-	if err := s.deliver(ctx, req, uvci, signed); err != nil {
-		return nil, err
-	}
-	if err := s.storeAudit(ctx, who.ID, who.Country, typ, ds.KID, iat, exp, uvci, msg); err != nil {
-		return nil, err
+	if req.Transfer != nil {
+		if err := s.deliver(ctx, req, uvci, signed); err != nil {
+			return nil, err
+		}
+		if err := s.storeAudit(ctx, audit); err != nil {
+			return nil, err
+		}
 	}
 	return out, nil
 }
@@ -372,7 +396,7 @@ func (s *Service) replay(ctx context.Context, rec idempotencyRecord, reqHash str
 	if err := s.deliver(ctx, req, rec.UVCI, signed); err != nil {
 		return nil, err
 	}
-	if err := s.storeAudit(ctx, rec.Issuer, rec.Country, typ, rec.KID, rec.IssuedAt, rec.ExpiresAt, rec.UVCI, msg); err != nil {
+	if err := s.storeAudit(ctx, auditRecord(rec.Issuer, rec.Country, typ, rec.KID, rec.IssuedAt, rec.ExpiresAt, rec.UVCI, msg)); err != nil {
 		return nil, err
 	}
 	return &Issued{UVCI: rec.UVCI, HC1: hcert.EncodeText(signed), COSE: signed, KID: rec.KID, Type: typ,
@@ -388,17 +412,14 @@ func (s *Service) signerByKID(kid []byte) (DocumentSigner, bool) {
 	return DocumentSigner{}, false
 }
 
-// storeAudit writes the audit record durably; an existing record (a
-// replay) is fine. It never expires: it is the register of what was
-// issued.
-func (s *Service) storeAudit(ctx context.Context, issuerID, country string, typ hcert.Type, kid []byte,
-	iat, exp time.Time, uvci string, msg *hcert.Sign1) error {
+// auditRecord is what the register keeps of a certificate.
+func auditRecord(issuerID, country string, typ hcert.Type, kid []byte, iat, exp time.Time, uvci string, msg *hcert.Sign1) Audit {
 	sig := msg.Signature
 	revSig := sig
 	if msg.Alg == hcert.AlgES256 && len(sig) == 64 {
 		revSig = sig[:32]
 	}
-	a := Audit{
+	return Audit{
 		UVCI: uvci, Issuer: issuerID, Country: country, Type: string(typ),
 		KID: base64.StdEncoding.EncodeToString(kid), IssuedAt: iat.UTC(), ExpiresAt: exp.UTC(),
 		SignatureSHA256:           sha256Hex(sig),
@@ -406,7 +427,13 @@ func (s *Service) storeAudit(ctx context.Context, issuerID, country string, typ 
 		UVCISHA256:                sha256Hex([]byte(uvci)),
 		RevocationSignatureSHA256: sha256Hex(revSig),
 	}
-	if _, err := s.audit.Insert(ctx, uvci, time.Time{}, a); err != nil && !errors.Is(err, store.ErrExists) {
+}
+
+// storeAudit writes the audit record durably; an existing record (a
+// replay) is fine. It never expires: it is the register of what was
+// issued.
+func (s *Service) storeAudit(ctx context.Context, a Audit) error {
+	if _, err := s.audit.Insert(ctx, a.UVCI, time.Time{}, a); err != nil && !errors.Is(err, store.ErrExists) {
 		return fmt.Errorf("store audit record: %w", err)
 	}
 	return nil
@@ -442,7 +469,7 @@ func (s *Service) SignTestHash(ctx context.Context, partnerID, country, dcci str
 	// the longest a test certificate of ours may live.
 	iat := now.Truncate(time.Second)
 	exp := s.expiry(hcert.TypeTest, nil, iat, ds.Certificate.NotAfter)
-	if err := s.storeAudit(ctx, partnerID, country, hcert.TypeTest, ds.KID, iat, exp, dcci, msg); err != nil {
+	if err := s.storeAudit(ctx, auditRecord(partnerID, country, hcert.TypeTest, ds.KID, iat, exp, dcci, msg)); err != nil {
 		return nil, err
 	}
 	return partial, nil

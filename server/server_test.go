@@ -194,11 +194,21 @@ func TestMeterStore(t *testing.T) {
 	m.Insert(ctx, store.Issuers, "a", time.Time{}, []byte(`1`))
 	m.Insert(ctx, store.Issuers, "a", time.Time{}, []byte(`1`))
 	m.Get(ctx, store.Issuers, "missing")
+	// The wrapper keeps the engine's atomic InsertAll: all or nothing.
+	if _, ok := m.(store.AtomicInserter); !ok {
+		t.Error("the metered engine hides InsertAll")
+	}
+	err = store.InsertAll(ctx, m, store.Insertion{Coll: store.Issuers, ID: "b", Data: []byte(`2`)},
+		store.Insertion{Coll: store.Issuers, ID: "a", Data: []byte(`3`)})
+	if _, gerr := m.Get(ctx, store.Issuers, "b"); !errors.Is(err, store.ErrExists) || !errors.Is(gerr, store.ErrNotFound) {
+		t.Errorf("InsertAll over a taken ID: %v; first record: %v", err, gerr)
+	}
 	rec := do(t, s.Handler(), "GET", "/metrics", nil)
 	for _, want := range []string{
+		`greenpass_store_operation_duration_seconds_count{op="insert_all",outcome="exists"} 1`,
 		`greenpass_store_operation_duration_seconds_count{op="insert",outcome="ok"} 1`,
 		`greenpass_store_operation_duration_seconds_count{op="insert",outcome="exists"} 1`,
-		`greenpass_store_operation_duration_seconds_count{op="get",outcome="not_found"} 1`,
+		`greenpass_store_operation_duration_seconds_count{op="get",outcome="not_found"} 2`,
 	} {
 		if !strings.Contains(rec.Body.String(), want) {
 			t.Errorf("/metrics lacks %s", want)

@@ -51,6 +51,15 @@ func (m *meteredEngine) Insert(ctx context.Context, coll, id string, exp time.Ti
 	return r, err
 }
 
+// InsertAll keeps the engine's one atomic write where it has one
+// (store.AtomicInserter); without this method the wrapper would hide it.
+func (m *meteredEngine) InsertAll(ctx context.Context, records []store.Insertion) error {
+	start := time.Now()
+	err := store.InsertAll(ctx, m.Engine, records...)
+	m.observe("insert_all", start, err)
+	return err
+}
+
 func (m *meteredEngine) List(ctx context.Context, coll, prefix string, limit int) ([]store.Record, error) {
 	start := time.Now()
 	r, err := m.Engine.List(ctx, coll, prefix, limit)

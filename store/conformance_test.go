@@ -45,6 +45,57 @@ func runConformance(t *testing.T, open opener, concurrency bool) {
 				t.Fatalf("Get = %+v, %v", got, err)
 			}
 		}},
+		{"insert all", func(t *testing.T, e Engine, clock *fakeClock) {
+			exp := clock.Now().Add(time.Hour)
+			if err := InsertAll(ctx, e, Insertion{Coll: Idempotency, ID: "k", ExpiresAt: exp, Data: []byte(`1`)},
+				Insertion{Coll: Certificates, ID: "u", Data: []byte(`2`)}); err != nil {
+				t.Fatal(err)
+			}
+			if r, err := e.Get(ctx, Idempotency, "k"); err != nil || r.Version != 1 || string(r.Data) != "1" || !r.ExpiresAt.Equal(exp) {
+				t.Fatalf("first record: %+v, %v", r, err)
+			}
+			if r, err := e.Get(ctx, Certificates, "u"); err != nil || r.Version != 1 || string(r.Data) != "2" || !r.ExpiresAt.IsZero() {
+				t.Fatalf("second record: %+v, %v", r, err)
+			}
+			// A taken ID is named; nothing after it is written anywhere,
+			// and nothing before it where the engine writes all at once.
+			for _, tc := range []struct {
+				records []Insertion
+				index   int
+				absent  string // collection/ID written by no engine
+				atomic  string // written only by one-at-a-time engines
+			}{
+				{[]Insertion{{Coll: Idempotency, ID: "k", Data: []byte(`3`)}, {Coll: Certificates, ID: "v", Data: []byte(`4`)}}, 0, "v", ""},
+				{[]Insertion{{Coll: Idempotency, ID: "k2", Data: []byte(`5`)}, {Coll: Certificates, ID: "u", Data: []byte(`6`)}}, 1, "", "k2"},
+			} {
+				err := InsertAll(ctx, e, tc.records...)
+				var ie *InsertError
+				if !errors.As(err, &ie) || ie.Index != tc.index || !errors.Is(err, ErrExists) {
+					t.Fatalf("InsertAll over a taken ID: %v, want ErrExists at record %d", err, tc.index)
+				}
+				if tc.absent != "" {
+					if _, err := e.Get(ctx, Certificates, tc.absent); !errors.Is(err, ErrNotFound) {
+						t.Errorf("record after the taken one written: %v", err)
+					}
+				}
+				if _, atomic := e.(AtomicInserter); atomic && tc.atomic != "" {
+					if _, err := e.Get(ctx, Idempotency, tc.atomic); !errors.Is(err, ErrNotFound) {
+						t.Errorf("atomic InsertAll wrote the record before the taken one: %v", err)
+					}
+				}
+			}
+			if r, _ := e.Get(ctx, Certificates, "u"); string(r.Data) != "2" {
+				t.Errorf("taken record overwritten: %s", r.Data)
+			}
+			// An expired record's ID is free again, with the next version.
+			clock.Advance(2 * time.Hour)
+			if err := InsertAll(ctx, e, Insertion{Coll: Idempotency, ID: "k", Data: []byte(`7`)}); err != nil {
+				t.Fatal(err)
+			}
+			if r, err := e.Get(ctx, Idempotency, "k"); err != nil || r.Version != 2 || string(r.Data) != "7" {
+				t.Fatalf("over an expired record: %+v, %v", r, err)
+			}
+		}},
 		{"expiry has millisecond precision", func(t *testing.T, e Engine, clock *fakeClock) {
 			exp := clock.Now().Add(time.Hour + 1234567*time.Nanosecond)
 			e.Insert(ctx, Transfers, "ms", exp, []byte(`{}`))

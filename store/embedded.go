@@ -101,17 +101,32 @@ func (e *Embedded) check(ctx context.Context) error {
 // faults, so one writer's conflict never fails the others' batch; bbolt may
 // run fn twice, so it must not depend on an earlier run.
 func (e *Embedded) write(ctx context.Context, coll string, fn func(b *bolt.Bucket) (outcome, err error)) error {
+	return e.writeTx(ctx, func(tx *bolt.Tx) (error, error) {
+		b, err := bucket(tx, coll)
+		if err != nil {
+			return nil, err
+		}
+		return fn(b)
+	})
+}
+
+func bucket(tx *bolt.Tx, coll string) (*bolt.Bucket, error) {
+	b := tx.Bucket([]byte(coll))
+	if b == nil {
+		return nil, fmt.Errorf("store: unknown collection %q", coll)
+	}
+	return b, nil
+}
+
+// writeTx is write over any collections of the transaction.
+func (e *Embedded) writeTx(ctx context.Context, fn func(tx *bolt.Tx) (outcome, err error)) error {
 	if err := e.check(ctx); err != nil {
 		return err
 	}
 	var outcome error
 	txFn := func(tx *bolt.Tx) error {
-		b := tx.Bucket([]byte(coll))
-		if b == nil {
-			return fmt.Errorf("store: unknown collection %q", coll)
-		}
 		var err error
-		outcome, err = fn(b)
+		outcome, err = fn(tx)
 		return err
 	}
 	var err error
@@ -129,18 +144,12 @@ func (e *Embedded) write(ctx context.Context, coll string, fn func(b *bolt.Bucke
 
 // Insert implements Engine.
 func (e *Embedded) Insert(ctx context.Context, coll, id string, expiresAt time.Time, data []byte) (Record, error) {
-	r := Record{ID: id, Version: 1, ExpiresAt: expiryOf(expiresAt), Data: data}
+	r := Record{ID: id, ExpiresAt: expiryOf(expiresAt), Data: data}
 	err := e.write(ctx, coll, func(b *bolt.Bucket) (error, error) {
-		r.Version = 1 // a batch may run this function again
-		if old := b.Get([]byte(id)); old != nil {
-			prev, err := decodeRecord(id, old)
-			if err != nil {
-				return nil, err
-			}
-			if !prev.expired(e.now()) {
-				return ErrExists, nil
-			}
-			r.Version = prev.Version + 1
+		// A batch may run this function again: the version is found anew.
+		var outcome, err error
+		if r.Version, outcome, err = e.nextVersion(b, id); outcome != nil || err != nil {
+			return outcome, err
 		}
 		return nil, b.Put([]byte(id), encodeRecord(r))
 	})
@@ -148,6 +157,57 @@ func (e *Embedded) Insert(ctx context.Context, coll, id string, expiresAt time.T
 		return Record{}, err
 	}
 	return r, nil
+}
+
+// nextVersion is the version a record inserted under id gets: 1, or the
+// next after an expired record; ErrExists as the outcome when the ID is
+// taken.
+func (e *Embedded) nextVersion(b *bolt.Bucket, id string) (version int64, outcome, err error) {
+	old := b.Get([]byte(id))
+	if old == nil {
+		return 1, nil, nil
+	}
+	prev, err := decodeRecord(id, old)
+	if err != nil {
+		return 0, nil, err
+	}
+	if !prev.expired(e.now()) {
+		return 0, ErrExists, nil
+	}
+	return prev.Version + 1, nil, nil
+}
+
+// InsertAll implements AtomicInserter: every record is checked before
+// any is written, in one group-committed transaction.
+func (e *Embedded) InsertAll(ctx context.Context, records []Insertion) error {
+	return e.writeTx(ctx, func(tx *bolt.Tx) (error, error) {
+		versions := make([]int64, len(records))
+		for i, r := range records {
+			b, err := bucket(tx, r.Coll)
+			if err != nil {
+				return nil, err
+			}
+			for _, earlier := range records[:i] {
+				if earlier.Coll == r.Coll && earlier.ID == r.ID {
+					return &InsertError{Index: i, Err: ErrExists}, nil
+				}
+			}
+			var outcome error
+			if versions[i], outcome, err = e.nextVersion(b, r.ID); err != nil {
+				return nil, err
+			} else if outcome != nil {
+				return &InsertError{Index: i, Err: outcome}, nil
+			}
+		}
+		for i, r := range records {
+			b, _ := bucket(tx, r.Coll) // found above
+			rec := Record{ID: r.ID, Version: versions[i], ExpiresAt: expiryOf(r.ExpiresAt), Data: r.Data}
+			if err := b.Put([]byte(r.ID), encodeRecord(rec)); err != nil {
+				return nil, err
+			}
+		}
+		return nil, nil
+	})
 }
 
 // Get implements Engine.

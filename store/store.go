@@ -6,6 +6,8 @@
 // file under the data directory (the default) and MongoDB (a replica set or
 // sharded cluster, selected by MONGODB_URI). Expiry is the store's own: an
 // expired record is invisible at once and deleted by Sweep, on both engines.
+// InsertAll writes several new records at once: atomically and in one
+// durable write on the embedded engine, one after the other elsewhere.
 //
 // Domain packages declare the small interfaces they need; Collection gives
 // them typed access to one collection.
@@ -82,6 +84,46 @@ type Engine interface {
 	Close() error
 }
 
+// Insertion is one record for InsertAll.
+type Insertion struct {
+	Coll, ID  string
+	ExpiresAt time.Time // zero: never
+	Data      []byte
+}
+
+// InsertError names the record of InsertAll that could not be inserted.
+type InsertError struct {
+	Index int // into the records given
+	Err   error
+}
+
+func (e *InsertError) Error() string { return fmt.Sprintf("store: record %d: %v", e.Index, e.Err) }
+func (e *InsertError) Unwrap() error { return e.Err }
+
+// AtomicInserter is an engine that inserts records into several
+// collections in one atomic, durable write (the embedded engine: one
+// transaction, one fsync).
+type AtomicInserter interface {
+	InsertAll(ctx context.Context, records []Insertion) error
+}
+
+// InsertAll inserts the records, each as Insert would, in order: in one
+// write, all or none, where e is an AtomicInserter; else one after the
+// other, stopping at the first failure (the records before it stay). A
+// failure is an *InsertError naming the record; errors.Is(err, ErrExists)
+// when its ID is taken.
+func InsertAll(ctx context.Context, e Engine, records ...Insertion) error {
+	if a, ok := e.(AtomicInserter); ok {
+		return a.InsertAll(ctx, records)
+	}
+	for i, r := range records {
+		if _, err := e.Insert(ctx, r.Coll, r.ID, r.ExpiresAt, r.Data); err != nil {
+			return &InsertError{Index: i, Err: err}
+		}
+	}
+	return nil
+}
+
 // Collection names.
 const (
 	Certificates = "certificates" // issued-certificate audit records (no personal data)
@@ -147,6 +189,15 @@ func (c Collection[T]) Insert(ctx context.Context, id string, expiresAt time.Tim
 	}
 	r, err := c.engine.Insert(ctx, c.name, id, expiresAt, data)
 	return r.Version, err
+}
+
+// Insertion is v under id, encoded for InsertAll.
+func (c Collection[T]) Insertion(id string, expiresAt time.Time, v T) (Insertion, error) {
+	data, err := json.Marshal(v)
+	if err != nil {
+		return Insertion{}, fmt.Errorf("store %s: encode: %w", c.name, err)
+	}
+	return Insertion{Coll: c.name, ID: id, ExpiresAt: expiresAt, Data: data}, nil
 }
 
 // Get returns the value under id and its version.

@@ -296,16 +296,20 @@ func (s *Service) Issue(ctx context.Context, who Issuer, req *Request, idempoten
 		records = append(records, ins)
 	}
 	audit := auditRecord(who.ID, who.Country, typ, ds.KID, iat, exp, uvci, msg)
+	auditAt := -1
 	if req.Transfer == nil {
 		ins, err := s.audit.Insertion(uvci, time.Time{}, audit)
 		if err != nil {
 			return nil, err
 		}
+		auditAt = len(records)
 		records = append(records, ins)
 	}
 	if err := store.InsertAll(ctx, s.engine, records...); err != nil {
 		var ie *store.InsertError
-		if idemID != "" && errors.As(err, &ie) && ie.Index == 0 && errors.Is(err, store.ErrExists) {
+		taken := errors.As(err, &ie) && errors.Is(err, store.ErrExists)
+		switch {
+		case taken && idemID != "" && ie.Index == 0:
 			// A concurrent request with the same key won: answer as it
 			// did. Ours was never acknowledged and leaves no record.
 			rec, _, err := s.idem.Get(ctx, idemID)
@@ -313,8 +317,13 @@ func (s *Service) Issue(ctx context.Context, who Issuer, req *Request, idempoten
 				return nil, fmt.Errorf("read idempotency key: %w", err)
 			}
 			return s.replay(ctx, rec, reqHash, req)
+		case taken && ie.Index == auditAt:
+			// Our new UVCI's record is there: a retry with our key,
+			// replaying between our two writes (a store that writes one
+			// record after the other), wrote it first.
+		default:
+			return nil, fmt.Errorf("store the certificate's records: %w", err)
 		}
-		return nil, fmt.Errorf("store the certificate's records: %w", err)
 	}
 	if req.Transfer != nil {
 		if err := s.deliver(ctx, req, uvci, signed); err != nil {

@@ -78,17 +78,18 @@ func (b *Backoff) whole() int { return int(math.Round(b.spread)) }
 // update moves the spread when a window has passed; b.mu is held.
 func (b *Backoff) update() {
 	now := b.now()
-	admitted, refused := b.src.Counts()
 	if b.at.IsZero() {
-		b.at, b.admitted, b.refused = now, admitted, refused
+		b.at = now
+		b.admitted, b.refused = b.src.Counts()
 		return
 	}
 	mean := (1 + b.spread) / 2 // seconds, of a uniform 1..spread
 	window := max(1, mean)
 	elapsed := now.Sub(b.at).Seconds()
 	if elapsed < window {
-		return
+		return // the gate's counts are read once a window, not per refusal
 	}
+	admitted, refused := b.src.Counts()
 	da, dr := float64(admitted-b.admitted), float64(refused-b.refused)
 	b.at, b.admitted, b.refused = now, admitted, refused
 	factor := 2.0

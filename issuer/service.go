@@ -317,7 +317,7 @@ func (s *Service) Issue(ctx context.Context, who Issuer, req *Request, idempoten
 				return nil, fmt.Errorf("read idempotency key: %w", err)
 			}
 			return s.replay(ctx, rec, reqHash, req)
-		case taken && ie.Index == auditAt:
+		case taken && ie.Index == auditAt && idemID != "":
 			// Our new UVCI's record is there: a retry with our key,
 			// replaying between our two writes (a store that writes one
 			// record after the other), wrote it first.

@@ -35,6 +35,7 @@ const (
 
 func commands() []command {
 	return []command{
+		{"issue", "issue one certificate through a running server (JSON, HC1 text, QR PNG or PDF)", runIssue},
 		{"keys", "create development keys, print issuer tokens", runKeys},
 		{"loadtest", "send issuance load to a running server and report rate and latency", runLoadtest},
 		{"rules", "evaluate CertLogic expressions, check business-rule documents", runRules},

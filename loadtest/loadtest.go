@@ -137,7 +137,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	if bodies == nil {
 		var err error
 		if bodies, err = makeBodies(cfg.Types, 512, cfg.Now()); err != nil {
-			return nil, err
+			return nil, fmt.Errorf("--types: %w", err)
 		}
 		endpoint, okStatus = strings.TrimSuffix(cfg.URL, "/")+"/api/v1/certificates", http.StatusCreated
 	}
@@ -381,6 +381,20 @@ func errorKind(err error) string {
 	return kind
 }
 
+// ExampleBody is a valid issuance request body of type v, t or r at now,
+// indented, for people to start from.
+func ExampleBody(typ string, now time.Time) ([]byte, error) {
+	bodies, err := makeBodies([]string{typ}, 1, now)
+	if err != nil {
+		return nil, err
+	}
+	var out bytes.Buffer
+	if err := json.Indent(&out, bodies[0], "", "  "); err != nil {
+		return nil, err
+	}
+	return out.Bytes(), nil
+}
+
 // makeBodies prepares n request bodies of the given types with varied
 // names, all valid at now.
 func makeBodies(types []string, n int, now time.Time) ([][]byte, error) {
@@ -406,7 +420,7 @@ func makeBodies(types []string, n int, now time.Time) ([][]byte, error) {
 		case "r":
 			body["r"] = []map[string]any{{"tg": "840539006", "fr": day(-30), "df": day(-19), "du": day(150)}}
 		default:
-			return nil, fmt.Errorf("--types: unknown type %q (v, t or r)", t)
+			return nil, fmt.Errorf("unknown certificate type %q (v, t or r)", t)
 		}
 		b, err := json.Marshal(body)
 		if err != nil {

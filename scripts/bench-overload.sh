@@ -7,9 +7,13 @@
 # in rotating order, round after round, and each round's overload goodput
 # is compared with the better of that round's two peaks: on a shared
 # machine the speed drifts by more than the difference being measured.
+# Consecutive runs use four ports in turn, so that no run connects to the
+# port whose thousands of connections the run before it just closed (they
+# stay in TIME_WAIT for a minute).
 # Needs jq.
 #   scripts/bench-overload.sh [--rounds 5] [--duration 15s] [--warmup 3s]
-#       [--clients 256] [--overload 10] [-- extra serve flags]
+#       [--clients 256] [--overload 10] [--port 8099 (and the next three)]
+#       [-- extra serve flags]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 rounds=5 duration=15s warmup=3s clients=256 factor=10 port=8099
@@ -29,18 +33,23 @@ command -v jq >/dev/null || { echo "jq is not installed (apt-get install jq)" >&
 bin=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null; rm -rf "$bin"' EXIT
 go build -o "$bin/greenpass" .
-gp=$bin/greenpass url=http://127.0.0.1:$port
+gp=$bin/greenpass
 
-# run NAME CLIENTS [loadtest flags]: one measurement on a fresh server;
+# run NAME CLIENTS PORT [serve flags]: one measurement on a fresh server;
 # prints "NAME created/s 201-p99-ms 503s 503-p99-ms other-statuses".
 run() {
-	local name=$1 n=$2 data=$bin/data
-	shift 2
+	local name=$1 n=$2 p=$3 data=$bin/data
+	local url=http://127.0.0.1:$p
+	shift 3
 	rm -rf "$data" && mkdir "$data"
+	if curl -s -o /dev/null "$url/healthz"; then
+		echo "something already answers on port $p (--port to choose others)" >&2
+		exit 1
+	fi
 	"$gp" keys init --data "$data" >/dev/null 2>&1
 	local tok
 	tok=$("$gp" keys issuer-token --data "$data" --sub bench --country DE --roles issue:v --ttl 1h)
-	"$gp" serve --data "$data" --addr 127.0.0.1:$port --issuer-rate 0 "$@" >"$data/serve.log" 2>&1 &
+	"$gp" serve --data "$data" --addr 127.0.0.1:$p --issuer-rate 0 "$@" >"$data/serve.log" 2>&1 &
 	local pid=$! up=
 	for _ in $(seq 100); do
 		kill -0 "$pid" 2>/dev/null || break
@@ -48,7 +57,7 @@ run() {
 		sleep 0.1
 	done
 	if [ -z "$up" ] || ! kill -0 "$pid" 2>/dev/null; then
-		echo "the server did not start on port $port (--port to choose another):" >&2
+		echo "the server did not start on port $p (--port to choose others):" >&2
 		tail -5 "$data/serve.log" >&2
 		exit 1
 	fi
@@ -71,10 +80,11 @@ for i in $(seq "$rounds"); do
 	loads=(peak honour over)
 	# Who goes first rotates: the machine drifts within a round too.
 	for j in 0 1 2; do
+		p=$((port + (3 * i + j) % 4))
 		case ${loads[$(((i + j) % 3))]} in
-		peak) loadflags="" line=$(run peak "$clients" "$@") ;;
-		honour) loadflags=--honor-retry-after line=$(run honour "$clients" "$@") ;;
-		over) loadflags=--honor-retry-after line=$(run "${factor}x" "$over" "$@") ;;
+		peak) loadflags="" line=$(run peak "$clients" "$p" "$@") ;;
+		honour) loadflags=--honor-retry-after line=$(run honour "$clients" "$p" "$@") ;;
+		over) loadflags=--honor-retry-after line=$(run "${factor}x" "$over" "$p" "$@") ;;
 		esac
 		[ -n "$line" ] || exit 1 # run said why
 		printf '%-5s %-9s %9s %10s %7s %10s %s\n' "$i" $line

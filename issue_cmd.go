@@ -193,10 +193,18 @@ func (c *issueClient) issue(ctx context.Context, body []byte) (*issued, error) {
 		fmt.Fprintf(c.log, "greenpass issue: %s; retrying in %v\n", last, d)
 		select {
 		case <-ctx.Done():
-			return nil, fmt.Errorf("no certificate in time (last: %s)", last)
+			return nil, gaveUp(ctx, "last: "+last)
 		case <-time.After(d):
 		}
 	}
+}
+
+// gaveUp says why the attempts ended: --timeout, or an interrupt.
+func gaveUp(ctx context.Context, detail string) error {
+	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		return fmt.Errorf("no certificate in time (%s)", detail)
+	}
+	return fmt.Errorf("interrupted before a certificate came (%s)", detail)
 }
 
 type retry struct {
@@ -216,7 +224,7 @@ func (c *issueClient) try(ctx context.Context, body []byte) (retry, *issued, err
 	resp, err := c.http.Do(req)
 	if err != nil {
 		if ctx.Err() != nil {
-			return retry{}, nil, fmt.Errorf("no certificate in time (%v)", err)
+			return retry{}, nil, gaveUp(ctx, err.Error())
 		}
 		return retry{why: "no answer (" + err.Error() + ")"}, nil, nil
 	}

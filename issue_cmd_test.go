@@ -2,6 +2,8 @@ package main
 
 import (
 	"bytes"
+	"context"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -9,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 )
 
 // greenpass issue against a running server: an example body issues as
@@ -106,6 +109,17 @@ func TestIssueCommandRetries(t *testing.T) {
 	code, _, errText = runCLI(t, []byte(`{}`), "issue", "--url", srv.URL, "--token", "t", "--timeout", "1500ms", "--idempotency-key", "k-9")
 	if code != 2 || !strings.Contains(errText, "no certificate in time") || !strings.Contains(errText, "--idempotency-key k-9") {
 		t.Errorf("always busy: exit %d, %s", code, errText)
+	}
+
+	// Ctrl-C while waiting says so, with the key.
+	ctx, stop := context.WithCancel(context.Background())
+	defer stop()
+	time.AfterFunc(300*time.Millisecond, stop)
+	var stderr bytes.Buffer
+	code = run(ctx, []string{"issue", "--url", srv.URL, "--token", "t", "--idempotency-key", "k-10"},
+		stdio{strings.NewReader(`{}`), io.Discard, &stderr})
+	if code != 2 || !strings.Contains(stderr.String(), "interrupted before a certificate came") || !strings.Contains(stderr.String(), "k-10") {
+		t.Errorf("interrupted: exit %d, %s", code, stderr.String())
 	}
 }
 

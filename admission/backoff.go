@@ -21,7 +21,7 @@ type Counter interface {
 // refused requests being at most a tenth of the admitted ones. Refused
 // clients that come back once per mean wait make refusals inversely
 // proportional to that wait, so the mean wait is scaled by refusals ÷
-// (a tenth of admissions) once per mean wait (at least once a second), by
+// (a tenth of admissions) once per mean wait (2 to 15.5 seconds), by
 // at most a factor of two each time; a quiet spell halves it for every
 // window that passed. The advice is a whole number of seconds, uniform
 // from 1 to the spread, which stays between 3 and 30 seconds.
@@ -83,8 +83,7 @@ func (b *Backoff) update() {
 		b.admitted, b.refused = b.src.Counts()
 		return
 	}
-	mean := (1 + b.spread) / 2 // seconds, of a uniform 1..spread
-	window := max(1, mean)
+	window := (1 + b.spread) / 2 // the mean wait, in seconds, of a uniform 1..spread
 	elapsed := now.Sub(b.at).Seconds()
 	if elapsed < window {
 		return // the gate's counts are read once a window, not per refusal
@@ -99,5 +98,5 @@ func (b *Backoff) update() {
 		factor = 0
 	}
 	factor = min(max(factor, math.Pow(0.5, elapsed/window)), 2)
-	b.spread = min(max(2*mean*factor-1, MinSpread), MaxSpread)
+	b.spread = min(max(2*window*factor-1, MinSpread), MaxSpread)
 }

@@ -182,11 +182,13 @@ func (e *Embedded) nextVersion(b *bolt.Bucket, id string) (version int64, outcom
 func (e *Embedded) InsertAll(ctx context.Context, records []Insertion) error {
 	return e.writeTx(ctx, func(tx *bolt.Tx) (error, error) {
 		versions := make([]int64, len(records))
+		buckets := make([]*bolt.Bucket, len(records))
 		for i, r := range records {
 			b, err := bucket(tx, r.Coll)
 			if err != nil {
 				return nil, err
 			}
+			buckets[i] = b
 			for _, earlier := range records[:i] {
 				if earlier.Coll == r.Coll && earlier.ID == r.ID {
 					return &InsertError{Index: i, Err: ErrExists}, nil
@@ -200,9 +202,8 @@ func (e *Embedded) InsertAll(ctx context.Context, records []Insertion) error {
 			}
 		}
 		for i, r := range records {
-			b, _ := bucket(tx, r.Coll) // found above
 			rec := Record{ID: r.ID, Version: versions[i], ExpiresAt: expiryOf(r.ExpiresAt), Data: r.Data}
-			if err := b.Put([]byte(r.ID), encodeRecord(rec)); err != nil {
+			if err := buckets[i].Put([]byte(r.ID), encodeRecord(rec)); err != nil {
 				return nil, err
 			}
 		}

@@ -4,7 +4,7 @@ WORKDIR /src
 COPY go.mod go.sum ./
 RUN go mod download
 COPY . .
-RUN CGO_ENABLED=0 go build -trimpath -ldflags="-s -w" -o /greenpass .
+RUN CGO_ENABLED=0 go build -trimpath -ldflags="-s -w" -o /greenpass ./cmd/greenpass
 
 FROM gcr.io/distroless/static-debian12:nonroot
 COPY --from=build /greenpass /greenpass

@@ -4,6 +4,10 @@
 // such as Fly's Tigris via ?endpoint=…&use_path_style=true), gs://,
 // azblob://, file://, mem://.
 //
+// Only the file:// and mem:// drivers are linked here; the cloud drivers
+// are registered by the binary (cmd/greenpass/drivers.go), so that a
+// package or test that opens a folder does not build three cloud SDKs.
+//
 // Writes to a local folder are made durable here: gocloud's fileblob
 // writes a temporary file and renames it without fsync, so after a power
 // loss a renamed blob could be empty. Object stores acknowledge a PUT only
@@ -21,11 +25,8 @@ import (
 	"strings"
 
 	"gocloud.dev/blob"
-	_ "gocloud.dev/blob/azureblob" // azblob://
 	"gocloud.dev/blob/fileblob"
-	_ "gocloud.dev/blob/gcsblob" // gs://
 	_ "gocloud.dev/blob/memblob" // mem://
-	_ "gocloud.dev/blob/s3blob"  // s3://
 )
 
 // Bucket is a gocloud bucket whose WriteAll is atomic and durable: readers

@@ -12,6 +12,7 @@ import (
 	"github.com/johannesboyne/gofakes3"
 	"github.com/johannesboyne/gofakes3/backend/s3mem"
 	"gocloud.dev/blob"
+	_ "gocloud.dev/blob/s3blob" // the binary registers it in cmd/greenpass
 	"gocloud.dev/gcerrors"
 )
 

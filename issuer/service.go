@@ -94,17 +94,33 @@ var DefaultValidity = map[hcert.Type]time.Duration{
 	hcert.TypeTest:        72 * time.Hour,
 }
 
+// Store is the storage the issuer needs: records by ID in the collections
+// below, each operation atomic on its record (store.Engine is one). Writes
+// return only when durable.
+type Store = store.Records
+
+// The issuer's collections.
+const (
+	CollCertificates = "certificates" // audit records, by UVCI (no personal data)
+	CollIdempotency  = "idempotency"  // idempotency keys of issuance requests (expire)
+	CollRevocations  = "revocations"  // revoked certificates (expire with the certificate)
+)
+
+// Expiring lists the issuer's collections whose records expire, for the
+// store's sweeper.
+func Expiring() []string { return []string{CollIdempotency, CollRevocations} }
+
 // Service issues certificates and keeps their audit records.
 type Service struct {
 	cfg         Config
 	audit       store.Collection[Audit]
 	idem        store.Collection[idempotencyRecord]
 	revocations store.Collection[Revocation]
-	engine      store.Engine // for writes across collections
+	records     Store // for writes across collections
 }
 
 // New returns a Service storing in e.
-func New(cfg Config, e store.Engine) *Service {
+func New(cfg Config, e Store) *Service {
 	if cfg.ValueSets == nil {
 		cfg.ValueSets = valueset.Builtin()
 	}
@@ -132,10 +148,10 @@ func New(cfg Config, e store.Engine) *Service {
 	}
 	return &Service{
 		cfg:         cfg,
-		audit:       store.NewCollection[Audit](e, store.Certificates),
-		revocations: store.NewCollection[Revocation](e, store.Revocations),
-		idem:        store.NewCollection[idempotencyRecord](e, store.Idempotency),
-		engine:      e,
+		audit:       store.NewCollection[Audit](e, CollCertificates),
+		revocations: store.NewCollection[Revocation](e, CollRevocations),
+		idem:        store.NewCollection[idempotencyRecord](e, CollIdempotency),
+		records:     e,
 	}
 }
 
@@ -305,7 +321,7 @@ func (s *Service) Issue(ctx context.Context, who Issuer, req *Request, idempoten
 		auditAt = len(records)
 		records = append(records, ins)
 	}
-	if err := store.InsertAll(ctx, s.engine, records...); err != nil {
+	if err := store.InsertAll(ctx, s.records, records...); err != nil {
 		var ie *store.InsertError
 		taken := errors.As(err, &ie) && errors.Is(err, store.ErrExists)
 		switch {
@@ -342,7 +358,7 @@ func (s *Service) deliver(ctx context.Context, req *Request, uvci string, signed
 		return nil
 	}
 	if err := s.cfg.Transfers.Deliver(ctx, req.Transfer.TestID, uvci, signed); err != nil {
-		return fmt.Errorf("transfer: %w", err)
+		return fmt.Errorf("transfer.testId: %w", err)
 	}
 	return nil
 }

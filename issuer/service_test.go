@@ -13,6 +13,7 @@ import (
 	"github.com/greenpass-dcc/greenpass/hcert"
 	"github.com/greenpass-dcc/greenpass/keys"
 	"github.com/greenpass-dcc/greenpass/store"
+	"github.com/greenpass-dcc/greenpass/store/bolt"
 	"github.com/greenpass-dcc/greenpass/trustlist"
 	"github.com/greenpass-dcc/greenpass/verifier"
 )
@@ -35,7 +36,7 @@ func newFixture(t testing.TB) *fixture {
 		t.Fatal(err)
 	}
 	f := &fixture{now: testNow, keys: set}
-	engine, err := store.OpenEmbedded(t.TempDir(), func() time.Time { return f.now })
+	engine, err := bolt.Open(t.TempDir(), func() time.Time { return f.now })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -258,7 +259,7 @@ func TestIdempotencyConcurrent(t *testing.T) {
 					t.Fatalf("concurrent retries gave different UVCIs: %v", uvcis)
 				}
 			}
-			audits, err := f.engine.List(context.Background(), store.Certificates, "", 100)
+			audits, err := f.engine.List(context.Background(), CollCertificates, "", 100)
 			if err != nil || len(audits) != 1 || audits[0].ID != uvcis[0] {
 				t.Fatalf("audit records after %d concurrent retries: %d (%v)", n, len(audits), err)
 			}
@@ -274,7 +275,7 @@ func TestAuditRecord(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rec, err := f.engine.Get(ctx, store.Certificates, got.UVCI)
+	rec, err := f.engine.Get(ctx, CollCertificates, got.UVCI)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -310,7 +311,7 @@ func TestRefusedRequestStoresNothing(t *testing.T) {
 	if !errors.As(err, &se) {
 		t.Fatalf("err %v, want SchemaError", err)
 	}
-	if _, err := f.engine.Get(context.Background(), store.Idempotency, idempotencyID(pharmacy.ID, "k")); !errors.Is(err, store.ErrNotFound) {
+	if _, err := f.engine.Get(context.Background(), CollIdempotency, idempotencyID(pharmacy.ID, "k")); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("idempotency record after refusal: %v", err)
 	}
 }

@@ -25,10 +25,7 @@ import (
 	"path/filepath"
 	"time"
 
-	_ "gocloud.dev/secrets/awskms"        // awskms://
-	_ "gocloud.dev/secrets/azurekeyvault" // azurekeyvault://
-	_ "gocloud.dev/secrets/gcpkms"        // gcpkms://
-	_ "gocloud.dev/secrets/localsecrets"  // base64key://
+	_ "gocloud.dev/secrets/localsecrets" // base64key://
 
 	"github.com/greenpass-dcc/greenpass/hcert"
 )

@@ -32,7 +32,7 @@ done
 command -v jq >/dev/null || { echo "jq is not installed (apt-get install jq)" >&2; exit 2; }
 bin=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null; rm -rf "$bin"' EXIT
-go build -o "$bin/greenpass" .
+go build -o "$bin/greenpass" ./cmd/greenpass
 gp=$bin/greenpass
 
 # run NAME CLIENTS PORT [serve flags]: one measurement on a fresh server;

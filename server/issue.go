@@ -22,7 +22,6 @@ import (
 	"github.com/greenpass-dcc/greenpass/issuer"
 	"github.com/greenpass-dcc/greenpass/render"
 	"github.com/greenpass-dcc/greenpass/valueset"
-	"github.com/greenpass-dcc/greenpass/wallet"
 )
 
 // CertificateIssuer issues certificates and answers for them
@@ -159,11 +158,6 @@ type issueResponse struct {
 	ExpiresAt time.Time `json:"expiresAt"`
 }
 
-type fieldErrorsResponse struct {
-	Error     string             `json:"error"`
-	Fields    []hcert.FieldError `json:"fields"`
-	RequestID string             `json:"request_id"`
-}
 
 func (h *issueHandler) issue(c echo.Context) error {
 	req := c.Request()
@@ -195,7 +189,7 @@ func (h *issueHandler) issue(c echo.Context) error {
 	who := issuer.Issuer{ID: id.Subject, Country: id.Country, Name: id.Name}
 	out, err := h.cfg.Service.Issue(req.Context(), who, r, req.Header.Get("Idempotency-Key"))
 	if err != nil {
-		return h.issueError(c, err)
+		return err
 	}
 	hdr := c.Response().Header()
 	hdr.Set(echo.HeaderLocation, "/api/v1/certificates/"+url.PathEscape(out.UVCI))
@@ -232,30 +226,6 @@ func blob(c echo.Context, status int, contentType string, b []byte) error {
 	return c.Blob(status, contentType, b)
 }
 
-func (h *issueHandler) issueError(c echo.Context, err error) error {
-	var se hcert.SchemaError
-	switch {
-	case errors.As(err, &se):
-		return c.JSON(http.StatusUnprocessableEntity, fieldErrorsResponse{
-			Error: "the certificate data is invalid", Fields: se, RequestID: requestID(c)})
-	case errors.Is(err, issuer.ErrConflict):
-		return echo.NewHTTPError(http.StatusConflict, "this Idempotency-Key was already used with a different request")
-	case errors.Is(err, issuer.ErrBadKey):
-		return echo.NewHTTPError(http.StatusBadRequest, "Idempotency-Key must be 1 to 255 printable ASCII characters")
-	case errors.Is(err, issuer.ErrNoTransfer):
-		return echo.NewHTTPError(http.StatusBadRequest, "this server does not transfer certificates to apps")
-	case errors.Is(err, wallet.ErrNoKey):
-		return echo.NewHTTPError(http.StatusNotFound, "no app registered a key for this test (transfer.testId)")
-	case errors.Is(err, wallet.ErrAlreadyStored):
-		return echo.NewHTTPError(http.StatusConflict, "a certificate was already stored for this test (transfer.testId)")
-	case errors.Is(err, issuer.ErrNoSigner):
-		h.log.log.Error("cannot issue", "request_id", requestID(c), "error", err)
-		return echo.NewHTTPError(http.StatusServiceUnavailable, "this service cannot sign certificates of this type at the moment")
-	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
-		return echo.NewHTTPError(http.StatusServiceUnavailable, "request cancelled")
-	}
-	return err
-}
 
 func (h *issueHandler) lookup(c echo.Context) error {
 	uvci, err := url.PathUnescape(c.Param("uvci"))
@@ -263,9 +233,6 @@ func (h *issueHandler) lookup(c echo.Context) error {
 		return echo.NewHTTPError(http.StatusBadRequest, "malformed UVCI in the path")
 	}
 	a, err := h.cfg.Service.Lookup(c.Request().Context(), Issuer(c).Subject, uvci)
-	if errors.Is(err, issuer.ErrNotFound) {
-		return echo.NewHTTPError(http.StatusNotFound, "no certificate of yours has this UVCI")
-	}
 	if err != nil {
 		return err
 	}
@@ -278,9 +245,6 @@ func (h *issueHandler) revoke(c echo.Context) error {
 		return echo.NewHTTPError(http.StatusBadRequest, "malformed UVCI in the path")
 	}
 	rev, created, err := h.cfg.Service.Revoke(c.Request().Context(), Issuer(c).Subject, uvci)
-	if errors.Is(err, issuer.ErrNotFound) {
-		return echo.NewHTTPError(http.StatusNotFound, "no certificate of yours has this UVCI")
-	}
 	if err != nil {
 		return err
 	}

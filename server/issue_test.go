@@ -19,6 +19,7 @@ import (
 	"github.com/greenpass-dcc/greenpass/issuer"
 	"github.com/greenpass-dcc/greenpass/keys"
 	"github.com/greenpass-dcc/greenpass/store"
+	"github.com/greenpass-dcc/greenpass/store/bolt"
 	"github.com/greenpass-dcc/greenpass/trustlist"
 	"github.com/greenpass-dcc/greenpass/valueset"
 	"github.com/greenpass-dcc/greenpass/verifier"
@@ -39,7 +40,7 @@ func newIssueFixture(t *testing.T, gate *admission.Gate, rates *admission.Rates)
 	if err != nil {
 		t.Fatal(err)
 	}
-	engine, err := store.OpenEmbedded(t.TempDir(), nil)
+	engine, err := bolt.Open(t.TempDir(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -194,7 +195,7 @@ func TestIssueRefusals(t *testing.T) {
 		})
 	}
 	// Nothing was stored for any refusal.
-	n, err := f.engine.Sweep(context.Background(), store.Certificates)
+	n, err := f.engine.Sweep(context.Background(), issuer.CollCertificates)
 	if err != nil || n != 0 {
 		t.Fatalf("sweep: %d %v", n, err)
 	}

@@ -247,34 +247,26 @@ func (s *Server) readyz(c echo.Context) error {
 	return c.JSON(http.StatusOK, map[string]any{"status": "ready", "checks": status})
 }
 
-// errorHandler writes every error as {"error": "..."}. Client mistakes
-// keep their status and message; anything else is a 500 whose cause goes
-// to the log only, tagged with the request ID the client sees.
+// errorHandler writes every error as errorAnswer, mapped by answerFor
+// (errors.go). Unexpected failures are logged with their cause, tagged
+// with the request ID the client sees. Deliberate refusals (503 from
+// admission control, client mistakes) are not: under a crowd, one error
+// line per refusal would cost more than the refusal itself; the metrics
+// count them.
 func (s *Server) errorHandler(err error, c echo.Context) {
 	if c.Response().Committed {
 		return
 	}
-	status, msg := http.StatusInternalServerError, "internal error"
-	var he *echo.HTTPError
-	if errors.As(err, &he) {
-		status = he.Code
-		msg = http.StatusText(status)
-		if m, ok := he.Message.(string); ok && m != "" {
-			msg = m
-		}
-	}
-	// Unexpected failures are logged with their cause. Deliberate 5xx
-	// answers (503 from admission control) are not: under a crowd, one
-	// error line per refusal would cost more than the refusal itself;
-	// the metrics count them.
-	if he == nil || status == http.StatusInternalServerError {
-		s.log.Error("request failed", "request_id", requestID(c), "route", c.Path(), "status", status, "error", err)
+	status, body, log := answerFor(err)
+	body.RequestID = requestID(c)
+	if log {
+		s.log.Error("request failed", "request_id", body.RequestID, "route", c.Path(), "status", status, "error", err)
 	}
 	if c.Request().Method == http.MethodHead {
 		c.NoContent(status)
 		return
 	}
-	c.JSON(status, map[string]string{"error": msg, "request_id": requestID(c)})
+	c.JSON(status, body)
 }
 
 // newRequestIDs returns a generator of request IDs: a random prefix per

@@ -18,6 +18,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/greenpass-dcc/greenpass/store"
+	"github.com/greenpass-dcc/greenpass/store/bolt"
 )
 
 func newTestServer(t *testing.T, logs io.Writer, checks ...Check) *Server {
@@ -184,23 +185,23 @@ func TestServeDrainsOnShutdown(t *testing.T) {
 
 func TestMeterStore(t *testing.T) {
 	s := newTestServer(t, nil)
-	e, err := store.OpenEmbedded(t.TempDir(), nil)
+	e, err := bolt.Open(t.TempDir(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer e.Close()
 	m := MeterStore(e, s.Registry())
 	ctx := context.Background()
-	m.Insert(ctx, store.Issuers, "a", time.Time{}, []byte(`1`))
-	m.Insert(ctx, store.Issuers, "a", time.Time{}, []byte(`1`))
-	m.Get(ctx, store.Issuers, "missing")
+	m.Insert(ctx, "issuers", "a", time.Time{}, []byte(`1`))
+	m.Insert(ctx, "issuers", "a", time.Time{}, []byte(`1`))
+	m.Get(ctx, "issuers", "missing")
 	// The wrapper keeps the engine's atomic InsertAll: all or nothing.
 	if _, ok := m.(store.AtomicInserter); !ok {
 		t.Error("the metered engine hides InsertAll")
 	}
-	err = store.InsertAll(ctx, m, store.Insertion{Coll: store.Issuers, ID: "b", Data: []byte(`2`)},
-		store.Insertion{Coll: store.Issuers, ID: "a", Data: []byte(`3`)})
-	if _, gerr := m.Get(ctx, store.Issuers, "b"); !errors.Is(err, store.ErrExists) || !errors.Is(gerr, store.ErrNotFound) {
+	err = store.InsertAll(ctx, m, store.Insertion{Coll: "issuers", ID: "b", Data: []byte(`2`)},
+		store.Insertion{Coll: "issuers", ID: "a", Data: []byte(`3`)})
+	if _, gerr := m.Get(ctx, "issuers", "b"); !errors.Is(err, store.ErrExists) || !errors.Is(gerr, store.ErrNotFound) {
 		t.Errorf("InsertAll over a taken ID: %v; first record: %v", err, gerr)
 	}
 	rec := do(t, s.Handler(), "GET", "/metrics", nil)

@@ -114,28 +114,6 @@ func decode(c echo.Context, v any) error {
 	return nil
 }
 
-// transferError maps the service's errors to the contract's statuses; the
-// CWA server answers most of them without a body, we say why.
-func transferError(err error) error {
-	status := 0
-	switch {
-	case errors.Is(err, wallet.ErrBadRequest), errors.Is(err, wallet.ErrDeviceKey):
-		status = http.StatusBadRequest
-	case errors.Is(err, wallet.ErrUnknownToken), errors.Is(err, wallet.ErrNoKey), errors.Is(err, wallet.ErrUnknownTest):
-		status = http.StatusNotFound
-	case errors.Is(err, wallet.ErrKeyConflict), errors.Is(err, wallet.ErrAlreadyStored):
-		status = http.StatusConflict
-	case errors.Is(err, wallet.ErrNotAllowed), errors.Is(err, wallet.ErrLabQuota), errors.Is(err, wallet.ErrLabTaken):
-		status = http.StatusForbidden
-	case errors.Is(err, wallet.ErrGone):
-		status = http.StatusGone
-	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
-		return echo.NewHTTPError(http.StatusServiceUnavailable, "request cancelled")
-	default:
-		return err
-	}
-	return echo.NewHTTPError(status, err.Error())
-}
 
 func (h *transferHandler) registrationToken(c echo.Context) error {
 	var req struct {
@@ -150,7 +128,7 @@ func (h *transferHandler) registrationToken(c echo.Context) error {
 	}
 	token, _, err := h.cfg.Service.RegistrationToken(c.Request().Context(), req.Key)
 	if err != nil {
-		return transferError(err)
+		return err
 	}
 	return c.JSON(http.StatusCreated, map[string]string{"registrationToken": token})
 }
@@ -165,7 +143,7 @@ func (h *transferHandler) publicKey(c echo.Context) error {
 	}
 	created, err := h.cfg.Service.RegisterKey(c.Request().Context(), req.RegistrationToken, req.PublicKey)
 	if err != nil {
-		return transferError(err)
+		return err
 	}
 	if !created {
 		return c.NoContent(http.StatusOK)
@@ -191,7 +169,7 @@ func (h *transferHandler) pickup(c echo.Context) error {
 		return c.NoContent(http.StatusAccepted)
 	}
 	if err != nil {
-		return transferError(err)
+		return err
 	}
 	c.Response().Header().Set("Cache-Control", "no-store")
 	return c.JSON(http.StatusOK, map[string]string{
@@ -214,10 +192,12 @@ func (h *transferHandler) claimLab(c echo.Context) error {
 	}
 	left, err := h.cfg.Service.ClaimLab(c.Request().Context(), partner(c), req.LabID)
 	if errors.Is(err, wallet.ErrLabTaken) {
+		// The contract answers a taken lab id with 409 where it is
+		// claimed; everywhere else the table's 403 holds.
 		return echo.NewHTTPError(http.StatusConflict, err.Error())
 	}
 	if err != nil {
-		return transferError(err)
+		return err
 	}
 	c.Response().Header().Set("X-CWA-REMAINING-LAB-ID", strconv.Itoa(left))
 	return c.NoContent(http.StatusNoContent)
@@ -226,7 +206,7 @@ func (h *transferHandler) claimLab(c echo.Context) error {
 func (h *transferHandler) search(c echo.Context) error {
 	keys, err := h.cfg.Service.SearchLab(c.Request().Context(), partner(c), c.Param("labId"))
 	if err != nil {
-		return transferError(err)
+		return err
 	}
 	return c.JSON(http.StatusOK, keys)
 }
@@ -238,7 +218,7 @@ func (h *transferHandler) upload(c echo.Context) error {
 	}
 	partial, err := h.cfg.Service.UploadFromLab(c.Request().Context(), partner(c), c.Param("testId"), req)
 	if err != nil {
-		return transferError(err)
+		return err
 	}
 	return c.JSON(http.StatusOK, map[string]string{"partialDcc": partial})
 }
@@ -259,7 +239,7 @@ func (h *transferHandler) results(c echo.Context) error {
 		results = append(results, wallet.TestResult{ID: r.ID, Result: r.Result})
 	}
 	if err := h.cfg.Service.AnnounceResults(c.Request().Context(), partner(c), req.LabID, results); err != nil {
-		return transferError(err)
+		return err
 	}
 	return c.NoContent(http.StatusNoContent)
 }

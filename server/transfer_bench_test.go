@@ -19,7 +19,7 @@ import (
 	"testing"
 
 	"github.com/greenpass-dcc/greenpass/admission"
-	"github.com/greenpass-dcc/greenpass/store"
+	"github.com/greenpass-dcc/greenpass/store/bolt"
 	"github.com/greenpass-dcc/greenpass/wallet"
 )
 
@@ -29,7 +29,7 @@ import (
 // The per-token limit is 10/s, above what the round robin asks of each
 // token, so the answers are 202s, not 429s.
 func BenchmarkPickupPolling(b *testing.B) {
-	e, err := store.OpenEmbedded(b.TempDir(), nil)
+	e, err := bolt.Open(b.TempDir(), nil)
 	if err != nil {
 		b.Fatal(err)
 	}

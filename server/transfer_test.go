@@ -10,7 +10,7 @@ import (
 	"testing"
 
 	"github.com/greenpass-dcc/greenpass/admission"
-	"github.com/greenpass-dcc/greenpass/store"
+	"github.com/greenpass-dcc/greenpass/store/bolt"
 	"github.com/greenpass-dcc/greenpass/wallet"
 )
 
@@ -18,7 +18,7 @@ import (
 // pending answer is a 202 with Retry-After; unmatched paths stay 404 (the
 // lab routes' authentication does not spread to them).
 func TestPickupStatusesAndPollLimit(t *testing.T) {
-	e, err := store.OpenEmbedded(t.TempDir(), nil)
+	e, err := bolt.Open(t.TempDir(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,8 +9,11 @@
 // InsertAll writes several new records at once: atomically and in one
 // durable write on the embedded engine, one after the other elsewhere.
 //
-// Domain packages declare the small interfaces they need; Collection gives
-// them typed access to one collection.
+// This package is the contract only: the engines are store/bolt and
+// store/mongo, and store/storetest is the conformance suite both pass.
+// Domain packages declare the small interfaces they need (Records is
+// what Collection uses) and name their own collections; Collection gives
+// them typed access to one.
 package store
 
 import (
@@ -42,16 +45,17 @@ type Record struct {
 	Data []byte
 }
 
-// expiryOf normalises an expiry to what both engines can store: UTC,
+// ExpiryOf normalises an expiry to what both engines can store: UTC,
 // millisecond precision (MongoDB's date resolution), zero for none.
-func expiryOf(t time.Time) time.Time {
+func ExpiryOf(t time.Time) time.Time {
 	if t.IsZero() {
 		return time.Time{}
 	}
 	return t.UTC().Truncate(time.Millisecond)
 }
 
-func (r Record) expired(now time.Time) bool {
+// Expired says whether the record no longer exists at now.
+func (r Record) Expired(now time.Time) bool {
 	return !r.ExpiresAt.IsZero() && !now.Before(r.ExpiresAt)
 }
 
@@ -112,7 +116,7 @@ type AtomicInserter interface {
 // other, stopping at the first failure (the records before it stay). A
 // failure is an *InsertError naming the record; errors.Is(err, ErrExists)
 // when its ID is taken.
-func InsertAll(ctx context.Context, e Engine, records ...Insertion) error {
+func InsertAll(ctx context.Context, e Records, records ...Insertion) error {
 	if a, ok := e.(AtomicInserter); ok {
 		return a.InsertAll(ctx, records)
 	}
@@ -124,35 +128,15 @@ func InsertAll(ctx context.Context, e Engine, records ...Insertion) error {
 	return nil
 }
 
-// Collection names.
-const (
-	Certificates = "certificates" // issued-certificate audit records (no personal data)
-	Idempotency  = "idempotency"  // idempotency keys of issuance requests
-	Transfers    = "transfers"    // certificate transfer registrations, by test id
-	// TransferTokens maps registration tokens (hashed) to test ids.
-	TransferTokens = "transfer_tokens"
-	Envelopes      = "envelopes"   // certificates stored for pickup, encrypted to the device key
-	LabPending     = "lab_pending" // lab id/test id of tests waiting for their certificate
-	LabClaims      = "lab_claims"  // lab ids claimed by partners, and each partner's index
-	Issuers        = "issuers"     // issuer accounts
-	Revocations    = "revocations" // revoked certificates
-	Leases         = "leases"      // leases of jobs one instance at a time may run
-)
+// Leases is the store's own collection: leases of jobs that one instance
+// at a time may run (AcquireLease). Domain packages name their own
+// collections; a collection exists from its first write.
+const Leases = "leases"
 
-// Expiring lists the collections whose records expire, for the sweeper.
-func Expiring() []string {
-	return []string{Idempotency, Transfers, TransferTokens, Envelopes, LabPending, LabClaims, Leases, Revocations}
-}
-
-// Collections lists every collection, for engines that prepare them.
-func Collections() []string {
-	return []string{Certificates, Idempotency, Transfers, TransferTokens, Envelopes, LabPending, LabClaims, Issuers, Revocations, Leases}
-}
-
-// checkPrefix admits List prefixes: printable ASCII below '~', so that
+// CheckPrefix admits List prefixes: printable ASCII below '~', so that
 // the range [prefix, prefix with its last byte incremented) holds exactly
 // the IDs that start with it.
-func checkPrefix(prefix string) error {
+func CheckPrefix(prefix string) error {
 	for i := range len(prefix) {
 		if prefix[i] < 0x20 || prefix[i] >= 0x7e {
 			return fmt.Errorf("store: list prefix %q: printable ASCII below '~' only", prefix)
@@ -161,23 +145,33 @@ func checkPrefix(prefix string) error {
 	return nil
 }
 
-// prefixEnd is the first ID after every ID with the prefix ("" for none:
+// PrefixEnd is the first ID after every ID with the prefix ("" for none:
 // the whole collection).
-func prefixEnd(prefix string) string {
+func PrefixEnd(prefix string) string {
 	if prefix == "" {
 		return ""
 	}
 	return prefix[:len(prefix)-1] + string(prefix[len(prefix)-1]+1)
 }
 
+// Records is the part of Engine that reads and writes records: what a
+// domain package needs of its storage.
+type Records interface {
+	Insert(ctx context.Context, coll, id string, expiresAt time.Time, data []byte) (Record, error)
+	Get(ctx context.Context, coll, id string) (Record, error)
+	Update(ctx context.Context, coll, id string, ifVersion int64, expiresAt time.Time, data []byte) (Record, error)
+	Delete(ctx context.Context, coll, id string) error
+	List(ctx context.Context, coll, prefix string, limit int) ([]Record, error)
+}
+
 // Collection is typed access to one collection: T is stored as JSON.
 type Collection[T any] struct {
-	engine Engine
+	engine Records
 	name   string
 }
 
 // NewCollection returns typed access to collection name of e.
-func NewCollection[T any](e Engine, name string) Collection[T] {
+func NewCollection[T any](e Records, name string) Collection[T] {
 	return Collection[T]{engine: e, name: name}
 }
 

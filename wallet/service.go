@@ -78,6 +78,26 @@ type Config struct {
 	Rand    io.Reader
 }
 
+// Store is the storage the transfer needs: records by ID in the
+// collections below, each operation atomic on its record (store.Engine is
+// one). Writes return only when durable.
+type Store = store.Records
+
+// The transfer's collections; every record in them expires.
+const (
+	CollTransfers      = "transfers"       // registrations, by test id
+	CollTransferTokens = "transfer_tokens" // registration tokens (hashed) to test ids
+	CollEnvelopes      = "envelopes"       // certificates for pickup, encrypted to the device key
+	CollLabPending     = "lab_pending"     // lab id/test id of tests waiting for their certificate
+	CollLabClaims      = "lab_claims"      // lab ids claimed by partners, and each partner's index
+)
+
+// Expiring lists the transfer's collections, all of whose records expire,
+// for the store's sweeper.
+func Expiring() []string {
+	return []string{CollTransfers, CollTransferTokens, CollEnvelopes, CollLabPending, CollLabClaims}
+}
+
 // Service is the server side of the transfer.
 type Service struct {
 	cfg     Config
@@ -89,7 +109,7 @@ type Service struct {
 }
 
 // NewService stores in e.
-func NewService(cfg Config, e store.Engine) *Service {
+func NewService(cfg Config, e Store) *Service {
 	if cfg.TokenTTL <= 0 {
 		cfg.TokenTTL = 21 * 24 * time.Hour
 	}
@@ -113,11 +133,11 @@ func NewService(cfg Config, e store.Engine) *Service {
 	}
 	return &Service{
 		cfg:     cfg,
-		regs:    store.NewCollection[registration](e, store.Transfers),
-		tokens:  store.NewCollection[tokenIndex](e, store.TransferTokens),
-		data:    store.NewCollection[envelope](e, store.Envelopes),
-		pending: store.NewCollection[struct{}](e, store.LabPending),
-		claims:  store.NewCollection[labClaim](e, store.LabClaims),
+		regs:    store.NewCollection[registration](e, CollTransfers),
+		tokens:  store.NewCollection[tokenIndex](e, CollTransferTokens),
+		data:    store.NewCollection[envelope](e, CollEnvelopes),
+		pending: store.NewCollection[struct{}](e, CollLabPending),
+		claims:  store.NewCollection[labClaim](e, CollLabClaims),
 	}
 }
 

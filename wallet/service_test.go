@@ -20,6 +20,8 @@ import (
 	"github.com/greenpass-dcc/greenpass/hcert"
 	"github.com/greenpass-dcc/greenpass/internal/ferrettest"
 	"github.com/greenpass-dcc/greenpass/store"
+	"github.com/greenpass-dcc/greenpass/store/bolt"
+	"github.com/greenpass-dcc/greenpass/store/mongo"
 	"github.com/greenpass-dcc/greenpass/trustlist"
 	"github.com/greenpass-dcc/greenpass/verifier"
 )
@@ -41,7 +43,7 @@ func (c *clock) Advance(d time.Duration) { c.ns.Add(int64(d)) }
 func engines(t *testing.T, f func(t *testing.T, e store.Engine, c *clock)) {
 	t.Run("embedded", func(t *testing.T) {
 		c := newClock()
-		e, err := store.OpenEmbedded(t.TempDir(), c.Now)
+		e, err := bolt.Open(t.TempDir(), c.Now)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -57,7 +59,7 @@ func engines(t *testing.T, f func(t *testing.T, e store.Engine, c *clock)) {
 			uri = ferrettest.Start(t)
 		}
 		c := newClock()
-		e, err := store.OpenMongo(context.Background(), uri, fmt.Sprintf("wallet_test_%d", time.Now().UnixNano()), c.Now)
+		e, err := mongo.Open(context.Background(), uri, fmt.Sprintf("wallet_test_%d", time.Now().UnixNano()), c.Now)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -270,17 +272,17 @@ func TestRetention(t *testing.T) {
 		if _, _, err := svc.Pickup(ctx, unpicked); !errors.Is(err, ErrGone) {
 			t.Fatalf("after 4 days: %v, want ErrGone", err)
 		}
-		if n, err := e.Sweep(ctx, store.Envelopes); err != nil || n != 2 {
+		if n, err := e.Sweep(ctx, CollEnvelopes); err != nil || n != 2 {
 			t.Fatalf("sweep envelopes: %d, %v; want 2", n, err)
 		}
-		if _, err := e.Get(ctx, store.Envelopes, picked); !errors.Is(err, store.ErrNotFound) {
+		if _, err := e.Get(ctx, CollEnvelopes, picked); !errors.Is(err, store.ErrNotFound) {
 			t.Fatalf("envelope still stored: %v", err)
 		}
 		c.Advance(17 * 24 * time.Hour) // 21 days after registration
 		if _, _, err := svc.Pickup(ctx, pickedToken); !errors.Is(err, ErrUnknownToken) {
 			t.Fatalf("after 21 days: %v, want ErrUnknownToken", err)
 		}
-		for _, coll := range []string{store.Transfers, store.TransferTokens} {
+		for _, coll := range []string{CollTransfers, CollTransferTokens} {
 			if n, err := e.Sweep(ctx, coll); err != nil || n != 2 {
 				t.Fatalf("sweep %s: %d, %v; want 2", coll, n, err)
 			}

@@ -1,4 +1,4 @@
-package store
+package storetest_test
 
 import (
 	"context"
@@ -11,6 +11,9 @@ import (
 	"time"
 
 	"github.com/greenpass-dcc/greenpass/internal/ferrettest"
+	"github.com/greenpass-dcc/greenpass/store"
+	"github.com/greenpass-dcc/greenpass/store/bolt"
+	"github.com/greenpass-dcc/greenpass/store/mongo"
 )
 
 // BenchmarkEngines measures insert, get and conditional update, from 1 and
@@ -20,22 +23,22 @@ import (
 func BenchmarkEngines(b *testing.B) {
 	engines := []struct {
 		name string
-		open func(b *testing.B) Engine
+		open func(b *testing.B) store.Engine
 	}{
-		{"embedded", func(b *testing.B) Engine {
-			e, err := OpenEmbedded(b.TempDir(), nil)
+		{"embedded", func(b *testing.B) store.Engine {
+			e, err := bolt.Open(b.TempDir(), nil)
 			if err != nil {
 				b.Fatal(err)
 			}
 			return e
 		}},
-		{"ferretdb", func(b *testing.B) Engine { return openBenchMongo(b, ferrettest.Start(b)) }},
+		{"ferretdb", func(b *testing.B) store.Engine { return openBenchMongo(b, ferrettest.Start(b)) }},
 	}
 	if uri := os.Getenv("GREENPASS_TEST_MONGODB_URI"); uri != "" {
 		engines = append(engines, struct {
 			name string
-			open func(b *testing.B) Engine
-		}{"mongodb", func(b *testing.B) Engine { return openBenchMongo(b, uri) }})
+			open func(b *testing.B) store.Engine
+		}{"mongodb", func(b *testing.B) store.Engine { return openBenchMongo(b, uri) }})
 	}
 	data := []byte(`{"uvci":"URN:UVCI:01:DE:ABCDEF0123456789#X","issuer":"pharmacy-4711","type":"v","issuedAt":"2026-11-23T08:00:00Z"}`)
 	ctx := context.Background()
@@ -46,7 +49,7 @@ func BenchmarkEngines(b *testing.B) {
 				defer e.Close()
 				var seq atomic.Int64
 				parallel(b, workers, func() {
-					if _, err := e.Insert(ctx, Certificates, fmt.Sprint(seq.Add(1)), time.Time{}, data); err != nil {
+					if _, err := e.Insert(ctx, "certificates", fmt.Sprint(seq.Add(1)), time.Time{}, data); err != nil {
 						b.Error(err)
 					}
 				})
@@ -58,14 +61,14 @@ func BenchmarkEngines(b *testing.B) {
 				for w := range 20 {
 					wg.Go(func() {
 						for i := w; i < 1000; i += 20 {
-							e.Insert(ctx, Certificates, fmt.Sprint(i), time.Time{}, data)
+							e.Insert(ctx, "certificates", fmt.Sprint(i), time.Time{}, data)
 						}
 					})
 				}
 				wg.Wait()
 				var seq atomic.Int64
 				parallel(b, workers, func() {
-					if _, err := e.Get(ctx, Certificates, fmt.Sprint(seq.Add(1)%1000)); err != nil {
+					if _, err := e.Get(ctx, "certificates", fmt.Sprint(seq.Add(1)%1000)); err != nil {
 						b.Error(err)
 					}
 				})
@@ -77,7 +80,7 @@ func BenchmarkEngines(b *testing.B) {
 				const keys = 64
 				versions := make([]atomic.Int64, keys)
 				for i := range keys {
-					e.Insert(ctx, Certificates, fmt.Sprint(i), time.Time{}, data)
+					e.Insert(ctx, "certificates", fmt.Sprint(i), time.Time{}, data)
 					versions[i].Store(1)
 				}
 				var seq atomic.Int64
@@ -85,7 +88,7 @@ func BenchmarkEngines(b *testing.B) {
 					// Each key is used by one goroutine at a time: workers ≤ keys
 					// and keys are taken round-robin within a window.
 					k := int(seq.Add(1) % keys)
-					r, err := e.Update(ctx, Certificates, fmt.Sprint(k), versions[k].Load(), time.Time{}, data)
+					r, err := e.Update(ctx, "certificates", fmt.Sprint(k), versions[k].Load(), time.Time{}, data)
 					if err == nil {
 						versions[k].Store(r.Version)
 					}
@@ -113,15 +116,17 @@ func parallel(b *testing.B, workers int, f func()) {
 	})
 }
 
-func openBenchMongo(b *testing.B, uri string) Engine {
+var dbSeq atomic.Int64
+
+func openBenchMongo(b *testing.B, uri string) store.Engine {
 	name := fmt.Sprintf("gp_bench_%d_%d", time.Now().UnixNano()%1e9, dbSeq.Add(1))
-	m, err := OpenMongo(context.Background(), uri, name, nil)
+	m, err := mongo.Open(context.Background(), uri, name, nil)
 	if err != nil {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() {
-		if c, err := OpenMongo(context.Background(), uri, name, nil); err == nil {
-			c.db.Drop(context.Background())
+		if c, err := mongo.Open(context.Background(), uri, name, nil); err == nil {
+			c.DropDatabase(context.Background())
 			c.Close()
 		}
 	})

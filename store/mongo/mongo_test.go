@@ -1,4 +1,4 @@
-package store
+package mongo
 
 import (
 	"context"
@@ -9,24 +9,26 @@ import (
 	"time"
 
 	"github.com/greenpass-dcc/greenpass/internal/ferrettest"
+	"github.com/greenpass-dcc/greenpass/store"
+	"github.com/greenpass-dcc/greenpass/store/storetest"
 )
 
 var dbSeq atomic.Int64
 
 // mongoOpener opens the Mongo engine on a fresh database of the server at uri.
-func mongoOpener(uri string) opener {
-	return func(t *testing.T, now func() time.Time) Engine {
+func mongoOpener(uri string) storetest.Opener {
+	return func(t *testing.T, now func() time.Time) store.Engine {
 		name := fmt.Sprintf("gp_test_%d_%d", time.Now().UnixNano()%1e9, dbSeq.Add(1))
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
-		m, err := OpenMongo(ctx, uri, name, now)
+		m, err := Open(ctx, uri, name, now)
 		if err != nil {
 			t.Fatalf("OpenMongo: %v", err)
 		}
 		t.Cleanup(func() {
 			// Drop the test database through a fresh client (m may be closed).
-			if c, err := OpenMongo(context.Background(), uri, name, now); err == nil {
-				c.db.Drop(context.Background())
+			if c, err := Open(context.Background(), uri, name, now); err == nil {
+				c.DropDatabase(context.Background())
 				c.Close()
 			}
 		})
@@ -41,7 +43,7 @@ func TestMongoConformanceFerretDB(t *testing.T) {
 	if testing.Short() {
 		t.Skip("FerretDB: skipped with -short")
 	}
-	runConformance(t, mongoOpener(ferrettest.Start(t)), false)
+	storetest.Run(t, mongoOpener(ferrettest.Start(t)), false)
 }
 
 // TestMongoConformanceReal runs the whole suite, concurrency included,
@@ -51,5 +53,5 @@ func TestMongoConformanceReal(t *testing.T) {
 	if uri == "" {
 		t.Skip("GREENPASS_TEST_MONGODB_URI not set")
 	}
-	runConformance(t, mongoOpener(uri), true)
+	storetest.Run(t, mongoOpener(uri), true)
 }

@@ -24,6 +24,8 @@ import (
 	"github.com/greenpass-dcc/greenpass/keys"
 	"github.com/greenpass-dcc/greenpass/server"
 	"github.com/greenpass-dcc/greenpass/store"
+	"github.com/greenpass-dcc/greenpass/store/bolt"
+	"github.com/greenpass-dcc/greenpass/store/mongo"
 	"github.com/greenpass-dcc/greenpass/trustlist"
 	trustlistsync "github.com/greenpass-dcc/greenpass/trustlist-sync"
 	"github.com/greenpass-dcc/greenpass/valueset"
@@ -121,9 +123,9 @@ func parseStorage(raw map[string]*string) (storageConfig, error) {
 // file one process at a time may hold.
 func (c storageConfig) open(ctx context.Context) (store.Engine, error) {
 	if c.mongoURI != "" {
-		return store.OpenMongo(ctx, c.mongoURI, c.mongoDB, nil)
+		return mongo.Open(ctx, c.mongoURI, c.mongoDB, nil)
 	}
-	e, err := store.OpenEmbedded(c.dataDir, nil)
+	e, err := bolt.Open(c.dataDir, nil)
 	if err != nil && strings.Contains(err.Error(), "timeout") {
 		return nil, fmt.Errorf("%w (another greenpass process — serve? — holds the embedded store under %s)", err, c.dataDir)
 	}
@@ -414,7 +416,8 @@ func serve(ctx context.Context, cfg *serveConfig, log *slog.Logger) error {
 	log.Info("listening", "addr", ln.Addr().String())
 
 	bg := newBackground(ctx)
-	bg.Go(func(ctx context.Context) { sweepLoop(ctx, engine, cfg.sweepInterval, log) })
+	expiring := append(append([]string{store.Leases}, issuer.Expiring()...), wallet.Expiring()...)
+	bg.Go(func(ctx context.Context) { store.SweepEvery(ctx, engine, cfg.sweepInterval, log, expiring...) })
 	bg.Go(func(ctx context.Context) { watcher.Run(ctx, cfg.trustRefresh) })
 	bg.Go(func(ctx context.Context) { revocations.Run(ctx, cfg.trustRefresh) })
 	if cfg.sync != nil {
@@ -683,27 +686,4 @@ func loadOrInitKeys(ctx context.Context, cfg *serveConfig, log *slog.Logger) (*k
 		return set, nil
 	}
 	return keys.Load(ctx, dir, cfg.keysSecret)
-}
-
-// sweepLoop deletes expired records of the collections that expire
-// (transfers, idempotency keys) every interval until ctx ends.
-func sweepLoop(ctx context.Context, e store.Engine, interval time.Duration, log *slog.Logger) {
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		for _, coll := range store.Expiring() {
-			n, err := e.Sweep(ctx, coll)
-			switch {
-			case err != nil && ctx.Err() == nil:
-				log.Warn("sweep failed", "collection", coll, "error", err)
-			case n > 0:
-				log.Info("swept expired records", "collection", coll, "count", n)
-			}
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-	}
 }

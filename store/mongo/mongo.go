@@ -1,9 +1,13 @@
-package store
+// Package mongo is the store engine for a MongoDB replica set or sharded
+// cluster (MONGODB_URI): one document per record, single-document atomic
+// operations, write concern majority.
+package mongo
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -11,6 +15,8 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 	"go.mongodb.org/mongo-driver/v2/mongo/writeconcern"
+
+	"github.com/greenpass-dcc/greenpass/store"
 )
 
 // Mongo is the engine for a MongoDB replica set or sharded cluster. Each
@@ -18,10 +24,11 @@ import (
 // document one (insert on _id, find, update filtered on _id and v), which
 // MongoDB makes atomic, with write concern majority and retryable writes.
 type Mongo struct {
-	client *mongo.Client
-	db     *mongo.Database
-	now    func() time.Time
-	closed atomic.Bool
+	indexed sync.Map // collections whose exp index this process has made
+	client  *mongo.Client
+	db      *mongo.Database
+	now     func() time.Time
+	closed  atomic.Bool
 }
 
 // mongoDoc is the stored shape. exp is absent for records that never expire.
@@ -32,18 +39,18 @@ type mongoDoc struct {
 	Data    []byte    `bson:"d"`
 }
 
-func (d mongoDoc) record() Record {
-	r := Record{ID: d.ID, Version: d.Version, Data: d.Data}
+func (d mongoDoc) record() store.Record {
+	r := store.Record{ID: d.ID, Version: d.Version, Data: d.Data}
 	if !d.Expires.IsZero() {
 		r.ExpiresAt = d.Expires.UTC()
 	}
 	return r
 }
 
-// OpenMongo connects to uri, uses database dbName (from the URI's path
+// Open connects to uri, uses database dbName (from the URI's path
 // when empty, else "greenpass") and creates the indexes. now is the clock for
 // expiry (time.Now when nil).
-func OpenMongo(ctx context.Context, uri, dbName string, now func() time.Time) (*Mongo, error) {
+func Open(ctx context.Context, uri, dbName string, now func() time.Time) (*Mongo, error) {
 	opts := options.Client().ApplyURI(uri).
 		SetWriteConcern(writeconcern.Majority()).
 		SetRetryWrites(true).
@@ -64,21 +71,34 @@ func OpenMongo(ctx context.Context, uri, dbName string, now func() time.Time) (*
 		client.Disconnect(context.Background())
 		return nil, fmt.Errorf("store: MongoDB not reachable: %w", err)
 	}
-	for _, c := range Collections() {
-		// Sweep deletes by exp; our own sweeper (not a TTL index) keeps the
-		// engines alike.
-		_, err := m.db.Collection(c).Indexes().CreateOne(ctx, mongo.IndexModel{Keys: bson.D{{Key: "exp", Value: 1}}})
-		if err != nil {
-			client.Disconnect(context.Background())
-			return nil, fmt.Errorf("store: index on %s.exp: %w", c, err)
-		}
-	}
 	return m, nil
+}
+
+// index makes the collection's index on exp, once per process, before its
+// first insert from here: Sweep deletes by exp (our own sweeper, not a TTL
+// index, keeps the engines alike). A collection exists from its first
+// write, so the store needs no list of the domains' collections.
+func (m *Mongo) index(ctx context.Context, coll string) error {
+	if _, ok := m.indexed.Load(coll); ok {
+		return nil
+	}
+	_, err := m.db.Collection(coll).Indexes().CreateOne(ctx, mongo.IndexModel{Keys: bson.D{{Key: "exp", Value: 1}}})
+	if err != nil {
+		return fmt.Errorf("store: index on %s.exp: %w", coll, err)
+	}
+	m.indexed.Store(coll, true)
+	return nil
+}
+
+// DropDatabase drops the engine's whole database: for tests that made one
+// of their own.
+func (m *Mongo) DropDatabase(ctx context.Context) error {
+	return m.db.Drop(ctx)
 }
 
 func (m *Mongo) check(ctx context.Context) error {
 	if m.closed.Load() {
-		return ErrClosed
+		return store.ErrClosed
 	}
 	return ctx.Err()
 }
@@ -91,79 +111,82 @@ func live(now time.Time) bson.E {
 	}}
 }
 
-// Insert implements Engine. An expired record with the same ID is replaced,
+// Insert implements store.Engine. An expired record with the same ID is replaced,
 // atomically: the upsert matches only an expired document, and the unique
 // _id refuses the insert when a live one exists.
-func (m *Mongo) Insert(ctx context.Context, coll, id string, expiresAt time.Time, data []byte) (Record, error) {
+func (m *Mongo) Insert(ctx context.Context, coll, id string, expiresAt time.Time, data []byte) (store.Record, error) {
 	if err := m.check(ctx); err != nil {
-		return Record{}, err
+		return store.Record{}, err
 	}
-	doc := mongoDoc{ID: id, Version: 1, Expires: expiryOf(expiresAt), Data: data}
+	if err := m.index(ctx, coll); err != nil {
+		return store.Record{}, err
+	}
+	doc := mongoDoc{ID: id, Version: 1, Expires: store.ExpiryOf(expiresAt), Data: data}
 	c := m.db.Collection(coll)
 	_, err := c.InsertOne(ctx, doc)
 	if mongo.IsDuplicateKeyError(err) {
-		// Taken: by a live record (ErrExists) or an expired one, which is
+		// Taken: by a live record (store.ErrExists) or an expired one, which is
 		// replaced with the next version, filtered on the version read so
 		// that of several racing inserts one wins.
 		var prev mongoDoc
 		ferr := c.FindOne(ctx, bson.D{{Key: "_id", Value: id}}).Decode(&prev)
 		switch {
 		case errors.Is(ferr, mongo.ErrNoDocuments):
-			return Record{}, ErrExists // swept meanwhile: another insert is due to win
+			return store.Record{}, store.ErrExists // swept meanwhile: another insert is due to win
 		case ferr != nil:
-			return Record{}, fmt.Errorf("store: insert %s/%s: %w", coll, id, ferr)
-		case !prev.record().expired(m.now()):
-			return Record{}, ErrExists
+			return store.Record{}, fmt.Errorf("store: insert %s/%s: %w", coll, id, ferr)
+		case !prev.record().Expired(m.now()):
+			return store.Record{}, store.ErrExists
 		}
 		doc.Version = prev.Version + 1
 		res, rerr := c.ReplaceOne(ctx, bson.D{{Key: "_id", Value: id}, {Key: "v", Value: prev.Version},
 			{Key: "exp", Value: bson.D{{Key: "$lte", Value: m.now()}}}}, doc)
 		if rerr != nil {
-			return Record{}, fmt.Errorf("store: insert %s/%s: %w", coll, id, rerr)
+			return store.Record{}, fmt.Errorf("store: insert %s/%s: %w", coll, id, rerr)
 		}
 		if res.MatchedCount == 0 {
-			return Record{}, ErrExists
+			return store.Record{}, store.ErrExists
 		}
 		return doc.record(), nil
 	}
 	if err != nil {
-		return Record{}, fmt.Errorf("store: insert %s/%s: %w", coll, id, err)
+		return store.Record{}, fmt.Errorf("store: insert %s/%s: %w", coll, id, err)
 	}
 	return doc.record(), nil
 }
 
-// Get implements Engine.
-func (m *Mongo) Get(ctx context.Context, coll, id string) (Record, error) {
+// Get implements store.Engine.
+func (m *Mongo) Get(ctx context.Context, coll, id string) (store.Record, error) {
 	if err := m.check(ctx); err != nil {
-		return Record{}, err
+		return store.Record{}, err
 	}
 	var doc mongoDoc
 	err := m.db.Collection(coll).FindOne(ctx, bson.D{{Key: "_id", Value: id}}).Decode(&doc)
 	if errors.Is(err, mongo.ErrNoDocuments) {
-		return Record{}, ErrNotFound
+		return store.Record{}, store.ErrNotFound
 	}
 	if err != nil {
-		return Record{}, fmt.Errorf("store: get %s/%s: %w", coll, id, err)
+		return store.Record{}, fmt.Errorf("store: get %s/%s: %w", coll, id, err)
 	}
 	r := doc.record()
-	if r.expired(m.now()) {
-		return Record{}, ErrNotFound
+	if r.Expired(m.now()) {
+		return store.Record{}, store.ErrNotFound
 	}
 	return r, nil
 }
 
-// Update implements Engine: one findOneAndUpdate filtered on _id, version
+// Update implements store.Engine: one findOneAndUpdate filtered on _id, version
 // and liveness, so of several concurrent writers exactly one wins.
-func (m *Mongo) Update(ctx context.Context, coll, id string, ifVersion int64, expiresAt time.Time, data []byte) (Record, error) {
+func (m *Mongo) Update(ctx context.Context, coll, id string, ifVersion int64, expiresAt time.Time, data []byte) (store.Record, error) {
 	if err := m.check(ctx); err != nil {
-		return Record{}, err
+		return store.Record{}, err
 	}
 	set := bson.D{{Key: "d", Value: data}}
 	update := bson.D{{Key: "$inc", Value: bson.D{{Key: "v", Value: 1}}}}
 	if expiresAt.IsZero() {
 		update = append(update, bson.E{Key: "$unset", Value: bson.D{{Key: "exp", Value: ""}}})
 	} else {
-		set = append(set, bson.E{Key: "exp", Value: expiryOf(expiresAt)})
+		set = append(set, bson.E{Key: "exp", Value: store.ExpiryOf(expiresAt)})
 	}
 	update = append(update, bson.E{Key: "$set", Value: set})
 	filter := bson.D{{Key: "_id", Value: id}, {Key: "v", Value: ifVersion}, live(m.now())}
@@ -173,17 +196,17 @@ func (m *Mongo) Update(ctx context.Context, coll, id string, ifVersion int64, ex
 	if errors.Is(err, mongo.ErrNoDocuments) {
 		// Not updated: absent, expired, or another version.
 		if _, gerr := m.Get(ctx, coll, id); gerr != nil {
-			return Record{}, gerr
+			return store.Record{}, gerr
 		}
-		return Record{}, ErrConflict
+		return store.Record{}, store.ErrConflict
 	}
 	if err != nil {
-		return Record{}, fmt.Errorf("store: update %s/%s: %w", coll, id, err)
+		return store.Record{}, fmt.Errorf("store: update %s/%s: %w", coll, id, err)
 	}
 	return doc.record(), nil
 }
 
-// Delete implements Engine.
+// Delete implements store.Engine.
 func (m *Mongo) Delete(ctx context.Context, coll, id string) error {
 	if err := m.check(ctx); err != nil {
 		return err
@@ -193,12 +216,12 @@ func (m *Mongo) Delete(ctx context.Context, coll, id string) error {
 		return fmt.Errorf("store: delete %s/%s: %w", coll, id, err)
 	}
 	if res.DeletedCount == 0 {
-		return ErrNotFound
+		return store.ErrNotFound
 	}
 	return nil
 }
 
-// Sweep implements Engine.
+// Sweep implements store.Engine.
 func (m *Mongo) Sweep(ctx context.Context, coll string) (int, error) {
 	if err := m.check(ctx); err != nil {
 		return 0, err
@@ -210,20 +233,20 @@ func (m *Mongo) Sweep(ctx context.Context, coll string) (int, error) {
 	return int(res.DeletedCount), nil
 }
 
-// List implements Engine: a range query on _id, which the _id index
+// List implements store.Engine: a range query on _id, which the _id index
 // serves in order.
-func (m *Mongo) List(ctx context.Context, coll, prefix string, limit int) ([]Record, error) {
+func (m *Mongo) List(ctx context.Context, coll, prefix string, limit int) ([]store.Record, error) {
 	if err := m.check(ctx); err != nil {
 		return nil, err
 	}
-	if err := checkPrefix(prefix); err != nil {
+	if err := store.CheckPrefix(prefix); err != nil {
 		return nil, err
 	}
 	if limit <= 0 {
 		return nil, nil
 	}
 	rng := bson.D{{Key: "$gte", Value: prefix}}
-	if end := prefixEnd(prefix); end != "" {
+	if end := store.PrefixEnd(prefix); end != "" {
 		rng = append(rng, bson.E{Key: "$lt", Value: end})
 	}
 	filter := bson.D{{Key: "_id", Value: rng}, {Key: "$or", Value: bson.A{
@@ -236,13 +259,13 @@ func (m *Mongo) List(ctx context.Context, coll, prefix string, limit int) ([]Rec
 		return nil, fmt.Errorf("store: list %s: %w", coll, err)
 	}
 	defer cur.Close(ctx)
-	var out []Record
+	var out []store.Record
 	for cur.Next(ctx) {
 		var doc mongoDoc
 		if err := cur.Decode(&doc); err != nil {
 			return nil, fmt.Errorf("store: list %s: %w", coll, err)
 		}
-		if r := doc.record(); !r.expired(m.now()) {
+		if r := doc.record(); !r.Expired(m.now()) {
 			out = append(out, r)
 		}
 	}
@@ -252,7 +275,7 @@ func (m *Mongo) List(ctx context.Context, coll, prefix string, limit int) ([]Rec
 	return out, nil
 }
 
-// Ping implements Engine.
+// Ping implements store.Engine.
 func (m *Mongo) Ping(ctx context.Context) error {
 	if err := m.check(ctx); err != nil {
 		return err
@@ -260,7 +283,7 @@ func (m *Mongo) Ping(ctx context.Context) error {
 	return m.client.Ping(ctx, nil)
 }
 
-// Close implements Engine.
+// Close implements store.Engine.
 func (m *Mongo) Close() error {
 	if m.closed.Swap(true) {
 		return nil

@@ -14,7 +14,7 @@ import (
 
 	"github.com/greenpass-dcc/greenpass/internal/ferrettest"
 	"github.com/greenpass-dcc/greenpass/keys"
-	"github.com/greenpass-dcc/greenpass/store"
+	"github.com/greenpass-dcc/greenpass/store/bolt"
 )
 
 func TestServeConfigValidation(t *testing.T) {
@@ -83,7 +83,7 @@ func TestServeRunsAndShutsDown(t *testing.T) {
 		t.Fatal("first start made no development keys")
 	}
 	// The store was closed: its file lock is free again.
-	e, err := store.OpenEmbedded(dir, nil)
+	e, err := bolt.Open(dir, nil)
 	if err != nil {
 		t.Fatalf("store still locked after shutdown: %v", err)
 	}

@@ -1,4 +1,4 @@
-package store
+package bolt
 
 import (
 	"bufio"
@@ -20,7 +20,7 @@ func TestCrashChild(t *testing.T) {
 	if dir == "" {
 		t.Skip("only as the child of TestEmbeddedSurvivesSIGKILL")
 	}
-	e, err := OpenEmbedded(dir, nil)
+	e, err := Open(dir, nil)
 	if err != nil {
 		fmt.Println("open:", err)
 		os.Exit(3)
@@ -31,7 +31,7 @@ func TestCrashChild(t *testing.T) {
 		wg.Go(func() {
 			for i := 0; ; i++ {
 				id := fmt.Sprintf("w%d-%d", g, i)
-				if _, err := e.Insert(context.Background(), Certificates, id, time.Time{}, []byte(`{"n":`+fmt.Sprint(i)+`}`)); err != nil {
+				if _, err := e.Insert(context.Background(), "certificates", id, time.Time{}, []byte(`{"n":`+fmt.Sprint(i)+`}`)); err != nil {
 					fmt.Println("insert:", err)
 					os.Exit(3)
 				}
@@ -76,7 +76,7 @@ func TestEmbeddedSurvivesSIGKILL(t *testing.T) {
 		t.Fatalf("child acknowledged only %d records: %v", len(acked), acked[max(0, len(acked)-3):])
 	}
 
-	e, err := OpenEmbedded(dir, nil)
+	e, err := Open(dir, nil)
 	if err != nil {
 		t.Fatalf("reopen after SIGKILL: %v", err)
 	}
@@ -86,7 +86,7 @@ func TestEmbeddedSurvivesSIGKILL(t *testing.T) {
 		if len(id) == 0 || id[0] != 'w' {
 			t.Fatalf("child wrote %q", id)
 		}
-		if _, err := e.Get(context.Background(), Certificates, id); err != nil {
+		if _, err := e.Get(context.Background(), "certificates", id); err != nil {
 			lost++
 		}
 	}

@@ -1,4 +1,7 @@
-package store
+// Package bolt is the embedded store engine, greenpass's default: one bbolt
+// file under the data directory, every commit fsync'd, concurrent writes
+// group-committed. One process at a time may hold the file.
+package bolt
 
 import (
 	"context"
@@ -13,6 +16,8 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 	berrors "go.etcd.io/bbolt/errors"
+
+	"github.com/greenpass-dcc/greenpass/store"
 )
 
 // Embedded is the default engine: one bbolt file, fsync'd on every commit.
@@ -28,9 +33,9 @@ type Embedded struct {
 	inflight atomic.Int32 // writes under way, to skip the batch delay when alone
 }
 
-// OpenEmbedded opens (or creates) the store file greenpass.db in dir.
+// Open opens (or creates) the store file greenpass.db in dir.
 // now is the clock for expiry (time.Now when nil).
-func OpenEmbedded(dir string, now func() time.Time) (*Embedded, error) {
+func Open(dir string, now func() time.Time) (*Embedded, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("store: data directory: %w", err)
 	}
@@ -48,17 +53,6 @@ func OpenEmbedded(dir string, now func() time.Time) (*Embedded, error) {
 		return nil, fmt.Errorf("store: open %s: %w", path, err)
 	}
 	db.MaxBatchDelay = 2 * time.Millisecond
-	if err := db.Update(func(tx *bolt.Tx) error {
-		for _, c := range Collections() {
-			if _, err := tx.CreateBucketIfNotExists([]byte(c)); err != nil {
-				return err
-			}
-		}
-		return nil
-	}); err != nil {
-		db.Close()
-		return nil, fmt.Errorf("store: prepare %s: %w", path, err)
-	}
 	if now == nil {
 		now = time.Now
 	}
@@ -67,7 +61,7 @@ func OpenEmbedded(dir string, now func() time.Time) (*Embedded, error) {
 
 // Stored value layout: version (8 bytes), expiry in Unix nanoseconds (8
 // bytes, 0 = none), data.
-func encodeRecord(r Record) []byte {
+func encodeRecord(r store.Record) []byte {
 	b := make([]byte, 16+len(r.Data))
 	binary.BigEndian.PutUint64(b, uint64(r.Version))
 	if !r.ExpiresAt.IsZero() {
@@ -77,11 +71,11 @@ func encodeRecord(r Record) []byte {
 	return b
 }
 
-func decodeRecord(id string, b []byte) (Record, error) {
+func decodeRecord(id string, b []byte) (store.Record, error) {
 	if len(b) < 16 {
-		return Record{}, fmt.Errorf("store: record %q is corrupt (%d bytes)", id, len(b))
+		return store.Record{}, fmt.Errorf("store: record %q is corrupt (%d bytes)", id, len(b))
 	}
-	r := Record{ID: id, Version: int64(binary.BigEndian.Uint64(b)), Data: append([]byte(nil), b[16:]...)}
+	r := store.Record{ID: id, Version: int64(binary.BigEndian.Uint64(b)), Data: append([]byte(nil), b[16:]...)}
 	if ns := int64(binary.BigEndian.Uint64(b[8:])); ns != 0 {
 		r.ExpiresAt = time.Unix(0, ns).UTC()
 	}
@@ -90,14 +84,14 @@ func decodeRecord(id string, b []byte) (Record, error) {
 
 func (e *Embedded) check(ctx context.Context) error {
 	if e.closed.Load() {
-		return ErrClosed
+		return store.ErrClosed
 	}
 	return ctx.Err()
 }
 
 // write runs fn in a committed transaction: at once when it is the only
 // write under way, else group-committed with the others. fn returns the
-// domain outcome (ErrExists, ErrConflict, ErrNotFound) apart from storage
+// domain outcome (store.ErrExists, store.ErrConflict, store.ErrNotFound) apart from storage
 // faults, so one writer's conflict never fails the others' batch; bbolt may
 // run fn twice, so it must not depend on an earlier run.
 func (e *Embedded) write(ctx context.Context, coll string, fn func(b *bolt.Bucket) (outcome, err error)) error {
@@ -110,12 +104,17 @@ func (e *Embedded) write(ctx context.Context, coll string, fn func(b *bolt.Bucke
 	})
 }
 
+// bucket is the collection's bucket in a write transaction, made on the
+// collection's first write. It is looked up first: CreateBucketIfNotExists
+// seeks even when the bucket exists.
 func bucket(tx *bolt.Tx, coll string) (*bolt.Bucket, error) {
-	b := tx.Bucket([]byte(coll))
-	if b == nil {
-		return nil, fmt.Errorf("store: unknown collection %q", coll)
+	if b := tx.Bucket([]byte(coll)); b != nil {
+		return b, nil
 	}
-	return b, nil
+	if coll == "" {
+		return nil, errors.New("store: collection name is empty")
+	}
+	return tx.CreateBucketIfNotExists([]byte(coll))
 }
 
 // writeTx is write over any collections of the transaction.
@@ -142,9 +141,9 @@ func (e *Embedded) writeTx(ctx context.Context, fn func(tx *bolt.Tx) (outcome, e
 	return outcome
 }
 
-// Insert implements Engine.
-func (e *Embedded) Insert(ctx context.Context, coll, id string, expiresAt time.Time, data []byte) (Record, error) {
-	r := Record{ID: id, ExpiresAt: expiryOf(expiresAt), Data: data}
+// Insert implements store.Engine.
+func (e *Embedded) Insert(ctx context.Context, coll, id string, expiresAt time.Time, data []byte) (store.Record, error) {
+	r := store.Record{ID: id, ExpiresAt: store.ExpiryOf(expiresAt), Data: data}
 	err := e.write(ctx, coll, func(b *bolt.Bucket) (error, error) {
 		// A batch may run this function again: the version is found anew.
 		var outcome, err error
@@ -154,13 +153,13 @@ func (e *Embedded) Insert(ctx context.Context, coll, id string, expiresAt time.T
 		return nil, b.Put([]byte(id), encodeRecord(r))
 	})
 	if err != nil {
-		return Record{}, err
+		return store.Record{}, err
 	}
 	return r, nil
 }
 
 // nextVersion is the version a record inserted under id gets: 1, or the
-// next after an expired record; ErrExists as the outcome when the ID is
+// next after an expired record; store.ErrExists as the outcome when the ID is
 // taken.
 func (e *Embedded) nextVersion(b *bolt.Bucket, id string) (version int64, outcome, err error) {
 	old := b.Get([]byte(id))
@@ -171,15 +170,15 @@ func (e *Embedded) nextVersion(b *bolt.Bucket, id string) (version int64, outcom
 	if err != nil {
 		return 0, nil, err
 	}
-	if !prev.expired(e.now()) {
-		return 0, ErrExists, nil
+	if !prev.Expired(e.now()) {
+		return 0, store.ErrExists, nil
 	}
 	return prev.Version + 1, nil, nil
 }
 
-// InsertAll implements AtomicInserter: every record is checked before
+// InsertAll implements store.AtomicInserter: every record is checked before
 // any is written, in one group-committed transaction.
-func (e *Embedded) InsertAll(ctx context.Context, records []Insertion) error {
+func (e *Embedded) InsertAll(ctx context.Context, records []store.Insertion) error {
 	return e.writeTx(ctx, func(tx *bolt.Tx) (error, error) {
 		versions := make([]int64, len(records))
 		buckets := make([]*bolt.Bucket, len(records))
@@ -191,18 +190,18 @@ func (e *Embedded) InsertAll(ctx context.Context, records []Insertion) error {
 			buckets[i] = b
 			for _, earlier := range records[:i] {
 				if earlier.Coll == r.Coll && earlier.ID == r.ID {
-					return &InsertError{Index: i, Err: ErrExists}, nil
+					return &store.InsertError{Index: i, Err: store.ErrExists}, nil
 				}
 			}
 			var outcome error
 			if versions[i], outcome, err = e.nextVersion(b, r.ID); err != nil {
 				return nil, err
 			} else if outcome != nil {
-				return &InsertError{Index: i, Err: outcome}, nil
+				return &store.InsertError{Index: i, Err: outcome}, nil
 			}
 		}
 		for i, r := range records {
-			rec := Record{ID: r.ID, Version: versions[i], ExpiresAt: expiryOf(r.ExpiresAt), Data: r.Data}
+			rec := store.Record{ID: r.ID, Version: versions[i], ExpiresAt: store.ExpiryOf(r.ExpiresAt), Data: r.Data}
 			if err := buckets[i].Put([]byte(r.ID), encodeRecord(rec)); err != nil {
 				return nil, err
 			}
@@ -211,72 +210,72 @@ func (e *Embedded) InsertAll(ctx context.Context, records []Insertion) error {
 	})
 }
 
-// Get implements Engine.
-func (e *Embedded) Get(ctx context.Context, coll, id string) (Record, error) {
+// Get implements store.Engine.
+func (e *Embedded) Get(ctx context.Context, coll, id string) (store.Record, error) {
 	if err := e.check(ctx); err != nil {
-		return Record{}, err
+		return store.Record{}, err
 	}
-	var r Record
+	var r store.Record
 	err := e.db.View(func(tx *bolt.Tx) error {
 		b := tx.Bucket([]byte(coll))
 		if b == nil {
-			return fmt.Errorf("store: unknown collection %q", coll)
+			return store.ErrNotFound // a collection never written
 		}
 		v := b.Get([]byte(id))
 		if v == nil {
-			return ErrNotFound
+			return store.ErrNotFound
 		}
 		var err error
 		r, err = decodeRecord(id, v)
 		return err
 	})
 	if err != nil {
-		return Record{}, err
+		return store.Record{}, err
 	}
-	if r.expired(e.now()) {
-		return Record{}, ErrNotFound
+	if r.Expired(e.now()) {
+		return store.Record{}, store.ErrNotFound
 	}
 	return r, nil
 }
 
-// Update implements Engine.
-func (e *Embedded) Update(ctx context.Context, coll, id string, ifVersion int64, expiresAt time.Time, data []byte) (Record, error) {
-	var out Record
+// Update implements store.Engine.
+func (e *Embedded) Update(ctx context.Context, coll, id string, ifVersion int64, expiresAt time.Time, data []byte) (store.Record, error) {
+	var out store.Record
 	err := e.write(ctx, coll, func(b *bolt.Bucket) (error, error) {
 		old := b.Get([]byte(id))
 		if old == nil {
-			return ErrNotFound, nil
+			return store.ErrNotFound, nil
 		}
 		prev, err := decodeRecord(id, old)
 		if err != nil {
 			return nil, err
 		}
 		switch {
-		case prev.expired(e.now()):
-			return ErrNotFound, nil
+		case prev.Expired(e.now()):
+			return store.ErrNotFound, nil
 		case prev.Version != ifVersion:
-			return ErrConflict, nil
+			return store.ErrConflict, nil
 		}
-		out = Record{ID: id, Version: prev.Version + 1, ExpiresAt: expiryOf(expiresAt), Data: data}
+		out = store.Record{ID: id, Version: prev.Version + 1, ExpiresAt: store.ExpiryOf(expiresAt), Data: data}
 		return nil, b.Put([]byte(id), encodeRecord(out))
 	})
 	if err != nil {
-		return Record{}, err
+		return store.Record{}, err
 	}
 	return out, nil
 }
 
-// Delete implements Engine.
+// Delete implements store.Engine.
 func (e *Embedded) Delete(ctx context.Context, coll, id string) error {
 	return e.write(ctx, coll, func(b *bolt.Bucket) (error, error) {
 		if b.Get([]byte(id)) == nil {
-			return ErrNotFound, nil
+			return store.ErrNotFound, nil
 		}
 		return nil, b.Delete([]byte(id))
 	})
 }
 
-// Sweep implements Engine. It scans the collection: expiring collections
+// Sweep implements store.Engine. It scans the collection: expiring collections
 // (transfers, idempotency keys) are small, being swept every few minutes.
 func (e *Embedded) Sweep(ctx context.Context, coll string) (int, error) {
 	if err := e.check(ctx); err != nil {
@@ -287,7 +286,7 @@ func (e *Embedded) Sweep(ctx context.Context, coll string) (int, error) {
 		n = 0
 		b := tx.Bucket([]byte(coll))
 		if b == nil {
-			return fmt.Errorf("store: unknown collection %q", coll)
+			return nil // a collection never written is empty
 		}
 		now := e.now()
 		c := b.Cursor()
@@ -296,7 +295,7 @@ func (e *Embedded) Sweep(ctx context.Context, coll string) (int, error) {
 			if err != nil {
 				return err
 			}
-			if r.expired(now) {
+			if r.Expired(now) {
 				key := append([]byte(nil), k...) // k points into the page Delete changes
 				if err := c.Delete(); err != nil {
 					return err
@@ -312,19 +311,19 @@ func (e *Embedded) Sweep(ctx context.Context, coll string) (int, error) {
 	return n, err
 }
 
-// List implements Engine: a cursor from the prefix on.
-func (e *Embedded) List(ctx context.Context, coll, prefix string, limit int) ([]Record, error) {
+// List implements store.Engine: a cursor from the prefix on.
+func (e *Embedded) List(ctx context.Context, coll, prefix string, limit int) ([]store.Record, error) {
 	if err := e.check(ctx); err != nil {
 		return nil, err
 	}
-	if err := checkPrefix(prefix); err != nil {
+	if err := store.CheckPrefix(prefix); err != nil {
 		return nil, err
 	}
-	var out []Record
+	var out []store.Record
 	err := e.db.View(func(tx *bolt.Tx) error {
 		b := tx.Bucket([]byte(coll))
 		if b == nil {
-			return fmt.Errorf("store: unknown collection %q", coll)
+			return nil // a collection never written is empty
 		}
 		now := e.now()
 		c := b.Cursor()
@@ -333,7 +332,7 @@ func (e *Embedded) List(ctx context.Context, coll, prefix string, limit int) ([]
 			if err != nil {
 				return err
 			}
-			if !r.expired(now) {
+			if !r.Expired(now) {
 				r.Data = append([]byte(nil), r.Data...) // v lives in the page only during the transaction
 				out = append(out, r)
 			}
@@ -343,7 +342,7 @@ func (e *Embedded) List(ctx context.Context, coll, prefix string, limit int) ([]
 	return out, err
 }
 
-// Ping implements Engine.
+// Ping implements store.Engine.
 func (e *Embedded) Ping(ctx context.Context) error {
 	if err := e.check(ctx); err != nil {
 		return err
@@ -351,7 +350,7 @@ func (e *Embedded) Ping(ctx context.Context) error {
 	return e.db.View(func(tx *bolt.Tx) error { return nil })
 }
 
-// Close implements Engine.
+// Close implements store.Engine.
 func (e *Embedded) Close() error {
 	if e.closed.Swap(true) {
 		return nil

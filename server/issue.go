@@ -158,7 +158,6 @@ type issueResponse struct {
 	ExpiresAt time.Time `json:"expiresAt"`
 }
 
-
 func (h *issueHandler) issue(c echo.Context) error {
 	req := c.Request()
 	format, ok := negotiate(req.Header.Get(echo.HeaderAccept), issueFormats)
@@ -225,7 +224,6 @@ func blob(c echo.Context, status int, contentType string, b []byte) error {
 	c.Response().Header().Set(echo.HeaderContentLength, strconv.Itoa(len(b)))
 	return c.Blob(status, contentType, b)
 }
-
 
 func (h *issueHandler) lookup(c echo.Context) error {
 	uvci, err := url.PathUnescape(c.Param("uvci"))

@@ -114,7 +114,6 @@ func decode(c echo.Context, v any) error {
 	return nil
 }
 
-
 func (h *transferHandler) registrationToken(c echo.Context) error {
 	var req struct {
 		Key     string `json:"key"`

@@ -18,9 +18,11 @@ build:
 # Each fuzz target for FUZZTIME (default 5 minutes).
 FUZZTIME ?= 5m
 fuzz:
-	for t in FuzzDecodeBase45 FuzzDecompress FuzzParseSign1 FuzzDecodeCBOR; do \
+	for t in FuzzDecodeBase45 FuzzDecompress FuzzParseSign1 FuzzDecodeCBOR FuzzReplacePayload FuzzMatchVersion; do \
 		go test ./hcert -run '^$$' -fuzz "^$$t\$$" -fuzztime $(FUZZTIME) || exit 1; done
-	go test ./verifier -run '^$$' -fuzz '^FuzzVerifyText$$' -fuzztime $(FUZZTIME)
+	for t in FuzzVerifyText FuzzVerifyFrame; do \
+		go test ./verifier -run '^$$' -fuzz "^$$t\$$" -fuzztime $(FUZZTIME) || exit 1; done
+	go test ./qrscan -run '^$$' -fuzz '^FuzzRead$$' -fuzztime $(FUZZTIME)
 	for t in FuzzParseDocument FuzzParseCertificate FuzzDecodeSnapshot FuzzParsePublicKey; do \
 		go test ./trustlist -run '^$$' -fuzz "^$$t\$$" -fuzztime $(FUZZTIME) || exit 1; done
 	for t in FuzzParseRequest FuzzTransliterate; do \
@@ -32,7 +34,6 @@ fuzz:
 	go test ./trustlist -run '^$$' -fuzz '^FuzzParseRevocationDoc$$' -fuzztime $(FUZZTIME)
 	for t in FuzzParseDeviceKey FuzzOpenCertificate; do \
 		go test ./wallet -run '^$$' -fuzz "^$$t\$$" -fuzztime $(FUZZTIME) || exit 1; done
-	go test ./hcert -run '^$$' -fuzz '^FuzzReplacePayload$$' -fuzztime $(FUZZTIME)
 
 bench:
 	go test ./verifier -run '^$$' -bench . -benchtime 3s -count 5

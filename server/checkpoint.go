@@ -20,6 +20,7 @@ import (
 	"github.com/greenpass-dcc/greenpass/admission"
 	"github.com/greenpass-dcc/greenpass/auth"
 	"github.com/greenpass-dcc/greenpass/hcert"
+	"github.com/greenpass-dcc/greenpass/qrscan"
 	"github.com/greenpass-dcc/greenpass/verifier"
 )
 
@@ -170,7 +171,7 @@ func (h *checkpointHandler) verify(c echo.Context) error {
 		}
 		res = h.cfg.Verifier.VerifyText(req.Context(), strings.Trim(string(data), "\r\n"), country)
 	} else {
-		if len(data) == 0 || !verifier.IsImage(data) {
+		if len(data) == 0 || !qrscan.IsImage(data) {
 			return echo.NewHTTPError(http.StatusBadRequest, "the upload is not a PNG, JPEG, GIF or WebP image")
 		}
 		if c.QueryParam("live") == "1" {

@@ -4,6 +4,7 @@ import (
 	"errors"
 
 	"github.com/greenpass-dcc/greenpass/hcert"
+	"github.com/greenpass-dcc/greenpass/qrscan"
 )
 
 // Code identifies a failure reason; stable, for programs and translations.
@@ -50,9 +51,9 @@ var errorCodes = []struct {
 	err  error
 	code Code
 }{
-	{ErrImageTooLarge, CodeImageTooLarge},
-	{ErrImageFormat, CodeImageUnreadable},
-	{ErrMultipleDCCs, CodeMultipleDCCs},
+	{qrscan.ErrImageTooLarge, CodeImageTooLarge},
+	{qrscan.ErrImageFormat, CodeImageUnreadable},
+	{qrscan.ErrMultiple, CodeMultipleDCCs},
 	{hcert.ErrTooLong, CodeInputTooLong},
 	{hcert.ErrUnsupportedPrefix, CodePrefixUnsupported},
 	{hcert.ErrNoPrefix, CodePrefixMissing},

@@ -40,11 +40,11 @@ type Verifier struct {
 }
 
 // WithScanBudget bounds the time VerifyImage spends looking for a QR code
-// in a photo (DefaultQRBudget when zero).
+// in a photo (qrscan.DefaultBudget when zero).
 func WithScanBudget(d time.Duration) Option { return func(v *Verifier) { v.scanBudget = d } }
 
 // WithFrameBudget bounds the time VerifyFrame spends on a camera frame
-// (DefaultFrameBudget when zero): the camera's next frame is the retry.
+// (qrscan.DefaultFrameBudget when zero): the camera's next frame is the retry.
 func WithFrameBudget(d time.Duration) Option { return func(v *Verifier) { v.frameBudget = d } }
 
 // RevocationChecker says whether a certificate is revoked, by its hashes

@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/greenpass-dcc/greenpass/hcert"
+	"github.com/greenpass-dcc/greenpass/qrscan"
 	"github.com/greenpass-dcc/greenpass/trustlist"
 )
 
@@ -267,7 +268,7 @@ func TestImageLimits(t *testing.T) {
 		code Code
 	}{
 		{"too many pixels", huge, CodeImageTooLarge},
-		{"too many bytes", make([]byte, MaxImageBytes+1), CodeImageTooLarge},
+		{"too many bytes", make([]byte, qrscan.MaxImageBytes+1), CodeImageTooLarge},
 		{"not an image", []byte("\x00\x01 not an image at all"), CodeImageUnreadable},
 		{"GIF header claiming 25120×29813 pixels", []byte("GIF89a but not really"), CodeImageTooLarge},
 		{"blank image", buf.Bytes()[:0:0], CodeImageUnreadable},

@@ -11,8 +11,8 @@ import (
 	"time"
 
 	"github.com/greenpass-dcc/greenpass/loadtest"
+	"github.com/greenpass-dcc/greenpass/qrscan"
 	"github.com/greenpass-dcc/greenpass/render"
-	"github.com/greenpass-dcc/greenpass/verifier"
 )
 
 func runLoadtest(ctx context.Context, args []string, std stdio) int {
@@ -92,7 +92,7 @@ func loadtestVerify(ctx context.Context, args []string, std stdio) int {
 		fmt.Fprintln(std.err, "greenpass loadtest verify: give either --image or --hc1")
 		return exitUsage
 	case *image != "":
-		body, err = readLimited(*image, verifier.MaxImageBytes)
+		body, err = readLimited(*image, qrscan.MaxImageBytes)
 	default:
 		var w, h int
 		if _, serr := fmt.Sscanf(*frame, "%dx%d", &w, &h); serr != nil {

@@ -17,6 +17,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/greenpass-dcc/greenpass/hcert"
+	"github.com/greenpass-dcc/greenpass/qrscan"
 	"github.com/greenpass-dcc/greenpass/trustlist"
 	"github.com/greenpass-dcc/greenpass/verifier"
 )
@@ -110,7 +111,7 @@ Flags:`); !ok {
 			continue
 		}
 		var res *verifier.Result
-		if text, ok := inputText(data); ok && !verifier.IsImage(data) {
+		if text, ok := inputText(data); ok && !qrscan.IsImage(data) {
 			res = v.VerifyText(ctx, text)
 		} else {
 			// Images, and bytes that are neither image nor text: the
@@ -314,16 +315,16 @@ func fetch(ctx context.Context, location string, limit int64) ([]byte, http.Head
 // readInput reads a file, or standard input for "-", up to the image limit.
 func readInput(name string, stdin io.Reader) ([]byte, error) {
 	if name == "-" {
-		data, err := io.ReadAll(io.LimitReader(stdin, verifier.MaxImageBytes+1))
+		data, err := io.ReadAll(io.LimitReader(stdin, qrscan.MaxImageBytes+1))
 		if err != nil {
 			return nil, fmt.Errorf("standard input: %w", err)
 		}
-		if len(data) > verifier.MaxImageBytes {
-			return nil, fmt.Errorf("standard input: more than %d bytes", verifier.MaxImageBytes)
+		if len(data) > qrscan.MaxImageBytes {
+			return nil, fmt.Errorf("standard input: more than %d bytes", qrscan.MaxImageBytes)
 		}
 		return data, nil
 	}
-	return readLimited(name, verifier.MaxImageBytes)
+	return readLimited(name, qrscan.MaxImageBytes)
 }
 
 func readLimited(name string, limit int64) ([]byte, error) {

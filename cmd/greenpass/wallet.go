@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/greenpass-dcc/greenpass/hcert"
 	"github.com/greenpass-dcc/greenpass/render"
 	"github.com/greenpass-dcc/greenpass/trustlist"
 	"github.com/greenpass-dcc/greenpass/verifier"
@@ -227,10 +228,29 @@ func verifyWithServer(ctx context.Context, c *wallet.Client, reg wallet.Registra
 	return verifier.New(list).VerifyText(ctx, hc1), nil
 }
 
-// decoded reads a stored certificate without checking its signature (it
-// was checked when it was fetched).
-func decoded(s wallet.Stored) *verifier.Result {
-	return verifier.New(nil).VerifyText(context.Background(), s.HC1)
+// storedCert is a stored certificate as the wallet shows it.
+type storedCert struct {
+	Type                hcert.Type
+	Certificate         *hcert.Certificate // nil when it does not decode
+	IssuedAt, ExpiresAt *time.Time
+}
+
+// decoded reads a stored certificate without checking its signature: it
+// was checked against the server's trust list when it was fetched.
+func decoded(s wallet.Stored) *storedCert {
+	out := &storedCert{}
+	u, err := hcert.Decode(s.HC1)
+	if err != nil {
+		return out
+	}
+	claims, cert, err := u.Unchecked()
+	if claims != nil {
+		out.IssuedAt, out.ExpiresAt = &claims.IssuedAt, &claims.ExpiresAt
+	}
+	if err == nil {
+		out.Certificate, out.Type = cert, cert.Type()
+	}
+	return out
 }
 
 func walletList(args []string, std stdio) int {
@@ -330,7 +350,7 @@ func walletShow(args []string, std stdio) int {
 }
 
 // entry fields of a decoded certificate, whatever its type.
-func entryField(r *verifier.Result, f func(co, is, ci, date string) string) string {
+func entryField(r *storedCert, f func(co, is, ci, date string) string) string {
 	c := r.Certificate
 	switch {
 	case c == nil:
@@ -348,15 +368,15 @@ func entryField(r *verifier.Result, f func(co, is, ci, date string) string) stri
 	return "?"
 }
 
-func countryOf(r *verifier.Result) string {
+func countryOf(r *storedCert) string {
 	return entryField(r, func(co, _, _, _ string) string { return co })
 }
-func issuerOf(r *verifier.Result) string {
+func issuerOf(r *storedCert) string {
 	return entryField(r, func(_, is, _, _ string) string { return is })
 }
-func uvciOf(r *verifier.Result) string {
+func uvciOf(r *storedCert) string {
 	return entryField(r, func(_, _, ci, _ string) string { return ci })
 }
-func eventDate(r *verifier.Result) string {
+func eventDate(r *storedCert) string {
 	return entryField(r, func(_, _, _, d string) string { return d })
 }

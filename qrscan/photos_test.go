@@ -1,4 +1,4 @@
-package verifier
+package qrscan
 
 import (
 	"bufio"
@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/greenpass-dcc/greenpass/hcert"
 	"github.com/greenpass-dcc/greenpass/internal/testdata"
 )
 
@@ -90,14 +91,14 @@ func TestPhotoCorpus(t *testing.T) {
 	}
 	for _, m := range []struct {
 		name    string
-		mode    scanMode
+		mode    Mode
 		ratchet map[string]int
-	}{{"photo", scanPhoto, photoRatchet}, {"frame", scanFrame, frameRatchet}} {
+	}{{"photo", Photo, photoRatchet}, {"frame", Frame, frameRatchet}} {
 		t.Run(m.name, func(t *testing.T) { corpusRatchet(t, byClass, m.mode, m.ratchet) })
 	}
 }
 
-func corpusRatchet(t *testing.T, byClass map[string][]photoCase, mode scanMode, ratchet map[string]int) {
+func corpusRatchet(t *testing.T, byClass map[string][]photoCase, mode Mode, ratchet map[string]int) {
 	for class, cases := range byClass {
 		t.Run(class, func(t *testing.T) {
 			t.Parallel()
@@ -107,14 +108,14 @@ func corpusRatchet(t *testing.T, byClass map[string][]photoCase, mode scanMode, 
 				if err != nil {
 					t.Fatal(err)
 				}
-				img, err := DecodeImage(data)
+				img, err := Decode(data)
 				if err != nil {
 					t.Fatalf("%s: %v", c.file, err)
 				}
-				text, pass, err := scanQRPass(context.Background(), img, time.Hour, mode)
-				if err == nil && text == c.want {
+				found, err := Scan(context.Background(), img, Options{Mode: mode, Budget: time.Hour, Accept: hcert.IsDCCText})
+				if err == nil && found.Text == c.want {
 					ok++
-					passes[pass]++
+					passes[found.Pass]++
 				}
 			}
 			t.Logf("%-17s %3d/%3d %5.1f%%  %v", class, ok, len(cases), 100*float64(ok)/float64(len(cases)), passes)

@@ -1,27 +1,20 @@
-package verifier
+package qrscan
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"image"
 	"time"
 
 	"github.com/makiuchi-d/gozxing"
 	multiqr "github.com/makiuchi-d/gozxing/multi/qrcode"
-
-	"github.com/greenpass-dcc/greenpass/hcert"
 )
-
-// ErrMultipleDCCs: the image shows more than one certificate, and the
-// verifier will not guess which one the person means.
-var ErrMultipleDCCs = errors.New("image holds more than one DCC")
 
 // QR reading budget and working size. A phone photo is downscaled so that its
 // long side is at most maxWorkingSide before any pass: QR codes a person can
 // read at arm's length survive that, and every pass gets cheaper.
 const (
-	DefaultQRBudget    = 2 * time.Second
+	DefaultBudget      = 2 * time.Second
 	DefaultFrameBudget = 100 * time.Millisecond
 	maxWorkingSide     = 1600
 )
@@ -75,52 +68,57 @@ var qrPasses = []qrPass{
 
 var tryHarder = map[gozxing.DecodeHintType]any{gozxing.DecodeHintType_TRY_HARDER: true}
 
-// isDCCText reports whether text decodes as far as a COSE_Sign1 message: a
-// DCC, not some other QR code (a menu link) in the same picture.
-func isDCCText(text string) bool {
-	b45, err := hcert.TrimPrefix(text)
-	if err != nil {
-		return false
-	}
-	z, err := hcert.DecodeBase45(b45)
-	if err != nil {
-		return false
-	}
-	c, err := hcert.Decompress(z, 0)
-	if err != nil {
-		return false
-	}
-	_, err = hcert.ParseSign1(c)
-	return err == nil
-}
-
-// scanMode says how hard scanQR looks.
-type scanMode int
+// Mode says how hard Scan looks.
+type Mode int
 
 const (
-	// scanPhoto tries every pass until the budget is spent: a photo is all
+	// Photo tries every pass until the budget is spent: a photo is all
 	// the verifier gets.
-	scanPhoto scanMode = iota
-	// scanFrame reads the frame as it is, not inverted, and goes on to the
+	Photo Mode = iota
+	// Frame reads the frame as it is, not inverted, and goes on to the
 	// filters only when the first pass located a code it could not read
 	// (and read no other code): a live camera sends the next frame in a
 	// moment and most of its frames show no code, or another one, so such
 	// a frame must not cost what a hard photo may.
-	scanFrame
+	Frame
 )
 
-// scanQR finds the DCC in an image. The first pass reads every QR code in
-// the picture (two DCCs are an error, a DCC beats any other code); later
-// passes look for one code under progressively more expensive filters until
-// a DCC is found or the budget is spent. A non-DCC code is returned only when
-// no DCC was found, so that the verifier can say what the picture holds.
-func scanQR(ctx context.Context, img image.Image, budget time.Duration, mode scanMode) (string, error) {
-	text, _, err := scanQRPass(ctx, img, budget, mode)
-	return text, err
+// Options are how a scan looks and for what.
+type Options struct {
+	Mode Mode
+	// Budget bounds the search (DefaultBudget, or DefaultFrameBudget for
+	// a Frame, when zero). The first pass always runs.
+	Budget time.Duration
+	// Accept says whether a code is the one the caller wants (a DCC, not
+	// a menu link in the same picture); nil accepts any code.
+	Accept func(text string) bool
 }
 
-// scanQRPass is scanQR that also names the pass that found the code.
-func scanQRPass(ctx context.Context, img image.Image, budget time.Duration, mode scanMode) (string, string, error) {
+// Found is a scan's answer: the text, and the pass that read it (for the
+// corpus statistics).
+type Found struct {
+	Text, Pass string
+}
+
+// Scan finds the code the caller accepts in an image. The first pass reads
+// every QR code in the picture (two accepted codes are ErrMultiple, an
+// accepted code beats any other); later passes look for one code under
+// progressively more expensive filters until an accepted one is found or
+// the budget is spent. A code not accepted is returned only when no
+// accepted one was found, so that the caller can say what the picture
+// holds.
+func Scan(ctx context.Context, img image.Image, opts Options) (Found, error) {
+	mode, accept := opts.Mode, opts.Accept
+	if accept == nil {
+		accept = func(string) bool { return true }
+	}
+	budget := opts.Budget
+	if budget <= 0 {
+		budget = DefaultBudget
+		if mode == Frame {
+			budget = DefaultFrameBudget
+		}
+	}
 	deadline := time.Now().Add(budget)
 	g := toGray(img)
 	if side := max(g.w, g.h); side > maxWorkingSide {
@@ -128,18 +126,18 @@ func scanQRPass(ctx context.Context, img image.Image, budget time.Duration, mode
 	}
 
 	other := ""
-	texts, err := readAll(g, mode == scanPhoto)
+	texts, err := readAll(g, mode == Photo, accept)
 	if err != nil {
-		return "", "", err
+		return Found{}, err
 	}
 	for _, t := range texts {
-		if isDCCText(t) {
-			return t, "all codes", nil
+		if accept(t) {
+			return Found{t, "all codes"}, nil
 		}
 		other = t
 	}
-	if mode == scanFrame && other != "" {
-		return other, "all codes", nil // another code in view: the next frame may show the DCC
+	if mode == Frame && other != "" {
+		return Found{other, "all codes"}, nil // another code in view: the next frame may show the one wanted
 	}
 
 	plain := &filters{base: g, cache: map[string]*gray{}}
@@ -147,12 +145,12 @@ func scanQRPass(ctx context.Context, img image.Image, budget time.Duration, mode
 	located := 0 // grids the passes so far found but could not read as a DCC
 	for i, p := range qrPasses {
 		if err := ctx.Err(); err != nil {
-			return "", "", err
+			return Found{}, err
 		}
 		if time.Now().After(deadline) {
 			break
 		}
-		if mode == scanFrame && i > 0 && located == 0 {
+		if mode == Frame && i > 0 && located == 0 {
 			break // nothing code-like: the next frame
 		}
 		f := plain
@@ -178,22 +176,22 @@ func scanQRPass(ctx context.Context, img image.Image, budget time.Duration, mode
 				if p.scale != 1 {
 					loc = loc.scaled(p.scale)
 				}
-				if t, ok := decodeGrid(base, loc, isDCCText); ok {
-					return t, p.name, nil
+				if t, ok := decodeGrid(base, loc, accept); ok {
+					return Found{t, p.name}, nil
 				}
 			}
 		}
 	}
 	if other != "" {
-		return other, "all codes", nil
+		return Found{other, "all codes"}, nil
 	}
-	return "", "", ErrQRNotFound
+	return Found{}, ErrNotFound
 }
 
 // readAll decodes every QR code gozxing finds in g as it is, and in g
 // inverted when none is found there and inverted is set. More than one
-// distinct DCC is ErrMultipleDCCs.
-func readAll(g *gray, inverted bool) ([]string, error) {
+// distinct accepted code is ErrMultiple.
+func readAll(g *gray, inverted bool, accept func(string) bool) ([]string, error) {
 	src, err := gozxing.NewPlanarYUVLuminanceSource(g.pix, g.w, g.h, 0, 0, g.w, g.h, false)
 	if err != nil {
 		return nil, nil
@@ -209,7 +207,7 @@ func readAll(g *gray, inverted bool) ([]string, error) {
 		for _, r := range results {
 			t := r.GetText()
 			texts = append(texts, t)
-			if isDCCText(t) {
+			if accept(t) {
 				dccs[t] = true
 			}
 		}
@@ -218,7 +216,7 @@ func readAll(g *gray, inverted bool) ([]string, error) {
 		}
 	}
 	if len(dccs) > 1 {
-		return nil, fmt.Errorf("%w: %d certificates; show one at a time", ErrMultipleDCCs, len(dccs))
+		return nil, fmt.Errorf("%w: %d of them; show one at a time", ErrMultiple, len(dccs))
 	}
 	return texts, nil
 }

@@ -1,0 +1,35 @@
+package qrscan
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/greenpass-dcc/greenpass/internal/testdata"
+)
+
+// FuzzRead feeds arbitrary bytes to Read, as a photo and as a live frame:
+// image decoding, the size checks and every pass must fail cleanly, never
+// panic.
+func FuzzRead(f *testing.F) {
+	// Small seeds keep each run short: a mutated image that still decodes is
+	// scanned by every pass until the deadline.
+	for _, name := range []string{"small1.5px/BE_png_1.png", "small2px/AT_png_1.png"} {
+		if b, err := os.ReadFile(filepath.Join(testdata.Dir(f, "photos"), name)); err == nil {
+			f.Add(b)
+		}
+	}
+	f.Add([]byte("\x89PNG\r\n\x1a\n"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+		defer cancel()
+		for _, mode := range []Mode{Photo, Frame} {
+			found, err := Read(ctx, data, Options{Mode: mode, Budget: 50 * time.Millisecond})
+			if err == nil && found.Text == "" {
+				t.Fatal("no error and no text")
+			}
+		}
+	})
+}

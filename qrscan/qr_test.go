@@ -1,0 +1,89 @@
+package qrscan
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"image"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/greenpass-dcc/greenpass/internal/qrtest"
+)
+
+// The scanner returns the code the caller accepts: one of them, beside
+// other codes, never a guess between two.
+func TestScanChoosesTheAcceptedCode(t *testing.T) {
+	accept := func(text string) bool { return strings.HasPrefix(text, "HC1:") }
+	dcc1, dcc2 := "HC1:NCFOXN%TS3DH3ZSUZK+.V0ETD%65NL-AH", "HC1:6BFOXN%TSMAHN-HWWK2RL99TEZP3Z9M52N651WG"
+	menu := "https://example.org/menu"
+	img := func(texts ...string) []byte {
+		var imgs []image.Image
+		for _, text := range texts {
+			imgs = append(imgs, qrtest.Image(t, text, 4))
+		}
+		return qrtest.SideBySide(imgs...)
+	}
+	tests := []struct {
+		name string
+		img  []byte
+		want string
+		err  error
+	}{
+		{"one code", img(dcc1), dcc1, nil},
+		{"a code beside a menu link", img(menu, dcc1), dcc1, nil},
+		{"only a menu link", img(menu), menu, nil},
+		{"two codes", img(dcc1, dcc2), "", ErrMultiple},
+		{"the same code twice", img(dcc1, dcc1), dcc1, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			for _, mode := range []Mode{Photo, Frame} {
+				got, err := Read(context.Background(), tt.img, Options{Mode: mode, Accept: accept})
+				if !errors.Is(err, tt.err) || got.Text != tt.want {
+					t.Fatalf("mode %d: Read = %.30q, %v; want %.30q, %v", mode, got.Text, err, tt.want, tt.err)
+				}
+			}
+		})
+	}
+	// Without Accept every code is wanted: two codes are two.
+	if _, err := Read(context.Background(), tests[1].img, Options{}); !errors.Is(err, ErrMultiple) {
+		t.Fatalf("two codes, nil Accept: %v, want ErrMultiple", err)
+	}
+}
+
+func TestScanQRRespectsBudgetAndContext(t *testing.T) {
+	// Noise with no code in it runs every pass unless stopped.
+	noise := image.NewGray(image.Rect(0, 0, 800, 800))
+	rand.Read(noise.Pix)
+	start := time.Now()
+	if _, err := Scan(context.Background(), noise, Options{Budget: time.Millisecond}); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("error = %v, want ErrNotFound", err)
+	}
+	budgeted := time.Since(start)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := Scan(ctx, noise, Options{Budget: time.Minute}); !errors.Is(err, context.Canceled) {
+		t.Fatalf("cancelled scan: error = %v, want context.Canceled", err)
+	}
+	start = time.Now()
+	Scan(context.Background(), noise, Options{Budget: time.Minute})
+	if full := time.Since(start); budgeted > full {
+		t.Errorf("a 1 ms budget took %v, longer than all passes (%v)", budgeted, full)
+	}
+}
+
+func TestToGrayCompositesTransparencyOnWhite(t *testing.T) {
+	img := image.NewNRGBA(image.Rect(0, 0, 2, 1))
+	img.Pix = []byte{0, 0, 0, 0, 0, 0, 0, 255} // transparent black, opaque black
+	g := toGray(img)
+	if g.pix[0] != 255 || g.pix[1] != 0 {
+		t.Fatalf("gray = %v, want [255 0]", g.pix)
+	}
+	rgba := image.NewRGBA(image.Rect(0, 0, 2, 1))
+	rgba.Pix = []byte{0, 0, 0, 0, 255, 255, 255, 255}
+	if g := toGray(rgba); g.pix[0] != 255 || g.pix[1] != 255 {
+		t.Fatalf("gray = %v, want [255 255]", g.pix)
+	}
+}

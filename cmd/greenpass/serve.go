@@ -400,7 +400,8 @@ func serve(ctx context.Context, cfg *serveConfig, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	cp := server.Checkpoint{Verifier: liveVerifier{tl: published, country: cfg.checkpointCountry, region: cfg.checkpointRegion, budget: cfg.checkpointBudget, frameBudget: cfg.checkpointFrameBudget}, Gate: checkGate}
+	cp := server.Checkpoint{Verifier: &verifier.Live{Source: verifier.Watched{Lists: watcher, Revoked: revocations}, Country: cfg.checkpointCountry,
+		Region: cfg.checkpointRegion, ScanBudget: cfg.checkpointBudget, FrameBudget: cfg.checkpointFrameBudget}, Gate: checkGate}
 	switch cfg.checkpointAuth {
 	case "key":
 		cp.Key, cp.Tokens = cfg.checkpointKey, issuerTokens
@@ -438,44 +439,6 @@ type trustLists struct {
 
 func (t trustLists) Revocations() *trustlist.RevocationView { return t.rev.View() }
 
-// liveVerifier verifies checkpoint scans against what the service
-// publishes now: the current DSCs, revocations, rules and value sets.
-type liveVerifier struct {
-	tl                  trustLists
-	country, region     string
-	budget, frameBudget time.Duration
-}
-
-func (l liveVerifier) verifier(country string) *verifier.Verifier {
-	if country == "" {
-		country = l.country
-	}
-	opts := []verifier.Option{verifier.WithScanBudget(l.budget), verifier.WithFrameBudget(l.frameBudget)}
-	var dscs verifier.TrustStore = trustlist.NewList()
-	if v := l.tl.Current(); v != nil {
-		dscs = v.List()
-		if country != "" {
-			opts = append(opts, verifier.WithRules(v, country, l.region))
-		}
-	}
-	if r := l.tl.Revocations(); r != nil {
-		opts = append(opts, verifier.WithRevocation(r.List()))
-	}
-	return verifier.New(dscs, opts...)
-}
-
-func (l liveVerifier) VerifyImage(ctx context.Context, image []byte, country string) *verifier.Result {
-	return l.verifier(country).VerifyImage(ctx, image)
-}
-
-func (l liveVerifier) VerifyFrame(ctx context.Context, image []byte, country string) *verifier.Result {
-	return l.verifier(country).VerifyFrame(ctx, image)
-}
-
-func (l liveVerifier) VerifyText(ctx context.Context, text, country string) *verifier.Result {
-	return l.verifier(country).VerifyText(ctx, text)
-}
-
 // background runs the service's loops and stops them together.
 type background struct {
 	ctx    context.Context
@@ -511,7 +474,8 @@ func startTrustLists(ctx context.Context, cfg *serveConfig, set *keys.Set, engin
 		keep = cfg.sync.keep
 	}
 	snaps := trustlist.NewSnapshots(bucket, keep)
-	if err := publishOwnDSCs(ctx, engine, snaps, local, log); err != nil {
+	if _, err := trustlistsync.PublishOwn(ctx, trustlistsync.Own{Snapshots: snaps, Lock: storeLock{engine: engine, ttl: time.Minute},
+		Local: local, DefaultValueSets: trustlist.ValueSetEntries(valueset.BuiltinDocuments()), Log: log}); err != nil {
 		return nil, err
 	}
 	w := trustlist.NewWatcher(snaps, set.TrustList, log)
@@ -519,57 +483,6 @@ func startTrustLists(ctx context.Context, cfg *serveConfig, set *keys.Set, engin
 		log.Warn("trust list not loaded; retrying every refresh", "error", err)
 	}
 	return w, nil
-}
-
-// publishOwnDSCs publishes a snapshot with this instance's DSCs when the
-// current one lacks them (a first start, new keys), keeping the upstream
-// entries. Another publisher at work (a sync) includes them anyway.
-func publishOwnDSCs(ctx context.Context, engine store.Engine, snaps *trustlist.Snapshots, local []trustlist.Entry, log *slog.Logger) error {
-	_, unlock, err := storeLock{engine: engine, ttl: time.Minute}.Lock(ctx)
-	if errors.Is(err, trustlistsync.ErrBusy) {
-		log.Info("trust list: another publisher is at work; own DSCs come with it")
-		return nil
-	}
-	if err != nil {
-		return err
-	}
-	defer unlock()
-	prev, _, err := snaps.Current(ctx)
-	if err != nil && !errors.Is(err, trustlist.ErrNoSnapshot) {
-		return fmt.Errorf("trust list: %w", err)
-	}
-	have := map[string]bool{}
-	var entries []trustlist.SnapshotEntry
-	source := "local keys"
-	if prev != nil {
-		source = prev.Source
-		for _, e := range prev.Entries {
-			if e.Local {
-				have[e.Thumbprint] = true
-				continue // our DSCs of now replace those of then
-			}
-			entries = append(entries, e)
-		}
-	}
-	missing := len(have) != len(local) || prev == nil || len(prev.ValueSets) == 0
-	for _, e := range local {
-		missing = missing || !have[e.Thumbprint]
-		entries = append(entries, trustlist.SnapshotEntry{Entry: e, Local: true})
-	}
-	if !missing {
-		return nil
-	}
-	snap := trustlist.NewSnapshot(prev, time.Now(), source, entries)
-	trustlist.KeepBusinessData(snap, prev, trustlist.ValueSetEntries(valueset.BuiltinDocuments()))
-	if prev != nil {
-		snap.Revocations = prev.Revocations
-	}
-	hash, err := snaps.Publish(ctx, snap)
-	if err != nil {
-		return fmt.Errorf("trust list: publish own DSCs: %w", err)
-	}
-	log.Info("trust list: published this instance's DSCs", "snapshot", hash[:12], "dscs", len(local))
-	return nil
 }
 
 // syncLoop runs the built-in trust-list sync at once and then every

@@ -56,29 +56,12 @@ type RuleService struct {
 func (s *RuleService) String() string { return (&Gateway{Base: s.Base}).String() }
 
 func (s *RuleService) get(ctx context.Context, path string) ([]byte, error) {
-	g := &Gateway{Base: s.Base, Client: s.Client}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimRight(g.Base, "/")+path, nil)
-	if err != nil {
-		return nil, err
-	}
-	client := s.Client
-	if client == nil {
-		client = http.DefaultClient
-	}
-	resp, err := client.Do(req)
+	body, header, err := (&Gateway{Base: s.Base, Client: s.Client}).client().Get(ctx, path, MaxListSize, nil)
 	if err != nil {
 		return nil, fmt.Errorf("rules %s: %w", s, err)
 	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("rules %s: GET %s: %s", s, path, resp.Status)
-	}
-	body, err := readCapped(resp.Body, nil)
-	if err != nil {
-		return nil, fmt.Errorf("rules %s: GET %s: %w", s, path, err)
-	}
 	if s.Key != nil {
-		if err := trustlist.VerifyHeader(s.Key, body, resp.Header.Get("X-SIGNATURE")); err != nil {
+		if err := trustlist.VerifyHeader(s.Key, body, header.Get("X-SIGNATURE")); err != nil {
 			return nil, &signatureError{path: path, err: err}
 		}
 	}
@@ -312,7 +295,7 @@ func (g *Gateway) do(req *http.Request) (*http.Response, []byte, error) {
 		return nil, nil, fmt.Errorf("upstream %s: %w", g, err)
 	}
 	defer resp.Body.Close()
-	body, err := readCapped(resp.Body, nil)
+	body, err := trustlist.ReadCapped(resp.Body, MaxListSize, nil)
 	if err != nil {
 		return nil, nil, fmt.Errorf("upstream %s: %w", g, err)
 	}

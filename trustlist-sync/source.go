@@ -11,13 +11,10 @@ package trustlistsync
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"os"
-	"strings"
 
 	"github.com/greenpass-dcc/greenpass/trustlist"
 )
@@ -97,26 +94,9 @@ func (g *Gateway) Fetch(ctx context.Context, progress func(int64)) (*Upstream, e
 }
 
 func (g *Gateway) list(ctx context.Context, typ string, progress func(int64)) ([]trustlist.Entry, int64, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimRight(g.Base, "/")+"/trustList/"+typ, nil)
+	body, _, err := g.client().Get(ctx, "/trustList/"+typ, MaxListSize, progress)
 	if err != nil {
-		return nil, 0, fmt.Errorf("upstream %s: %w", g, err)
-	}
-	req.Header.Set("Accept", "application/json")
-	client := g.Client
-	if client == nil {
-		client = http.DefaultClient
-	}
-	resp, err := client.Do(req)
-	if err != nil {
-		return nil, 0, fmt.Errorf("upstream %s: %w", g, err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return nil, 0, fmt.Errorf("upstream %s: GET /trustList/%s: %s", g, typ, resp.Status)
-	}
-	body, err := readCapped(resp.Body, progress)
-	if err != nil {
-		return nil, int64(len(body)), fmt.Errorf("upstream %s: /trustList/%s: %w", g, typ, err)
+		return nil, int64(len(body)), fmt.Errorf("upstream %s: %w", g, err)
 	}
 	var entries []trustlist.Entry
 	if err := json.Unmarshal(body, &entries); err != nil {
@@ -138,7 +118,7 @@ func (f *File) Fetch(ctx context.Context, progress func(int64)) (*Upstream, erro
 		return nil, fmt.Errorf("upstream file: %w", err)
 	}
 	defer fh.Close()
-	body, err := readCapped(fh, progress)
+	body, err := trustlist.ReadCapped(fh, MaxListSize, progress)
 	if err != nil {
 		return nil, fmt.Errorf("upstream file %s: %w", f.Path, err)
 	}
@@ -153,26 +133,13 @@ func (f *File) Fetch(ctx context.Context, progress func(int64)) (*Upstream, erro
 	return up, nil
 }
 
-var errTooLarge = errors.New("list larger than 128 MiB")
-
-// readCapped reads r up to MaxListSize, reporting progress.
-func readCapped(r io.Reader, progress func(int64)) ([]byte, error) {
-	var buf []byte
-	chunk := make([]byte, 256<<10)
-	for {
-		n, err := r.Read(chunk)
-		buf = append(buf, chunk[:n]...)
-		if len(buf) > MaxListSize {
-			return nil, errTooLarge
-		}
-		if progress != nil && n > 0 {
-			progress(int64(len(buf)))
-		}
-		if errors.Is(err, io.EOF) {
-			return buf, nil
-		}
-		if err != nil {
-			return buf, err
-		}
+// client reads the gateway's lists: their entries are CMS-signed one by
+// one, so no key is pinned for the lists themselves. Without a client of
+// its own, the sync's context bounds each request.
+func (g *Gateway) client() *trustlist.Client {
+	hc := g.Client
+	if hc == nil {
+		hc = http.DefaultClient
 	}
+	return &trustlist.Client{Base: g.Base, HTTP: hc}
 }

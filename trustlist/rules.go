@@ -50,8 +50,8 @@ func NewValueSetEntry(body []byte) (ValueSetEntry, error) {
 	return ValueSetEntry{ID: vs.ID, Hash: sha256Hex(body), Body: string(body)}, nil
 }
 
-// codes lists a value set's codes.
-func (e ValueSetEntry) codes() []string {
+// Codes lists a value set's codes, sorted.
+func (e ValueSetEntry) Codes() []string {
 	var vs struct {
 		Values map[string]json.RawMessage `json:"valueSetValues"`
 	}
@@ -115,7 +115,7 @@ func (v *View) renderRules(snap *Snapshot, mk func(contentType string, content, 
 		vsAll = append(vsAll, vsItem{e.ID, e.Hash})
 		body := []byte(e.Body)
 		v.valueSetDocs[e.Hash] = mk("application/json", body, body, true)
-		v.valueSetCodes[e.ID] = e.codes()
+		v.valueSetCodes[e.ID] = e.Codes()
 	}
 	body, _ = json.Marshal(vsAll)
 	v.valueSetList = mk("application/json", body, body, true)

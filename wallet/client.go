@@ -3,7 +3,6 @@ package wallet
 import (
 	"bytes"
 	"context"
-	"crypto"
 	"crypto/rsa"
 	"crypto/x509"
 	"encoding/base64"
@@ -198,38 +197,4 @@ func (c *Client) Fetch(ctx context.Context, token string, device *rsa.PrivateKey
 		case <-time.After(wait):
 		}
 	}
-}
-
-// SigningKey fetches the server's trust-list key (to pin on first use).
-func (c *Client) SigningKey(ctx context.Context) (crypto.PublicKey, []byte, error) {
-	resp, body, err := c.do(ctx, http.MethodGet, "/trustList/signing-key", nil)
-	if err != nil {
-		return nil, nil, err
-	}
-	if resp.StatusCode != http.StatusOK {
-		return nil, nil, statusError("trust-list key", resp, body)
-	}
-	pub, err := trustlist.ParsePublicKey(body)
-	return pub, body, err
-}
-
-// TrustList downloads the server's DSC list and checks its signature with
-// the pinned key.
-func (c *Client) TrustList(ctx context.Context, pinned crypto.PublicKey) (*trustlist.List, *trustlist.Document, error) {
-	resp, body, err := c.do(ctx, http.MethodGet, "/trustList/DSC/", nil)
-	if err != nil {
-		return nil, nil, err
-	}
-	if resp.StatusCode != http.StatusOK {
-		return nil, nil, statusError("trust list", resp, body)
-	}
-	doc, err := trustlist.ParseDocument(body)
-	if err != nil {
-		return nil, nil, err
-	}
-	if err := doc.Verify(pinned); err != nil {
-		return nil, nil, fmt.Errorf("trust list: %w under the pinned key", err)
-	}
-	dscs, _ := doc.DSCs()
-	return trustlist.NewList(dscs...), doc, nil
 }

@@ -9,7 +9,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"net/http"
 	"net/url"
 	"os"
 	"strings"
@@ -154,9 +153,9 @@ func policyOptions(ctx context.Context, src trustSource, pinned crypto.PublicKey
 	base := ""
 	if src.isURL() {
 		base = serverBase(src.location)
-		revs, err := fetchRevocations(ctx, base, pinned)
+		revs, err := (&trustlist.Client{Base: base, Pinned: pinned}).Revocations(ctx)
 		switch {
-		case errors.Is(err, errNotServed):
+		case errors.Is(err, trustlist.ErrNotServed):
 			fmt.Fprintf(warn, "greenpass verify: warning: %s publishes no revocation list; revocation is not checked\n", base)
 		case err != nil:
 			return nil, fmt.Errorf("revocation list: %w", err)
@@ -182,10 +181,11 @@ func policyOptions(ctx context.Context, src trustSource, pinned crypto.PublicKey
 		}
 		bundle = &ruleBundle{rules: rules, valueSets: builtinValueSets()}
 	case base != "":
-		var err error
-		if bundle, err = fetchRules(ctx, base, pinned); err != nil {
+		rules, valueSets, err := (&trustlist.Client{Base: base, Pinned: pinned}).Rules(ctx)
+		if err != nil {
 			return nil, fmt.Errorf("business rules: %w", err)
 		}
+		bundle = &ruleBundle{rules: rules, valueSets: valueSets}
 	default:
 		return nil, errors.New("--country needs business rules: --rules FILE, or --trust URL of a server that publishes them")
 	}
@@ -223,7 +223,7 @@ func loadTrust(ctx context.Context, dscFiles []string, src trustSource, warn io.
 		if src.keyFile == "" {
 			return nil, nil, fmt.Errorf("--trust %s: a downloaded list needs --trust-key, the key it must be signed with", src.location)
 		}
-		raw, err = download(ctx, trustListURL(src.location), trustlist.MaxDocumentSize)
+		raw, _, err = (&trustlist.Client{Base: trustListURL(src.location)}).Get(ctx, "", trustlist.MaxDocumentSize, nil)
 	} else {
 		raw, err = readLimited(src.location, trustlist.MaxDocumentSize)
 	}
@@ -273,43 +273,6 @@ func trustListURL(location string) string {
 	}
 	u.Path = "/trustList/DSC/"
 	return u.String()
-}
-
-// download GETs a URL (at most limit bytes, 30 seconds) and wants a 200.
-func download(ctx context.Context, location string, limit int64) ([]byte, error) {
-	data, _, err := fetch(ctx, location, limit)
-	return data, err
-}
-
-// fetch GETs a URL (at most limit bytes, 30 seconds) and returns the body
-// and headers of a 200; errNotServed for a 404.
-func fetch(ctx context.Context, location string, limit int64) ([]byte, http.Header, error) {
-	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, location, nil)
-	if err != nil {
-		return nil, nil, err
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return nil, nil, err
-	}
-	defer resp.Body.Close()
-	switch resp.StatusCode {
-	case http.StatusOK:
-	case http.StatusNotFound:
-		return nil, nil, fmt.Errorf("GET %s: %w", location, errNotServed)
-	default:
-		return nil, nil, fmt.Errorf("GET %s: %s", location, resp.Status)
-	}
-	data, err := io.ReadAll(io.LimitReader(resp.Body, limit+1))
-	if err != nil {
-		return nil, nil, fmt.Errorf("GET %s: %w", location, err)
-	}
-	if int64(len(data)) > limit {
-		return nil, nil, fmt.Errorf("GET %s: larger than %d bytes", location, limit)
-	}
-	return data, resp.Header, nil
 }
 
 // readInput reads a file, or standard input for "-", up to the image limit.

@@ -2,17 +2,12 @@ package main
 
 import (
 	"bytes"
-	"context"
-	"crypto"
-	"encoding/base64"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net/url"
 	"strings"
 
 	"github.com/greenpass-dcc/greenpass/certlogic"
-	"github.com/greenpass-dcc/greenpass/trustlist"
 	"github.com/greenpass-dcc/greenpass/valueset"
 )
 
@@ -70,97 +65,4 @@ func serverBase(location string) string {
 	u.Path = strings.TrimSuffix(strings.TrimSuffix(u.Path, "/"), "/trustList/DSC")
 	u.RawQuery = ""
 	return strings.TrimSuffix(u.String(), "/")
-}
-
-// signedGet downloads a document whose X-SIGNATURE must verify under the
-// pinned key; errNotServed when the server has no such document.
-func signedGet(ctx context.Context, location string, pinned crypto.PublicKey) ([]byte, error) {
-	body, header, err := fetch(ctx, location, trustlist.MaxDocumentSize)
-	if err != nil {
-		return nil, err
-	}
-	if err := trustlist.VerifyHeader(pinned, body, header.Get("X-SIGNATURE")); err != nil {
-		return nil, fmt.Errorf("GET %s: %w under the pinned key", location, err)
-	}
-	return body, nil
-}
-
-var errNotServed = errors.New("not served")
-
-// fetchRules downloads the server's business rules and value sets, each
-// checked against its hash and signature.
-func fetchRules(ctx context.Context, base string, pinned crypto.PublicKey) (*ruleBundle, error) {
-	b := &ruleBundle{valueSets: map[string][]string{}}
-	body, err := signedGet(ctx, base+"/rules", pinned)
-	if err != nil {
-		return nil, err
-	}
-	var list []trustlist.RuleEntry
-	if err := json.Unmarshal(body, &list); err != nil {
-		return nil, fmt.Errorf("%s/rules: %w", base, err)
-	}
-	for _, e := range list {
-		doc, err := signedGet(ctx, base+"/rules/"+url.PathEscape(e.Country)+"/"+url.PathEscape(e.Hash), pinned)
-		if err != nil {
-			return nil, err
-		}
-		entry, r, err := trustlist.NewRuleEntry(doc)
-		if err != nil {
-			return nil, fmt.Errorf("rule %s: %w", e.Identifier, err)
-		}
-		if entry.Hash != e.Hash {
-			return nil, fmt.Errorf("rule %s does not hash to its address", e.Identifier)
-		}
-		b.rules = append(b.rules, r)
-	}
-	if body, err = signedGet(ctx, base+"/valuesets", pinned); err != nil {
-		return nil, err
-	}
-	var sets []trustlist.ValueSetEntry
-	if err := json.Unmarshal(body, &sets); err != nil {
-		return nil, fmt.Errorf("%s/valuesets: %w", base, err)
-	}
-	for _, s := range sets {
-		doc, err := signedGet(ctx, base+"/valuesets/"+url.PathEscape(s.Hash), pinned)
-		if err != nil {
-			return nil, err
-		}
-		set, err := valueset.Parse(doc)
-		if err != nil {
-			return nil, err
-		}
-		for code := range set.Values {
-			b.valueSets[set.ID] = append(b.valueSets[set.ID], code)
-		}
-	}
-	return b, nil
-}
-
-// fetchRevocations downloads the server's revocation lists.
-func fetchRevocations(ctx context.Context, base string, pinned crypto.PublicKey) (*trustlist.RevocationList, error) {
-	body, err := signedGet(ctx, base+"/revocation/lists", pinned)
-	if err != nil {
-		return nil, err
-	}
-	var idx trustlist.RevocationIndex
-	if err := json.Unmarshal(body, &idx); err != nil {
-		return nil, fmt.Errorf("%s/revocation/lists: %w", base, err)
-	}
-	var entries []trustlist.Revocation
-	for _, l := range idx.Lists {
-		kid, err := base64.StdEncoding.DecodeString(l.KID)
-		if err != nil {
-			return nil, fmt.Errorf("revocation index: kid %q is not Base64", l.KID)
-		}
-		doc, err := signedGet(ctx, base+"/revocation/lists/"+base64.RawURLEncoding.EncodeToString(kid), pinned)
-		if err != nil {
-			return nil, err
-		}
-		es, err := trustlist.ParseRevocationDoc(doc)
-		if err != nil {
-			return nil, err
-		}
-		entries = append(entries, es...)
-	}
-	return trustlist.NewRevocationList(entries...), nil
 }

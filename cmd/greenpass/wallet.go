@@ -108,7 +108,7 @@ func walletRegister(ctx context.Context, args []string, std stdio) int {
 			_, err = trustlist.ParsePublicKey(pinned)
 		}
 	} else {
-		_, pinned, err = c.SigningKey(ctx)
+		_, pinned, err = (&trustlist.Client{Base: *server}).SigningKey(ctx)
 	}
 	if err != nil {
 		fmt.Fprintf(std.err, "greenpass wallet register: trust-list key: %v\n", err)
@@ -191,7 +191,7 @@ func walletFetch(ctx context.Context, args []string, std stdio) int {
 			keep, code = append(keep, reg), exitInvalid
 			continue
 		}
-		res, err := verifyWithServer(ctx, c, reg, hc1)
+		res, err := verifyWithServer(ctx, reg, hc1)
 		if err != nil {
 			fmt.Fprintf(std.out, "%s: cannot check the certificate: %v\n", label, err)
 			keep, code = append(keep, reg), exitInvalid
@@ -216,16 +216,17 @@ func walletFetch(ctx context.Context, args []string, std stdio) int {
 
 // verifyWithServer checks a picked-up certificate against the server's
 // trust list, signed with the key pinned at registration.
-func verifyWithServer(ctx context.Context, c *wallet.Client, reg wallet.Registration, hc1 string) (*verifier.Result, error) {
+func verifyWithServer(ctx context.Context, reg wallet.Registration, hc1 string) (*verifier.Result, error) {
 	pinned, err := trustlist.ParsePublicKey([]byte(reg.TrustKey))
 	if err != nil {
 		return nil, fmt.Errorf("pinned trust-list key: %w", err)
 	}
-	list, _, err := c.TrustList(ctx, pinned)
+	doc, err := (&trustlist.Client{Base: reg.Server, Pinned: pinned}).DSCList(ctx, "/trustList/DSC/")
 	if err != nil {
 		return nil, err
 	}
-	return verifier.New(list).VerifyText(ctx, hc1), nil
+	dscs, _ := doc.DSCs()
+	return verifier.New(trustlist.NewList(dscs...)).VerifyText(ctx, hc1), nil
 }
 
 // storedCert is a stored certificate as the wallet shows it.

@@ -53,3 +53,19 @@ func TestSweepEvery(t *testing.T) {
 		}
 	}
 }
+
+// Nothing is swept before the first interval has passed.
+func TestSweepEveryWaitsOneInterval(t *testing.T) {
+	r := &sweepRecorder{done: make(chan struct{})}
+	ctx, cancel := context.WithCancel(context.Background())
+	stopped := make(chan struct{})
+	go func() {
+		SweepEvery(ctx, r, time.Hour, slog.New(slog.NewTextHandler(io.Discard, nil)), "a")
+		close(stopped)
+	}()
+	cancel()
+	<-stopped
+	if len(r.swept) != 0 {
+		t.Fatalf("swept %v before the first interval", r.swept)
+	}
+}

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"math"
 	"net"
 	"os"
 	"path/filepath"
@@ -43,7 +42,8 @@ type serveConfig struct {
 	logFormat       string
 	logLevel        string
 	// sync is the built-in trust-list sync; nil when --sync-source is unset.
-	sync *syncOptions
+	sync      *syncOptions
+	syncFlags syncFlags
 
 	issuerName     string
 	validityV      time.Duration
@@ -58,6 +58,8 @@ type serveConfig struct {
 	jwksURL        string
 	jwksIssuer     string
 	jwksAlgorithms []string
+	// jwksAlgorithmList is --jwks-algorithms as given, comma-separated.
+	jwksAlgorithmList string
 
 	transferTokenTTL  time.Duration
 	transferRetention time.Duration
@@ -74,54 +76,27 @@ type serveConfig struct {
 	checkpointFrameBudget time.Duration
 }
 
-// setting is one configuration entry: flag name, environment variable,
-// default, help.
-type setting struct{ flag, env, def, help string }
-
-// declareSettings declares a flag per setting, named prefix+flag; each
-// defaults to its environment variable, else to the built-in default, so
-// flags win over environment over defaults.
-func declareSettings(fs *flag.FlagSet, settings []setting, prefix string, getenv func(string) string) map[string]*string {
-	raw := map[string]*string{}
-	for _, s := range settings {
-		v := s.def
-		if e := getenv(s.env); e != "" {
-			v = e
-		}
-		raw[prefix+s.flag] = fs.String(prefix+s.flag, v, fmt.Sprintf("%s (env %s)", s.help, s.env))
-	}
-	return raw
-}
-
-// storageSettings are where an instance keeps its state; serve and sync
-// share them.
-func storageSettings() []setting {
-	return []setting{
-		{"data", "GREENPASS_DATA", "./data", "data directory: embedded store, default blob folder, keys"},
-		{"mongodb-uri", "MONGODB_URI", "", "MongoDB connection string; empty: the embedded store under --data"},
-		{"mongodb-db", "GREENPASS_MONGODB_DB", "greenpass", "MongoDB database name"},
-		{"blob-url", "BLOB_URL", "", "trust-list bucket URL (s3://, gs://, azblob://, file://, mem://); empty: DATA/blobs"},
-		{"keys-secret", "GREENPASS_KEYS_SECRET", "", "secrets keeper URL the private keys in DATA/keys are encrypted with; empty: plain PEM"},
-	}
-}
-
-// storageConfig is the validated storage settings.
+// storageConfig is where an instance keeps its state; serve and sync
+// share it.
 type storageConfig struct {
 	dataDir, mongoURI, mongoDB, blobURL, keysSecret string
 }
 
-func parseStorage(raw map[string]*string) (storageConfig, error) {
-	c := storageConfig{dataDir: *raw["data"], mongoURI: *raw["mongodb-uri"], mongoDB: *raw["mongodb-db"],
-		blobURL: *raw["blob-url"], keysSecret: *raw["keys-secret"]}
-	if c.dataDir == "" {
-		return c, errors.New("--data (GREENPASS_DATA): must not be empty")
-	}
-	return c, nil
+func (c *storageConfig) bind(s *settings) {
+	s.String(&c.dataDir, "data", "GREENPASS_DATA", "./data", "data directory: embedded store, default blob folder, keys")
+	s.String(&c.mongoURI, "mongodb-uri", "MONGODB_URI", "", "MongoDB connection string; empty: the embedded store under --data")
+	s.String(&c.mongoDB, "mongodb-db", "GREENPASS_MONGODB_DB", "greenpass", "MongoDB database name")
+	s.String(&c.blobURL, "blob-url", "BLOB_URL", "", "trust-list bucket URL (s3://, gs://, azblob://, file://, mem://); empty: DATA/blobs")
+	s.String(&c.keysSecret, "keys-secret", "GREENPASS_KEYS_SECRET", "", "secrets keeper URL the private keys in DATA/keys are encrypted with; empty: plain PEM")
+}
+
+func (c *storageConfig) validate(s *settings) {
+	s.check(c.dataDir != "", "data", "must not be empty")
 }
 
 // open opens the store: MongoDB with a URI, else the embedded store, whose
 // file one process at a time may hold.
-func (c storageConfig) open(ctx context.Context) (store.Engine, error) {
+func (c *storageConfig) open(ctx context.Context) (store.Engine, error) {
 	if c.mongoURI != "" {
 		return mongo.Open(ctx, c.mongoURI, c.mongoDB, nil)
 	}
@@ -132,161 +107,110 @@ func (c storageConfig) open(ctx context.Context) (store.Engine, error) {
 	return e, err
 }
 
-func serveSettings() []setting {
-	return append(storageSettings(), []setting{
-		{"addr", "GREENPASS_ADDR", ":8080", "listen address HOST:PORT"},
-		{"shutdown-timeout", "GREENPASS_SHUTDOWN_TIMEOUT", "30s", "how long in-flight requests may finish after SIGTERM"},
-		{"sweep-interval", "GREENPASS_SWEEP_INTERVAL", "1m", "how often expired records are deleted"},
-		{"trust-refresh", "GREENPASS_TRUST_REFRESH", "30s", "how often the published trust list is checked for a new snapshot"},
-		{"log-format", "GREENPASS_LOG_FORMAT", "json", "log format: json or text"},
-		{"log-level", "GREENPASS_LOG_LEVEL", "info", "log level: debug, info, warn, error"},
-		{"issuer-name", "GREENPASS_ISSUER_NAME", "greenpass", `certificate issuer ("is") for issuer tokens without a name`},
-		{"validity-vaccination", "GREENPASS_VALIDITY_VACCINATION", "8760h", "validity of vaccination certificates (exp - iat)"},
-		{"validity-test", "GREENPASS_VALIDITY_TEST", "72h", "validity of test certificates"},
-		{"validity-recovery", "GREENPASS_VALIDITY_RECOVERY", "4320h", "validity of recovery certificates (never past du)"},
-		{"max-inflight", "GREENPASS_MAX_INFLIGHT", "256", "issuance requests worked on at once"},
-		{"max-queue", "GREENPASS_MAX_QUEUE", "256", "issuance requests that may wait for a slot; more get 503"},
-		{"queue-wait", "GREENPASS_QUEUE_WAIT", "3ms", "longest wait for a slot before 503"},
-		{"sched-target", "GREENPASS_SCHED_TARGET", "5ms", "CPU wait (Go scheduler latency, 90th percentile) above which fewer issuance requests are admitted at once, between 4 and --max-inflight (0: always --max-inflight)"},
-		{"issuer-rate", "GREENPASS_ISSUER_RATE", "20", "issuance requests per second per issuer (0: unlimited); more get 429"},
-		{"issuer-burst", "GREENPASS_ISSUER_BURST", "40", "burst allowed above --issuer-rate"},
-		{"jwks-url", "GREENPASS_JWKS_URL", "", "identity provider's JWK Set URL; its tokens are accepted besides our own issuer tokens"},
-		{"jwks-issuer", "GREENPASS_JWKS_ISSUER", "", "required iss of identity-provider tokens (empty: not checked)"},
-		{"jwks-algorithms", "GREENPASS_JWKS_ALGORITHMS", "RS256,PS256,ES256", "signature algorithms accepted from the identity provider"},
-		{"transfer-token-ttl", "GREENPASS_TRANSFER_TOKEN_TTL", "504h", "how long an app's registration (token, key) lives after its creation"},
-		{"transfer-retention", "GREENPASS_TRANSFER_RETENTION", "96h", "longest time a certificate waits for its app after storage"},
-		{"transfer-grace", "GREENPASS_TRANSFER_GRACE", "1h", "how long a certificate stays after its first pickup (a lost answer can be fetched again)"},
-		{"pickup-rate", "GREENPASS_PICKUP_RATE", "1", "pickups per second per registration token (0: unlimited); more get 429"},
-		{"pickup-burst", "GREENPASS_PICKUP_BURST", "5", "burst allowed above --pickup-rate"},
-		{"checkpoint-country", "GREENPASS_CHECKPOINT_COUNTRY", "", "country whose acceptance rules /api/v1/verify applies by default (?country= overrides); empty: no rules unless asked"},
-		{"checkpoint-region", "GREENPASS_CHECKPOINT_REGION", "", "region for regional rules"},
-		{"checkpoint-auth", "GREENPASS_CHECKPOINT_AUTH", "open", "who may use /api/v1/verify: open, key (X-Checkpoint-Key, or a verify token), token (an issuer token with the role verify)"},
-		{"checkpoint-key", "GREENPASS_CHECKPOINT_KEY", "", "the shared key for --checkpoint-auth key"},
-		{"checkpoint-inflight", "GREENPASS_CHECKPOINT_INFLIGHT", "8", "scans worked on at once; more wait briefly, then 503"},
-		{"checkpoint-scan-budget", "GREENPASS_CHECKPOINT_SCAN_BUDGET", "1s", "longest search for a QR code in an uploaded photo"},
-		{"checkpoint-frame-budget", "GREENPASS_CHECKPOINT_FRAME_BUDGET", "100ms", "longest search for a QR code in a live camera frame (?live=1)"},
-	}...)
+// bind declares serve's settings on s, and the built-in sync's on sync
+// (prefix "sync-").
+func (c *serveConfig) bind(s, sync *settings) {
+	c.storageConfig.bind(s)
+	s.String(&c.addr, "addr", "GREENPASS_ADDR", ":8080", "listen address HOST:PORT")
+	s.Duration(&c.shutdownTimeout, "shutdown-timeout", "GREENPASS_SHUTDOWN_TIMEOUT", 30*time.Second, "how long in-flight requests may finish after SIGTERM")
+	s.Duration(&c.sweepInterval, "sweep-interval", "GREENPASS_SWEEP_INTERVAL", time.Minute, "how often expired records are deleted")
+	s.Duration(&c.trustRefresh, "trust-refresh", "GREENPASS_TRUST_REFRESH", 30*time.Second, "how often the published trust list is checked for a new snapshot")
+	s.String(&c.logFormat, "log-format", "GREENPASS_LOG_FORMAT", "json", "log format: json or text")
+	s.String(&c.logLevel, "log-level", "GREENPASS_LOG_LEVEL", "info", "log level: debug, info, warn, error")
+	s.String(&c.issuerName, "issuer-name", "GREENPASS_ISSUER_NAME", "greenpass", `certificate issuer ("is") for issuer tokens without a name`)
+	s.Duration(&c.validityV, "validity-vaccination", "GREENPASS_VALIDITY_VACCINATION", 8760*time.Hour, "validity of vaccination certificates (exp - iat)")
+	s.Duration(&c.validityT, "validity-test", "GREENPASS_VALIDITY_TEST", 72*time.Hour, "validity of test certificates")
+	s.Duration(&c.validityR, "validity-recovery", "GREENPASS_VALIDITY_RECOVERY", 4320*time.Hour, "validity of recovery certificates (never past du)")
+	s.Int(&c.maxInFlight, "max-inflight", "GREENPASS_MAX_INFLIGHT", 256, "issuance requests worked on at once")
+	s.Int(&c.maxQueue, "max-queue", "GREENPASS_MAX_QUEUE", 256, "issuance requests that may wait for a slot; more get 503")
+	s.Duration(&c.queueWait, "queue-wait", "GREENPASS_QUEUE_WAIT", 3*time.Millisecond, "longest wait for a slot before 503")
+	s.Duration(&c.schedTarget, "sched-target", "GREENPASS_SCHED_TARGET", 5*time.Millisecond, "CPU wait (Go scheduler latency, 90th percentile) above which fewer issuance requests are admitted at once, between 4 and --max-inflight (0: always --max-inflight)")
+	s.Float(&c.issuerRate, "issuer-rate", "GREENPASS_ISSUER_RATE", 20, "issuance requests per second per issuer (0: unlimited); more get 429")
+	s.Int(&c.issuerBurst, "issuer-burst", "GREENPASS_ISSUER_BURST", 40, "burst allowed above --issuer-rate")
+	s.String(&c.jwksURL, "jwks-url", "GREENPASS_JWKS_URL", "", "identity provider's JWK Set URL; its tokens are accepted besides our own issuer tokens")
+	s.String(&c.jwksIssuer, "jwks-issuer", "GREENPASS_JWKS_ISSUER", "", "required iss of identity-provider tokens (empty: not checked)")
+	s.String(&c.jwksAlgorithmList, "jwks-algorithms", "GREENPASS_JWKS_ALGORITHMS", "RS256,PS256,ES256", "signature algorithms accepted from the identity provider")
+	s.Duration(&c.transferTokenTTL, "transfer-token-ttl", "GREENPASS_TRANSFER_TOKEN_TTL", 504*time.Hour, "how long an app's registration (token, key) lives after its creation")
+	s.Duration(&c.transferRetention, "transfer-retention", "GREENPASS_TRANSFER_RETENTION", 96*time.Hour, "longest time a certificate waits for its app after storage")
+	s.Duration(&c.transferGrace, "transfer-grace", "GREENPASS_TRANSFER_GRACE", time.Hour, "how long a certificate stays after its first pickup (a lost answer can be fetched again)")
+	s.Float(&c.pickupRate, "pickup-rate", "GREENPASS_PICKUP_RATE", 1, "pickups per second per registration token (0: unlimited); more get 429")
+	s.Int(&c.pickupBurst, "pickup-burst", "GREENPASS_PICKUP_BURST", 5, "burst allowed above --pickup-rate")
+	s.String(&c.checkpointCountry, "checkpoint-country", "GREENPASS_CHECKPOINT_COUNTRY", "", "country whose acceptance rules /api/v1/verify applies by default (?country= overrides); empty: no rules unless asked")
+	s.String(&c.checkpointRegion, "checkpoint-region", "GREENPASS_CHECKPOINT_REGION", "", "region for regional rules")
+	s.String(&c.checkpointAuth, "checkpoint-auth", "GREENPASS_CHECKPOINT_AUTH", "open", "who may use /api/v1/verify: open, key (X-Checkpoint-Key, or a verify token), token (an issuer token with the role verify)")
+	s.String(&c.checkpointKey, "checkpoint-key", "GREENPASS_CHECKPOINT_KEY", "", "the shared key for --checkpoint-auth key")
+	s.Int(&c.checkpointInflight, "checkpoint-inflight", "GREENPASS_CHECKPOINT_INFLIGHT", 8, "scans worked on at once; more wait briefly, then 503")
+	s.Duration(&c.checkpointBudget, "checkpoint-scan-budget", "GREENPASS_CHECKPOINT_SCAN_BUDGET", time.Second, "longest search for a QR code in an uploaded photo")
+	s.Duration(&c.checkpointFrameBudget, "checkpoint-frame-budget", "GREENPASS_CHECKPOINT_FRAME_BUDGET", 100*time.Millisecond, "longest search for a QR code in a live camera frame (?live=1)")
+	c.syncFlags.bind(sync)
 }
 
-// serveFlags declares serve's flags: its own settings and, prefixed with
-// "sync-", the sync job's for the built-in schedule.
-func serveFlags(fs *flag.FlagSet, getenv func(string) string) map[string]*string {
-	raw := declareSettings(fs, serveSettings(), "", getenv)
-	for k, v := range declareSettings(fs, syncSettings(), "sync-", getenv) {
-		raw[k] = v
-	}
-	return raw
+// serveFlags declares serve's settings on fs: its own and, prefixed with
+// "sync-", the sync job's for the built-in schedule. validate checks them
+// once fs is parsed.
+func serveFlags(fs *flag.FlagSet, getenv func(string) string) (*serveConfig, func() error) {
+	c := &serveConfig{}
+	s, sync := newSettings(fs, getenv, ""), newSettings(fs, getenv, "sync-")
+	c.bind(s, sync)
+	return c, func() error { return c.validate(s, sync) }
 }
 
-// validate turns the raw settings into a config; each error names the
-// setting (flag and environment variable).
-func validate(raw map[string]*string) (*serveConfig, error) {
-	name := map[string]string{}
-	for _, s := range serveSettings() {
-		name[s.flag] = fmt.Sprintf("--%s (%s)", s.flag, s.env)
-	}
-	c := &serveConfig{
-		addr: *raw["addr"], logFormat: *raw["log-format"], logLevel: *raw["log-level"],
-		issuerName: *raw["issuer-name"], jwksURL: *raw["jwks-url"], jwksIssuer: *raw["jwks-issuer"],
-		checkpointCountry: strings.ToUpper(*raw["checkpoint-country"]), checkpointRegion: *raw["checkpoint-region"],
-		checkpointAuth: *raw["checkpoint-auth"], checkpointKey: *raw["checkpoint-key"],
-	}
-	var errs []error
-	bad := func(flag, format string, a ...any) {
-		errs = append(errs, fmt.Errorf("%s: %s", name[flag], fmt.Sprintf(format, a...)))
-	}
-	var err error
-	if c.storageConfig, err = parseStorage(raw); err != nil {
-		errs = append(errs, err)
-	}
+// validate checks the parsed settings; each problem names the setting
+// (flag and environment variable).
+func (c *serveConfig) validate(s, sync *settings) error {
+	c.storageConfig.validate(s)
 	if _, port, err := net.SplitHostPort(c.addr); err != nil {
-		bad("addr", "%v (want HOST:PORT, e.g. :8080)", err)
+		s.bad("addr", "%v (want HOST:PORT, e.g. :8080)", err)
 	} else if p, err := strconv.Atoi(port); err != nil || p < 0 || p > 65535 {
-		bad("addr", "port %q is not 0–65535", port)
+		s.bad("addr", "port %q is not 0–65535", port)
 	}
-	for _, dur := range []struct {
-		flag string
-		dst  *time.Duration
-	}{
-		{"shutdown-timeout", &c.shutdownTimeout}, {"sweep-interval", &c.sweepInterval}, {"queue-wait", &c.queueWait},
-		{"trust-refresh", &c.trustRefresh}, {"transfer-token-ttl", &c.transferTokenTTL},
-		{"transfer-retention", &c.transferRetention}, {"transfer-grace", &c.transferGrace},
-		{"checkpoint-scan-budget", &c.checkpointBudget}, {"checkpoint-frame-budget", &c.checkpointFrameBudget},
-		{"validity-vaccination", &c.validityV}, {"validity-test", &c.validityT}, {"validity-recovery", &c.validityR},
+	for flag, d := range map[string]time.Duration{
+		"shutdown-timeout": c.shutdownTimeout, "sweep-interval": c.sweepInterval, "queue-wait": c.queueWait,
+		"trust-refresh": c.trustRefresh, "transfer-token-ttl": c.transferTokenTTL,
+		"transfer-retention": c.transferRetention, "transfer-grace": c.transferGrace,
+		"checkpoint-scan-budget": c.checkpointBudget, "checkpoint-frame-budget": c.checkpointFrameBudget,
+		"validity-vaccination": c.validityV, "validity-test": c.validityT, "validity-recovery": c.validityR,
 	} {
-		flag, dst := dur.flag, dur.dst
-		d, err := time.ParseDuration(*raw[flag])
-		switch {
-		case err != nil:
-			bad(flag, "%q is not a duration like 30s or 5m", *raw[flag])
-		case d <= 0:
-			bad(flag, "must be positive")
-		}
-		*dst = d
+		s.check(d > 0, flag, "must be positive")
 	}
-	if d, err := time.ParseDuration(*raw["sched-target"]); err != nil || d < 0 {
-		bad("sched-target", "%q is not a duration ≥ 0 like 5ms", *raw["sched-target"])
-	} else {
-		c.schedTarget = d
+	s.check(c.schedTarget >= 0, "sched-target", "%s is not a duration ≥ 0 like 5ms", c.schedTarget)
+	for flag, n := range map[string]struct{ v, min int }{
+		"max-inflight": {c.maxInFlight, 1}, "max-queue": {c.maxQueue, 0}, "issuer-burst": {c.issuerBurst, 1},
+		"pickup-burst": {c.pickupBurst, 1}, "checkpoint-inflight": {c.checkpointInflight, 1},
+	} {
+		s.check(n.v >= n.min, flag, "%d is not a whole number ≥ %d", n.v, n.min)
 	}
-	for _, n := range []struct {
-		flag string
-		dst  *int
-		min  int
-	}{{"max-inflight", &c.maxInFlight, 1}, {"max-queue", &c.maxQueue, 0}, {"issuer-burst", &c.issuerBurst, 1}, {"pickup-burst", &c.pickupBurst, 1},
-		{"checkpoint-inflight", &c.checkpointInflight, 1}} {
-		v, err := strconv.Atoi(*raw[n.flag])
-		if err != nil || v < n.min {
-			bad(n.flag, "%q is not a whole number ≥ %d", *raw[n.flag], n.min)
-		}
-		*n.dst = v
-	}
-	for _, r := range []struct {
-		flag string
-		dst  *float64
-	}{{"issuer-rate", &c.issuerRate}, {"pickup-rate", &c.pickupRate}} {
-		if v, err := strconv.ParseFloat(*raw[r.flag], 64); err != nil || v < 0 || math.IsInf(v, 0) || math.IsNaN(v) {
-			bad(r.flag, "%q is not a number ≥ 0", *raw[r.flag])
-		} else {
-			*r.dst = v
-		}
-	}
-	for _, a := range strings.Split(*raw["jwks-algorithms"], ",") {
+	s.check(c.issuerRate >= 0, "issuer-rate", "%g is not a number ≥ 0", c.issuerRate)
+	s.check(c.pickupRate >= 0, "pickup-rate", "%g is not a number ≥ 0", c.pickupRate)
+	c.jwksAlgorithms = nil
+	for _, a := range strings.Split(c.jwksAlgorithmList, ",") {
 		if a = strings.TrimSpace(a); a != "" {
 			c.jwksAlgorithms = append(c.jwksAlgorithms, a)
 		}
 	}
-	if c.jwksURL != "" && !strings.HasPrefix(c.jwksURL, "https://") && !strings.HasPrefix(c.jwksURL, "http://") {
-		bad("jwks-url", "%q is not an http(s) URL", c.jwksURL)
-	}
-	if c.logFormat != "json" && c.logFormat != "text" {
-		bad("log-format", "%q is not json or text", c.logFormat)
-	}
+	s.check(c.jwksURL == "" || strings.HasPrefix(c.jwksURL, "https://") || strings.HasPrefix(c.jwksURL, "http://"),
+		"jwks-url", "%q is not an http(s) URL", c.jwksURL)
+	s.check(c.logFormat == "json" || c.logFormat == "text", "log-format", "%q is not json or text", c.logFormat)
 	var lvl slog.Level
-	if err := lvl.UnmarshalText([]byte(c.logLevel)); err != nil {
-		bad("log-level", "%q is not debug, info, warn or error", c.logLevel)
-	}
+	s.check(lvl.UnmarshalText([]byte(c.logLevel)) == nil, "log-level", "%q is not debug, info, warn or error", c.logLevel)
 	switch c.checkpointAuth {
 	case "open", "token":
 	case "key":
-		if len(c.checkpointKey) < 16 {
-			bad("checkpoint-key", "--checkpoint-auth key needs a key of at least 16 characters")
-		}
+		s.check(len(c.checkpointKey) >= 16, "checkpoint-key", "--checkpoint-auth key needs a key of at least 16 characters")
 	default:
-		bad("checkpoint-auth", "%q is not open, key or token", c.checkpointAuth)
+		s.bad("checkpoint-auth", "%q is not open, key or token", c.checkpointAuth)
 	}
-	if c.checkpointCountry != "" && len(c.checkpointCountry) != 2 {
-		bad("checkpoint-country", "%q is not a two-letter country code", c.checkpointCountry)
-	}
+	c.checkpointCountry = strings.ToUpper(c.checkpointCountry)
+	s.check(c.checkpointCountry == "" || len(c.checkpointCountry) == 2, "checkpoint-country", "%q is not a two-letter country code", c.checkpointCountry)
 	// The built-in sync is configured by its source.
-	if *raw["sync-source"] != "" {
-		if c.sync, err = parseSync(raw, "sync-"); err != nil {
-			errs = append(errs, err)
-		} else if c.sync.every == 0 {
+	c.sync = nil
+	if c.syncFlags.source != "" {
+		c.sync = c.syncFlags.options(sync)
+		if c.sync.every == 0 {
 			c.sync.every = 24 * time.Hour
 		}
 	}
-	return c, errors.Join(errs...)
+	return errors.Join(s.err(), sync.err())
 }
 
 func (c *serveConfig) logger(w io.Writer) *slog.Logger {
@@ -301,7 +225,7 @@ func (c *serveConfig) logger(w io.Writer) *slog.Logger {
 
 func runServe(ctx context.Context, args []string, std stdio) int {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
-	raw := serveFlags(fs, os.Getenv)
+	cfg, validate := serveFlags(fs, os.Getenv)
 	if code, ok := parseFlags(fs, args, std.err, `Usage: greenpass serve [flags]
 
 Runs the greenpass HTTP service until SIGINT or SIGTERM, then lets in-flight
@@ -328,8 +252,7 @@ Flags:`); !ok {
 		fmt.Fprintf(std.err, "greenpass serve: unexpected argument %q\n", fs.Arg(0))
 		return exitUsage
 	}
-	cfg, err := validate(raw)
-	if err != nil {
+	if err := validate(); err != nil {
 		fmt.Fprintf(std.err, "greenpass serve: invalid configuration:\n%v\n", err)
 		return exitUsage
 	}

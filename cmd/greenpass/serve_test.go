@@ -43,22 +43,29 @@ func TestServeConfigValidation(t *testing.T) {
 		{[]string{"--validity-test", "2d"}, nil, "--validity-test (GREENPASS_VALIDITY_TEST)"},
 		{nil, map[string]string{"GREENPASS_ADDR": "nonsense"}, "--addr (GREENPASS_ADDR)"},
 		{[]string{"--addr", ":8081"}, map[string]string{"GREENPASS_ADDR": "nonsense"}, ""}, // flag wins
+		{nil, map[string]string{"GREENPASS_QUEUE_WAIT": "soon"}, "--queue-wait (GREENPASS_QUEUE_WAIT)"},
+		{[]string{"--queue-wait", "5ms"}, map[string]string{"GREENPASS_QUEUE_WAIT": "soon"}, ""}, // flag wins over a bad variable
+		{[]string{"--issuer-rate", "Inf"}, nil, "--issuer-rate (GREENPASS_ISSUER_RATE)"},
+		{[]string{"--sync-source", "gw.json"}, nil, "--sync-trust-anchor (GREENPASS_SYNC_TRUST_ANCHOR): required"},
+		{[]string{"--sync-keep", "0", "--sync-source", "x"}, nil, "--sync-keep (GREENPASS_SYNC_KEEP)"},
+		{nil, map[string]string{"GREENPASS_SYNC_MAX_LOSS": "lots"}, "--sync-max-loss (GREENPASS_SYNC_MAX_LOSS)"},
 	}
 	for _, tt := range tests {
 		fs := flag.NewFlagSet("serve", flag.ContinueOnError)
-		raw := serveFlags(fs, func(k string) string { return tt.env[k] })
-		if err := fs.Parse(tt.args); err != nil {
-			t.Fatal(err)
+		fs.SetOutput(io.Discard)
+		_, validate := serveFlags(fs, func(k string) string { return tt.env[k] })
+		err := fs.Parse(tt.args) // a value that does not parse fails here
+		if err == nil {
+			err = validate()
 		}
-		_, err := validate(raw)
 		if tt.want == "" && err != nil || tt.want != "" && (err == nil || !strings.Contains(err.Error(), tt.want)) {
 			t.Errorf("args %v env %v: error %v, want %q", tt.args, tt.env, err, tt.want)
 		}
 	}
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
-	raw := serveFlags(fs, func(k string) string { return map[string]string{"GREENPASS_SWEEP_INTERVAL": "5m"}[k] })
+	cfg, validate := serveFlags(fs, func(k string) string { return map[string]string{"GREENPASS_SWEEP_INTERVAL": "5m"}[k] })
 	fs.Parse(nil)
-	if cfg, err := validate(raw); err != nil || cfg.sweepInterval != 5*time.Minute || cfg.addr != ":8080" || cfg.dataDir != "./data" ||
+	if err := validate(); err != nil || cfg.sweepInterval != 5*time.Minute || cfg.addr != ":8080" || cfg.dataDir != "./data" ||
 		cfg.schedTarget != 5*time.Millisecond {
 		t.Fatalf("env and defaults: %+v, %v", cfg, err)
 	}
@@ -66,7 +73,8 @@ func TestServeConfigValidation(t *testing.T) {
 
 func TestServeHelpAndUsage(t *testing.T) {
 	code, _, errText := runCLI(t, nil, "serve", "--help")
-	if code != 0 || !strings.Contains(errText, "MONGODB_URI") || !strings.Contains(errText, "default \":8080\"") {
+	if code != 0 || !strings.Contains(errText, "MONGODB_URI") || !strings.Contains(errText, "-addr string") || !strings.Contains(errText, "(default :8080)") ||
+		!strings.Contains(errText, "-queue-wait duration") {
 		t.Fatalf("serve --help: exit %d\n%s", code, errText)
 	}
 	if code, _, errText := runCLI(t, nil, "serve", "--addr", "x"); code != 2 || !strings.Contains(errText, "--addr (GREENPASS_ADDR)") {

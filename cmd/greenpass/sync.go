@@ -14,7 +14,6 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"time"
 
@@ -38,22 +37,28 @@ const (
 // serve publishing its own DSCs), so one writes at a time.
 const publishLease = "trustlist-publish"
 
-// syncSettings are the settings of the sync job. serve takes them too,
-// with "sync-" in front of the flag names, for its built-in schedule.
-func syncSettings() []setting {
-	return []setting{
-		{"source", "GREENPASS_SYNC_SOURCE", "", "upstream: a gateway base URL (https://…, GET /trustList/{CSCA,UPLOAD,DSC}) or a file in its GET /trustList format"},
-		{"trust-anchor", "GREENPASS_SYNC_TRUST_ANCHOR", "", "PEM file with the gateway's trust anchor certificate(s); required"},
-		{"client-cert", "GREENPASS_SYNC_CLIENT_CERT", "", "PEM client certificate for the gateway's mutual TLS"},
-		{"client-key", "GREENPASS_SYNC_CLIENT_KEY", "", "PEM private key of --client-cert"},
-		{"ca", "GREENPASS_SYNC_CA", "", "PEM CA certificates for the gateway's TLS (default: the system's)"},
-		{"rules-source", "GREENPASS_SYNC_RULES_SOURCE", "", "business rules: a DGCA business-rule service base URL (/rules, /valuesets, /countrylist), or a directory or file of rule JSON documents; empty: keep the last published"},
-		{"rules-key", "GREENPASS_SYNC_RULES_KEY", "", "PEM public key the business-rule service signs with (X-SIGNATURE); checked when set"},
-		{"max-loss", "GREENPASS_SYNC_MAX_LOSS", "0.1", "largest share (0–1) of the last good list's DSCs a new list may lack before it is refused"},
-		{"keep", "GREENPASS_SYNC_KEEP", "7", "trust-list snapshots kept in the bucket"},
-		{"every", "GREENPASS_SYNC_EVERY", "0s", "repeat at this interval (e.g. 24h); 0s: once"},
-		{"timeout", "GREENPASS_SYNC_TIMEOUT", "10m", "longest time one sync may take"},
-	}
+// syncFlags are the settings of the sync job. serve takes them too, with
+// "sync-" in front of the flag names, for its built-in schedule.
+type syncFlags struct {
+	source, trustAnchor, clientCert, clientKey, ca string
+	rulesSource, rulesKey                          string
+	maxLoss                                        float64
+	keep                                           int
+	every, timeout                                 time.Duration
+}
+
+func (f *syncFlags) bind(s *settings) {
+	s.String(&f.source, "source", "GREENPASS_SYNC_SOURCE", "", "upstream: a gateway base URL (https://…, GET /trustList/{CSCA,UPLOAD,DSC}) or a file in its GET /trustList format")
+	s.String(&f.trustAnchor, "trust-anchor", "GREENPASS_SYNC_TRUST_ANCHOR", "", "PEM file with the gateway's trust anchor certificate(s); required")
+	s.String(&f.clientCert, "client-cert", "GREENPASS_SYNC_CLIENT_CERT", "", "PEM client certificate for the gateway's mutual TLS")
+	s.String(&f.clientKey, "client-key", "GREENPASS_SYNC_CLIENT_KEY", "", "PEM private key of --client-cert")
+	s.String(&f.ca, "ca", "GREENPASS_SYNC_CA", "", "PEM CA certificates for the gateway's TLS (default: the system's)")
+	s.String(&f.rulesSource, "rules-source", "GREENPASS_SYNC_RULES_SOURCE", "", "business rules: a DGCA business-rule service base URL (/rules, /valuesets, /countrylist), or a directory or file of rule JSON documents; empty: keep the last published")
+	s.String(&f.rulesKey, "rules-key", "GREENPASS_SYNC_RULES_KEY", "", "PEM public key the business-rule service signs with (X-SIGNATURE); checked when set")
+	s.Float(&f.maxLoss, "max-loss", "GREENPASS_SYNC_MAX_LOSS", 0.1, "largest share (0–1) of the last good list's DSCs a new list may lack before it is refused")
+	s.Int(&f.keep, "keep", "GREENPASS_SYNC_KEEP", 7, "trust-list snapshots kept in the bucket")
+	s.Duration(&f.every, "every", "GREENPASS_SYNC_EVERY", 0, "repeat at this interval (e.g. 24h); 0s: once")
+	s.Duration(&f.timeout, "timeout", "GREENPASS_SYNC_TIMEOUT", 10*time.Minute, "longest time one sync may take")
 }
 
 // syncOptions is the validated sync configuration.
@@ -67,73 +72,53 @@ type syncOptions struct {
 	timeout time.Duration
 }
 
-// parseSync validates the sync settings (flag names with prefix) into
-// options; errors name the setting.
-func parseSync(raw map[string]*string, prefix string) (*syncOptions, error) {
-	name := func(flag string) string {
-		for _, s := range syncSettings() {
-			if s.flag == flag {
-				return fmt.Sprintf("--%s%s (%s)", prefix, flag, s.env)
-			}
-		}
-		return "--" + prefix + flag
-	}
-	get := func(flag string) string { return *raw[prefix+flag] }
-	var errs []error
-	bad := func(flag, format string, a ...any) {
-		errs = append(errs, fmt.Errorf("%s: %s", name(flag), fmt.Sprintf(format, a...)))
-	}
-	o := &syncOptions{}
-	var err error
-	if o.maxLoss, err = strconv.ParseFloat(get("max-loss"), 64); err != nil || o.maxLoss < 0 || o.maxLoss > 1 {
-		bad("max-loss", "%q is not a share between 0 and 1", get("max-loss"))
-	}
-	if o.keep, err = strconv.Atoi(get("keep")); err != nil || o.keep < 1 {
-		bad("keep", "%q is not a whole number ≥ 1", get("keep"))
-	}
-	if o.every, err = time.ParseDuration(get("every")); err != nil || o.every < 0 {
-		bad("every", "%q is not a duration like 24h (0s: once)", get("every"))
-	}
-	if o.timeout, err = time.ParseDuration(get("timeout")); err != nil || o.timeout <= 0 {
-		bad("timeout", "%q is not a positive duration", get("timeout"))
-	}
-	src := get("source")
-	switch {
+// options validates the settings into options; problems are recorded in s,
+// each naming its setting.
+func (f *syncFlags) options(s *settings) *syncOptions {
+	o := &syncOptions{maxLoss: f.maxLoss, keep: f.keep, every: f.every, timeout: f.timeout}
+	s.check(f.maxLoss >= 0 && f.maxLoss <= 1, "max-loss", "%g is not a share between 0 and 1", f.maxLoss)
+	s.check(f.keep >= 1, "keep", "%d is not a whole number ≥ 1", f.keep)
+	s.check(f.every >= 0, "every", "%s is not a duration like 24h (0s: once)", f.every)
+	s.check(f.timeout > 0, "timeout", "%s is not a positive duration", f.timeout)
+	switch src := f.source; {
 	case src == "":
-		bad("source", "required: a gateway URL or a trust-list file")
+		s.bad("source", "required: a gateway URL or a trust-list file")
 	case strings.HasPrefix(src, "https://") || strings.HasPrefix(src, "http://"):
-		client, err := gatewayClient(get("client-cert"), get("client-key"), get("ca"))
+		client, err := gatewayClient(f.clientCert, f.clientKey, f.ca)
 		if err != nil {
-			bad("client-cert", "%v", err)
+			s.bad("client-cert", "%v", err)
 		}
 		o.source = &trustlistsync.Gateway{Base: src, Client: client}
 	default:
 		o.source = &trustlistsync.File{Path: src}
 	}
-	switch rs := get("rules-source"); {
+	switch rs := f.rulesSource; {
 	case rs == "":
 	case strings.HasPrefix(rs, "https://") || strings.HasPrefix(rs, "http://"):
 		svc := &trustlistsync.RuleService{Base: rs}
-		if k := get("rules-key"); k != "" {
+		if k := f.rulesKey; k != "" {
 			if pem, err := os.ReadFile(k); err != nil {
-				bad("rules-key", "%v", err)
+				s.bad("rules-key", "%v", err)
 			} else if svc.Key, err = trustlist.ParsePublicKey(pem); err != nil {
-				bad("rules-key", "%v", err)
+				s.bad("rules-key", "%v", err)
 			}
 		}
 		o.rules = svc
 	default:
 		if _, err := os.Stat(rs); err != nil {
-			bad("rules-source", "%v", err)
+			s.bad("rules-source", "%v", err)
 		}
 		o.rules = &trustlistsync.RuleFiles{Path: rs}
 	}
-	if get("trust-anchor") == "" {
-		bad("trust-anchor", "required: the gateway's trust anchor (PEM)")
-	} else if o.anchors, err = readCertificates(get("trust-anchor")); err != nil {
-		bad("trust-anchor", "%v", err)
+	if f.trustAnchor == "" {
+		s.bad("trust-anchor", "required: the gateway's trust anchor (PEM)")
+	} else {
+		var err error
+		if o.anchors, err = readCertificates(f.trustAnchor); err != nil {
+			s.bad("trust-anchor", "%v", err)
+		}
 	}
-	return o, errors.Join(errs...)
+	return o
 }
 
 // gatewayClient is the HTTP client for the gateway: mutual TLS with the
@@ -241,7 +226,11 @@ func localEntries(keyDir string) ([]trustlist.Entry, error) {
 
 func runSync(ctx context.Context, args []string, std stdio) int {
 	fs := flag.NewFlagSet("sync", flag.ContinueOnError)
-	raw := declareSettings(fs, append(storageSettings(), syncSettings()...), "", os.Getenv)
+	conf := newSettings(fs, os.Getenv, "")
+	var storage storageConfig
+	storage.bind(conf)
+	var flags syncFlags
+	flags.bind(conf)
 	force := fs.Bool("force", false, "publish even when the new list loses more than --max-loss of the last good one")
 	dryRun := fs.Bool("dry-run", false, "fetch and verify, report, publish nothing")
 	asJSON := fs.Bool("json", false, "print each report as JSON on stdout")
@@ -271,9 +260,9 @@ Flags:`); !ok {
 		fmt.Fprintf(std.err, "greenpass sync: unexpected argument %q\n", fs.Arg(0))
 		return exitUsage
 	}
-	storage, err := parseStorage(raw)
-	opts, serr := parseSync(raw, "")
-	if err = errors.Join(err, serr); err != nil {
+	storage.validate(conf)
+	opts := flags.options(conf)
+	if err := conf.err(); err != nil {
 		fmt.Fprintf(std.err, "greenpass sync: invalid configuration:\n%v\n", err)
 		return exitUsage
 	}

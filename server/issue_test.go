@@ -233,7 +233,9 @@ func TestIssueOverload(t *testing.T) {
 	if ra, _ := strconv.Atoi(rec.Header().Get("Retry-After")); rec.Code != http.StatusServiceUnavailable || ra < 1 || ra > 3 {
 		t.Errorf("full gate: %d, Retry-After %q", rec.Code, rec.Header().Get("Retry-After"))
 	}
-	if d := time.Since(start); d > 50*time.Millisecond {
+	// At once, not after waiting: the gate has no queue (a generous bound,
+	// not a speed test).
+	if d := time.Since(start); d > 5*time.Second {
 		t.Errorf("503 after %v", d)
 	}
 	leave()

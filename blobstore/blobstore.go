@@ -19,6 +19,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	neturl "net/url"
 	"os"
 	"path/filepath"
@@ -27,6 +28,7 @@ import (
 	"gocloud.dev/blob"
 	"gocloud.dev/blob/fileblob"
 	_ "gocloud.dev/blob/memblob" // mem://
+	"gocloud.dev/gcerrors"
 )
 
 // Bucket is a gocloud bucket whose WriteAll is atomic and durable: readers
@@ -206,4 +208,59 @@ func redact(url string) string {
 		return base + "?…"
 	}
 	return url
+}
+
+// Objects is the bucket in the terms the trust lists use (trustlist.Bucket):
+// content types instead of writer options, fs.ErrNotExist for a missing
+// key, key sizes by prefix.
+type Objects struct{ b *Bucket }
+
+// Objects returns the bucket as Objects.
+func (b *Bucket) Objects() Objects { return Objects{b} }
+
+// ReadAll reads key; fs.ErrNotExist when it is missing.
+func (o Objects) ReadAll(ctx context.Context, key string) ([]byte, error) {
+	data, err := o.b.ReadAll(ctx, key)
+	return data, notExist(err)
+}
+
+// WriteAll writes key atomically and durably.
+func (o Objects) WriteAll(ctx context.Context, key string, data []byte, contentType string) error {
+	return o.b.WriteAll(ctx, key, data, &blob.WriterOptions{ContentType: contentType})
+}
+
+// WriteAllUnsynced is Bucket.WriteAllUnsynced.
+func (o Objects) WriteAllUnsynced(ctx context.Context, key string, data []byte, contentType string) error {
+	return o.b.WriteAllUnsynced(ctx, key, data, &blob.WriterOptions{ContentType: contentType})
+}
+
+// Delete removes key; fs.ErrNotExist when it is missing.
+func (o Objects) Delete(ctx context.Context, key string) error {
+	return notExist(o.b.Delete(ctx, key))
+}
+
+// Sizes lists the keys under prefix with their sizes.
+func (o Objects) Sizes(ctx context.Context, prefix string) (map[string]int64, error) {
+	out := map[string]int64{}
+	it := o.b.List(&blob.ListOptions{Prefix: prefix})
+	for {
+		obj, err := it.Next(ctx)
+		if errors.Is(err, io.EOF) {
+			return out, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		if !obj.IsDir {
+			out[obj.Key] = obj.Size
+		}
+	}
+}
+
+// notExist adds fs.ErrNotExist to gocloud's not-found errors.
+func notExist(err error) error {
+	if err != nil && gcerrors.Code(err) == gcerrors.NotFound {
+		return fmt.Errorf("%w: %w", fs.ErrNotExist, err)
+	}
+	return err
 }

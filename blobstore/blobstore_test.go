@@ -2,6 +2,8 @@ package blobstore
 
 import (
 	"context"
+	"errors"
+	"io/fs"
 	"net/http/httptest"
 	neturl "net/url"
 	"os"
@@ -198,5 +200,41 @@ func TestWriteAllUnsyncedCreatesAndReplaces(t *testing.T) {
 	}
 	if err := b.WriteAllUnsynced(ctx, "../escape", []byte("x"), nil); err == nil {
 		t.Fatal("key outside the folder accepted")
+	}
+}
+
+// Objects speaks the trust lists' terms on every kind of bucket: a missing
+// key is fs.ErrNotExist, sizes are listed by prefix.
+func TestObjects(t *testing.T) {
+	ctx := context.Background()
+	for _, url := range []string{"", "mem://"} {
+		b, err := Open(ctx, url, t.TempDir())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer b.Close()
+		o := b.Objects()
+		if _, err := o.ReadAll(ctx, "dsc/missing.der"); !errors.Is(err, fs.ErrNotExist) {
+			t.Fatalf("%q: ReadAll of a missing key: %v", url, err)
+		}
+		if err := o.Delete(ctx, "dsc/missing.der"); !errors.Is(err, fs.ErrNotExist) {
+			t.Fatalf("%q: Delete of a missing key: %v", url, err)
+		}
+		if err := o.WriteAll(ctx, "dsc/aa.der", []byte("123"), "application/pkix-cert"); err != nil {
+			t.Fatal(err)
+		}
+		if err := o.WriteAllUnsynced(ctx, "dsc/bb.der", []byte("12345"), "application/pkix-cert"); err != nil {
+			t.Fatal(err)
+		}
+		if err := o.WriteAll(ctx, "trustlist.json", []byte("[]"), "application/json"); err != nil {
+			t.Fatal(err)
+		}
+		sizes, err := o.Sizes(ctx, "dsc/")
+		if err != nil || len(sizes) != 2 || sizes["dsc/aa.der"] != 3 || sizes["dsc/bb.der"] != 5 {
+			t.Fatalf("%q: Sizes = %v, %v", url, sizes, err)
+		}
+		if data, err := o.ReadAll(ctx, "dsc/bb.der"); err != nil || string(data) != "12345" {
+			t.Fatalf("%q: ReadAll = %q, %v", url, data, err)
+		}
 	}
 }

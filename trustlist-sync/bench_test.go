@@ -52,7 +52,7 @@ func BenchmarkSync10k(b *testing.B) {
 		}
 		b.StartTimer()
 		rep, err := Run(ctx, Config{Source: &Gateway{Base: url}, Anchors: []*x509.Certificate{gw.Anchor.Cert},
-			Snapshots: trustlist.NewSnapshots(bucket, 3), Bucket: bucket, Signer: signer, MaxLoss: 0.1})
+			Snapshots: trustlist.NewSnapshots(bucket.Objects(), 3), Bucket: bucket.Objects(), Signer: signer, MaxLoss: 0.1})
 		if err != nil || rep.Accepted != 10_000 || rep.Mirror.Written != 10_000 {
 			b.Fatalf("%+v, %v", rep, err)
 		}
@@ -74,7 +74,7 @@ func BenchmarkSync10kNightly(b *testing.B) {
 	}
 	defer bucket.Close()
 	cfg := Config{Source: &Gateway{Base: url}, Anchors: []*x509.Certificate{gw.Anchor.Cert},
-		Snapshots: trustlist.NewSnapshots(bucket, 3), Bucket: bucket, Signer: signer, MaxLoss: 0.1}
+		Snapshots: trustlist.NewSnapshots(bucket.Objects(), 3), Bucket: bucket.Objects(), Signer: signer, MaxLoss: 0.1}
 	if _, err := Run(ctx, cfg); err != nil {
 		b.Fatal(err)
 	}

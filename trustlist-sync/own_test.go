@@ -5,8 +5,6 @@ import (
 	"testing"
 	"time"
 
-	"gocloud.dev/blob/memblob"
-
 	"github.com/greenpass-dcc/greenpass/internal/fakegateway"
 	"github.com/greenpass-dcc/greenpass/trustlist"
 )
@@ -44,8 +42,7 @@ func TestPublishOwn(t *testing.T) {
 		{name: "the lease is held elsewhere", local: []trustlist.Entry{ours1}, held: true, want: []string{ours2.Thumbprint, upstream.Thumbprint}},
 	}
 	ctx := context.Background()
-	mem := memblob.OpenBucket(nil)
-	defer mem.Close()
+	mem := trustlist.NewMemBucket()
 	snaps := trustlist.NewSnapshots(mem, 3)
 	clock := now
 	for _, st := range steps {

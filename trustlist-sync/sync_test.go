@@ -20,8 +20,6 @@ import (
 	"testing"
 	"time"
 
-	"gocloud.dev/blob/memblob"
-
 	"github.com/greenpass-dcc/greenpass/internal/fakegateway"
 	"github.com/greenpass-dcc/greenpass/trustlist"
 )
@@ -113,8 +111,7 @@ func newFixture(t *testing.T) *fixture {
 	f.bad[CodeCMSSigner]++
 	f.srv = httptest.NewServer(gw)
 	t.Cleanup(f.srv.Close)
-	mem := memblob.OpenBucket(nil)
-	t.Cleanup(func() { mem.Close() })
+	mem := trustlist.NewMemBucket()
 	f.bucket = mem
 	f.snaps = trustlist.NewSnapshots(mem, 3)
 	f.signer, _ = ecdsa.GenerateKey(elliptic.P256(), rand.Reader)

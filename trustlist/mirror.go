@@ -7,12 +7,10 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
+	"io/fs"
 	"strings"
 	"sync/atomic"
 
-	"gocloud.dev/blob"
-	"gocloud.dev/gcerrors"
 	"golang.org/x/sync/errgroup"
 )
 
@@ -37,17 +35,13 @@ type MirrorStats struct {
 func Mirror(ctx context.Context, b Bucket, snap *Snapshot, signer crypto.Signer) (MirrorStats, error) {
 	var st MirrorStats
 	existing := map[string]int64{}
-	it := b.List(&blob.ListOptions{Prefix: mirrorDSCPrefix})
-	for {
-		obj, err := it.Next(ctx)
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			return st, fmt.Errorf("list mirror: %w", err)
-		}
-		if strings.HasSuffix(obj.Key, ".der") {
-			existing[obj.Key] = obj.Size
+	all, err := b.Sizes(ctx, mirrorDSCPrefix)
+	if err != nil {
+		return st, fmt.Errorf("list mirror: %w", err)
+	}
+	for key, size := range all {
+		if strings.HasSuffix(key, ".der") {
+			existing[key] = size
 		}
 	}
 	want := map[string][]byte{}
@@ -70,9 +64,7 @@ func Mirror(ctx context.Context, b Bucket, snap *Snapshot, signer crypto.Signer)
 	// The DER files are checked by size and rewritten on every run, so they
 	// need not be fsync'd one by one where the bucket offers that.
 	write := b.WriteAll
-	if u, ok := b.(interface {
-		WriteAllUnsynced(ctx context.Context, key string, data []byte, opts *blob.WriterOptions) error
-	}); ok {
+	if u, ok := b.(UnsyncedWriter); ok {
 		write = u.WriteAllUnsynced
 	}
 	g, gctx := errgroup.WithContext(ctx)
@@ -84,14 +76,14 @@ func Mirror(ctx context.Context, b Bucket, snap *Snapshot, signer crypto.Signer)
 			continue
 		}
 		g.Go(func() error {
-			if err := write(gctx, key, der, &blob.WriterOptions{ContentType: "application/pkix-cert"}); err != nil {
+			if err := write(gctx, key, der, "application/pkix-cert"); err != nil {
 				return fmt.Errorf("mirror %s: %w", key, err)
 			}
 			written.Add(1)
 			return nil
 		})
 	}
-	err := g.Wait()
+	err = g.Wait()
 	st.Written = int(written.Load())
 	if err != nil {
 		return st, err
@@ -104,17 +96,17 @@ func Mirror(ctx context.Context, b Bucket, snap *Snapshot, signer crypto.Signer)
 	sigLine := []byte(base64.StdEncoding.EncodeToString(sig))
 	// The list before its signature: a reader that has the signature file
 	// has the list it signs.
-	if err := b.WriteAll(ctx, mirrorList, listJSON, &blob.WriterOptions{ContentType: "application/json"}); err != nil {
+	if err := b.WriteAll(ctx, mirrorList, listJSON, "application/json"); err != nil {
 		return st, fmt.Errorf("mirror %s: %w", mirrorList, err)
 	}
-	if err := b.WriteAll(ctx, mirrorListSig, sigLine, &blob.WriterOptions{ContentType: "text/plain"}); err != nil {
+	if err := b.WriteAll(ctx, mirrorListSig, sigLine, "text/plain"); err != nil {
 		return st, fmt.Errorf("mirror %s: %w", mirrorListSig, err)
 	}
 	for key := range existing {
 		if _, ok := want[key]; ok {
 			continue
 		}
-		if err := b.Delete(ctx, key); err != nil && gcerrors.Code(err) != gcerrors.NotFound {
+		if err := b.Delete(ctx, key); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return st, fmt.Errorf("mirror: delete %s: %w", key, err)
 		}
 		st.Deleted++

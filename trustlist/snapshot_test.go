@@ -14,9 +14,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"gocloud.dev/blob"
-	"gocloud.dev/blob/memblob"
 )
 
 // snapEntry makes a consistent snapshot entry for a DER certificate.
@@ -100,8 +97,7 @@ func newKey(t *testing.T) *ecdsa.PrivateKey {
 
 func TestPublishSwapsPointerAndKeepsHistory(t *testing.T) {
 	ctx := context.Background()
-	b := memblob.OpenBucket(nil)
-	defer b.Close()
+	b := NewMemBucket()
 	s := NewSnapshots(b, 2)
 	if _, _, err := s.Current(ctx); !errors.Is(err, ErrNoSnapshot) {
 		t.Fatalf("empty bucket: %v, want ErrNoSnapshot", err)
@@ -143,8 +139,7 @@ func TestPublishSwapsPointerAndKeepsHistory(t *testing.T) {
 // A write of the snapshot that fails leaves the previous snapshot current.
 func TestPublishFailureKeepsLastGood(t *testing.T) {
 	ctx := context.Background()
-	mem := memblob.OpenBucket(nil)
-	defer mem.Close()
+	mem := NewMemBucket()
 	s := NewSnapshots(mem, 3)
 	good, err := s.Publish(ctx, NewSnapshot(nil, time.Now(), "good", []SnapshotEntry{snapEntry(TypeDSC, "DE", selfSigned(t, "DE"))}))
 	if err != nil {
@@ -164,9 +159,9 @@ func TestPublishFailureKeepsLastGood(t *testing.T) {
 		t.Fatalf("watcher: %v", err)
 	}
 	badHash := strings.Repeat("ab", 32)
-	mem.WriteAll(ctx, snapshotKey(badHash), []byte(`{"format":1}`), nil)
+	mem.WriteAll(ctx, snapshotKey(badHash), []byte(`{"format":1}`), "")
 	ptr, _ := json.Marshal(Pointer{Snapshot: badHash, History: []string{badHash}})
-	mem.WriteAll(ctx, pointerKey, ptr, nil)
+	mem.WriteAll(ctx, pointerKey, ptr, "")
 	if _, _, err := s.Current(ctx); err == nil {
 		t.Fatal("a snapshot that does not hash to its name was loaded")
 	}
@@ -176,15 +171,15 @@ func TestPublishFailureKeepsLastGood(t *testing.T) {
 }
 
 type failingBucket struct {
-	*blob.Bucket
+	Bucket
 	failPrefix string
 }
 
-func (f *failingBucket) WriteAll(ctx context.Context, key string, data []byte, opts *blob.WriterOptions) error {
+func (f *failingBucket) WriteAll(ctx context.Context, key string, data []byte, contentType string) error {
 	if strings.HasPrefix(key, f.failPrefix) {
 		return errors.New("disk full")
 	}
-	return f.Bucket.WriteAll(ctx, key, data, opts)
+	return f.Bucket.WriteAll(ctx, key, data, contentType)
 }
 
 // fuzzSigner signs in fuzz targets (made once: key generation per input

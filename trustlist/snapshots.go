@@ -5,22 +5,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"slices"
 	"time"
-
-	"gocloud.dev/blob"
-	"gocloud.dev/gcerrors"
 )
-
-// Bucket is the blob storage snapshots live in (blobstore.Bucket). WriteAll
-// must be atomic — readers see the old or the new blob, never a part — and
-// durable when it returns.
-type Bucket interface {
-	ReadAll(ctx context.Context, key string) ([]byte, error)
-	WriteAll(ctx context.Context, key string, data []byte, opts *blob.WriterOptions) error
-	Delete(ctx context.Context, key string) error
-	List(opts *blob.ListOptions) *blob.ListIterator
-}
 
 // Keys in the bucket.
 const (
@@ -64,7 +52,7 @@ func snapshotKey(hash string) string { return snapshotPrefix + hash + ".json" }
 // publication.
 func (s *Snapshots) Pointer(ctx context.Context) (*Pointer, error) {
 	data, err := s.b.ReadAll(ctx, pointerKey)
-	if gcerrors.Code(err) == gcerrors.NotFound {
+	if errors.Is(err, fs.ErrNotExist) {
 		return nil, ErrNoSnapshot
 	}
 	if err != nil {
@@ -112,7 +100,7 @@ func (s *Snapshots) Publish(ctx context.Context, snap *Snapshot) (string, error)
 	if err != nil && !errors.Is(err, ErrNoSnapshot) {
 		return "", err
 	}
-	if err := s.b.WriteAll(ctx, snapshotKey(hash), data, &blob.WriterOptions{ContentType: "application/json"}); err != nil {
+	if err := s.b.WriteAll(ctx, snapshotKey(hash), data, "application/json"); err != nil {
 		return "", fmt.Errorf("write snapshot %s: %w", short(hash), err)
 	}
 	next := Pointer{Snapshot: hash, IssuedAt: snap.IssuedAt, History: []string{hash}}
@@ -132,14 +120,14 @@ func (s *Snapshots) Publish(ctx context.Context, snap *Snapshot) (string, error)
 	if err != nil {
 		return "", err
 	}
-	if err := s.b.WriteAll(ctx, pointerKey, pdata, &blob.WriterOptions{ContentType: "application/json"}); err != nil {
+	if err := s.b.WriteAll(ctx, pointerKey, pdata, "application/json"); err != nil {
 		return "", fmt.Errorf("swap trust-list pointer: %w", err)
 	}
 	for _, h := range dropped {
 		if slices.Contains(next.History, h) {
 			continue
 		}
-		if err := s.b.Delete(ctx, snapshotKey(h)); err != nil && gcerrors.Code(err) != gcerrors.NotFound {
+		if err := s.b.Delete(ctx, snapshotKey(h)); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return hash, fmt.Errorf("delete old snapshot %s: %w", short(h), err)
 		}
 	}

@@ -12,8 +12,6 @@ import (
 	"sort"
 	"testing"
 	"time"
-
-	"gocloud.dev/blob/memblob"
 )
 
 func testView(t *testing.T) (*View, *Snapshot, []SnapshotEntry, *ecdsa.PrivateKey) {
@@ -147,8 +145,7 @@ func (v *View) signingKeyPublic(t *testing.T) any {
 
 func TestMirror(t *testing.T) {
 	ctx := context.Background()
-	b := memblob.OpenBucket(nil)
-	defer b.Close()
+	b := NewMemBucket()
 	v, snap, dscs, signer := testView(t)
 	st, err := Mirror(ctx, b, snap, signer)
 	if err != nil {

@@ -396,7 +396,7 @@ func startTrustLists(ctx context.Context, cfg *serveConfig, set *keys.Set, engin
 	if cfg.sync != nil {
 		keep = cfg.sync.keep
 	}
-	snaps := trustlist.NewSnapshots(bucket, keep)
+	snaps := trustlist.NewSnapshots(bucket.Objects(), keep)
 	if _, err := trustlistsync.PublishOwn(ctx, trustlistsync.Own{Snapshots: snaps, Lock: storeLock{engine: engine, ttl: time.Minute},
 		Local: local, DefaultValueSets: trustlist.ValueSetEntries(valueset.BuiltinDocuments()), Log: log}); err != nil {
 		return nil, err

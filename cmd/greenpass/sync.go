@@ -338,7 +338,7 @@ func (j *syncJob) run(ctx context.Context) (*trustlistsync.Report, error) {
 	defer cancel()
 	return trustlistsync.Run(ctx, trustlistsync.Config{
 		Source: j.opts.source, Anchors: j.opts.anchors,
-		Snapshots: trustlist.NewSnapshots(j.bucket, j.opts.keep), Bucket: j.bucket, Signer: j.signer.TrustList,
+		Snapshots: trustlist.NewSnapshots(j.bucket.Objects(), j.opts.keep), Bucket: j.bucket.Objects(), Signer: j.signer.TrustList,
 		Local: j.local, Lock: storeLock{engine: j.engine, ttl: j.opts.timeout + time.Minute},
 		Rules: j.opts.rules, DefaultValueSets: trustlist.ValueSetEntries(valueset.BuiltinDocuments()),
 		MaxLoss: j.opts.maxLoss, Force: j.force, DryRun: j.dryRun, Log: j.log, Progress: j.progress,

@@ -80,6 +80,8 @@ func every(ctx context.Context, interval time.Duration, poke <-chan struct{}, f 
 // upstream entries plus local ones (this service's issuers' revocations),
 // re-rendered whenever the set changes.
 type RevocationWatcher struct {
+	// Now stamps each rendered view (time.Now when nil).
+	Now    func() time.Time
 	trust  *Watcher
 	local  func(ctx context.Context) ([]Revocation, error)
 	signer crypto.Signer
@@ -120,7 +122,11 @@ func (r *RevocationWatcher) Refresh(ctx context.Context) error {
 	if cur := r.view.Load(); cur != nil && cur.Fingerprint == RevocationFingerprint(entries) {
 		return nil
 	}
-	v, err := NewRevocationView(entries, time.Now(), r.signer)
+	now := time.Now
+	if r.Now != nil {
+		now = r.Now
+	}
+	v, err := NewRevocationView(entries, now(), r.signer)
 	if err != nil {
 		return err
 	}

@@ -2,8 +2,6 @@ package qrscan
 
 import (
 	"context"
-	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -16,10 +14,8 @@ import (
 func FuzzRead(f *testing.F) {
 	// Small seeds keep each run short: a mutated image that still decodes is
 	// scanned by every pass until the deadline.
-	for _, name := range []string{"small1.5px/BE_png_1.png", "small2px/AT_png_1.png"} {
-		if b, err := os.ReadFile(filepath.Join(testdata.Dir(f, "photos"), name)); err == nil {
-			f.Add(b)
-		}
+	for _, b := range testdata.SmallPhotos(f) {
+		f.Add(b)
 	}
 	f.Add([]byte("\x89PNG\r\n\x1a\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {

@@ -53,10 +53,8 @@ func FuzzVerifyText(f *testing.F) {
 // frame: nothing is trusted, so the answer can only be invalid, with
 // reasons, and never a panic.
 func FuzzVerifyFrame(f *testing.F) {
-	for _, name := range []string{"small1.5px/BE_png_1.png", "small2px/AT_png_1.png"} {
-		if b, err := os.ReadFile(filepath.Join(testdata.Dir(f, "photos"), name)); err == nil {
-			f.Add(b)
-		}
+	for _, b := range testdata.SmallPhotos(f) {
+		f.Add(b)
 	}
 	f.Add([]byte("\x89PNG\r\n\x1a\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {

@@ -32,3 +32,16 @@ func Dir(t testing.TB, sub string) string {
 		}
 	}
 }
+
+// SmallPhotos are two small photos of the corpus: fuzz seeds that still
+// decode as images and keep each run short.
+func SmallPhotos(t testing.TB) [][]byte {
+	t.Helper()
+	var out [][]byte
+	for _, name := range []string{"small1.5px/BE_png_1.png", "small2px/AT_png_1.png"} {
+		if b, err := os.ReadFile(filepath.Join(Dir(t, "photos"), name)); err == nil {
+			out = append(out, b)
+		}
+	}
+	return out
+}

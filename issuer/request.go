@@ -210,18 +210,51 @@ func (v *fieldErrors) one(group string, n int) {
 }
 
 // text checks a free-text field: at most 80 characters, no control
-// characters. required makes an empty value an error.
+// characters, nothing that hides or reorders what a checkpoint shows.
+// required makes an empty value an error.
 func (v *fieldErrors) text(field, s string, required bool) {
 	switch {
 	case s == "" && required:
 		v.add(field, "required")
-	case !utf8.ValidString(s):
+	case !utf8.ValidString(s) || strings.ContainsRune(s, utf8.RuneError):
+		// encoding/json turns invalid UTF-8 into U+FFFD: a name with it
+		// was not what the client meant to sign.
 		v.add(field, "not valid UTF-8")
 	case utf8.RuneCountInString(s) > 80:
 		v.add(field, "longer than 80 characters")
 	case strings.IndexFunc(s, unicode.IsControl) >= 0:
 		v.add(field, "contains control characters")
+	default:
+		if problem := invisible(s); problem != "" {
+			v.add(field, problem)
+		}
 	}
+}
+
+// invisible names the first character of s that a reader of the name
+// would not see as it is: bidi overrides, embeddings and isolates (U+202A–
+// U+202E, U+2066–U+2069, marks such as U+200F), zero-width and other
+// format characters (U+200B, U+2060, U+FEFF, U+00AD), private-use
+// characters. A zero-width (non-)joiner between two letters is kept: it is
+// part of the spelling in Persian and Indic names.
+func invisible(s string) string {
+	runes := []rune(s)
+	for i, r := range runes {
+		switch {
+		case r == 0x200C || r == 0x200D:
+			if i > 0 && i < len(runes)-1 && unicode.IsLetter(runes[i-1]) && unicode.IsLetter(runes[i+1]) {
+				continue
+			}
+			return fmt.Sprintf("contains a zero-width joiner (U+%04X) outside a word", r)
+		case r >= 0x202A && r <= 0x202E, r >= 0x2066 && r <= 0x2069, r == 0x200E, r == 0x200F, r == 0x061C:
+			return fmt.Sprintf("contains a bidi control character (U+%04X) that reorders what is shown", r)
+		case unicode.Is(unicode.Cf, r):
+			return fmt.Sprintf("contains an invisible format character (U+%04X)", r)
+		case unicode.Is(unicode.Co, r):
+			return fmt.Sprintf("contains a private-use character (U+%04X)", r)
+		}
+	}
+	return ""
 }
 
 func (v *fieldErrors) standardName(field, s string) {

@@ -60,6 +60,27 @@ func TestValidate(t *testing.T) {
 		{"untransliterable with fnt", func(r *Request) *Request { r.Name.Family, r.Name.FamilyStandard = "王", "WANG"; return r }, nil},
 		{"long name", func(r *Request) *Request { r.Name.Given = strings.Repeat("ä", 81); return r }, []string{"nam.gn"}},
 		{"control char", func(r *Request) *Request { r.Name.Given = "a\x00b"; return r }, []string{"nam.gn"}},
+		{"replacement char", func(r *Request) *Request { r.Name.Family = "M\uFFFDller"; return r }, []string{"nam.fn"}},
+		{"bidi override", func(r *Request) *Request { r.Name.Family = "Muster\u202Eresum"; return r }, []string{"nam.fn"}},
+		{"bidi isolate", func(r *Request) *Request { r.Name.Given = "\u2067Erika\u2069"; return r }, []string{"nam.gn"}},
+		{"right-to-left mark", func(r *Request) *Request { r.Name.Given = "Erika\u200F"; return r }, []string{"nam.gn"}},
+		{"zero-width space", func(r *Request) *Request { r.Name.Family = "Mus\u200Bter"; return r }, []string{"nam.fn"}},
+		{"soft hyphen", func(r *Request) *Request { r.Name.Family = "Mus\u00ADter"; return r }, []string{"nam.fn"}},
+		{"zero-width joiner alone", func(r *Request) *Request { r.Name.Given = "\u200DErika"; return r }, []string{"nam.gn"}},
+		{"private use", func(r *Request) *Request { r.Name.Given = "Eri\uE000ka"; return r }, []string{"nam.gn"}},
+		{"invisible test name", func(*Request) *Request { r := testRequest(); r.Tests[0].TestName = "PCR\u2060"; return r }, []string{"t[0].nm"}},
+		{"real names", func(r *Request) *Request {
+			r.Name = NameInput{Family: "Łukasiewicz-Ø'Brien", FamilyStandard: "LUKASIEWICZ<O<BRIEN", Given: "Jürgen Groß"}
+			return r
+		}, nil},
+		{"combining marks and CJK", func(r *Request) *Request {
+			r.Name = NameInput{Family: "Nguye\u0302\u0303n 王", FamilyStandard: "NGUYEN<WANG", Given: "D'Arcy"}
+			return r
+		}, nil},
+		{"Persian name with a zero-width non-joiner", func(r *Request) *Request {
+			r.Name = NameInput{Family: "\u0645\u06CC\u200C\u0631\u0632\u0627", FamilyStandard: "MIRZA"}
+			return r
+		}, nil},
 		{"dob partial", func(r *Request) *Request { r.DateOfBirth = "1998-02"; return r }, nil},
 		{"dob format", func(r *Request) *Request { r.DateOfBirth = "26.02.1998"; return r }, []string{"dob"}},
 		{"dob impossible", func(r *Request) *Request { r.DateOfBirth = "1998-02-30"; return r }, []string{"dob"}},
@@ -111,6 +132,20 @@ func TestValidate(t *testing.T) {
 				t.Errorf("message quotes personal data: %v", err)
 			}
 		})
+	}
+}
+
+// Invalid UTF-8 in the body reaches the field check as U+FFFD (the JSON
+// decoder replaces it) and is refused there, naming the field.
+func TestInvalidUTF8NamesTheField(t *testing.T) {
+	body := []byte(strings.Replace(`{"nam":{"fn":"M@ller","gn":"Erika"},"dob":"1964-08-12","v":[{"tg":"840539006","vp":"1119349007","mp":"EU/1/20/1528","ma":"ORG-100030215","dn":1,"sd":2,"dt":"2021-05-29"}]}`, "@", "\xfc\xff", 1))
+	r, err := ParseRequest(body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var se hcert.SchemaError
+	if err := r.Validate(valueset.Builtin(), testNow); !errors.As(err, &se) || len(se) != 1 || se[0].Field != "nam.fn" {
+		t.Fatalf("Validate = %v, want one error on nam.fn", err)
 	}
 }
 

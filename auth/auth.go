@@ -117,10 +117,22 @@ func checkClaims(sub, country string, roles []Role) error {
 // leeway is the clock skew tolerated on exp, nbf and iat.
 const leeway = 30 * time.Second
 
+// DefaultMaxLifetime is the longest an issuer token may live, exp − iat
+// (exp − now without iat): a stolen or forgotten token stops working
+// within it, and an operator's suspension is not the only way out.
+const DefaultMaxLifetime = 30 * 24 * time.Hour
+
+// ErrTooLong: a token lives longer than the maximum lifetime.
+var ErrTooLong = errors.New("token lives longer than allowed")
+
 // Verifier checks tokens against its keys.
 type Verifier struct {
 	keyfunc jwt.Keyfunc
 	parser  *jwt.Parser
+	now     func() time.Time
+	// MaxLifetime refuses tokens that live longer (DefaultMaxLifetime
+	// when zero; negative: no limit).
+	MaxLifetime time.Duration
 }
 
 // NewVerifier checks tokens against pub, the instance's own issuer-token
@@ -134,6 +146,7 @@ func NewVerifier(pub crypto.PublicKey, now func() time.Time) (*Verifier, error) 
 	return &Verifier{
 		keyfunc: func(*jwt.Token) (any, error) { return ec, nil },
 		parser:  newParser([]string{jwt.SigningMethodES256.Alg()}, "", now),
+		now:     now,
 	}, nil
 }
 
@@ -170,5 +183,31 @@ func (v *Verifier) Verify(token string) (*Identity, error) {
 	if err := checkClaims(c.Subject, c.Country, roles); err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrUnauthorized, err)
 	}
+	if err := v.checkLifetime(&c); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrUnauthorized, err)
+	}
 	return &Identity{Subject: c.Subject, Country: c.Country, Name: c.Name, Roles: roles, Expires: c.ExpiresAt.Time}, nil
+}
+
+// checkLifetime refuses a token that lives longer than MaxLifetime (with
+// the leeway): exp − iat, or exp − now for a token without iat.
+func (v *Verifier) checkLifetime(c *claims) error {
+	max := v.MaxLifetime
+	if max == 0 {
+		max = DefaultMaxLifetime
+	}
+	if max < 0 {
+		return nil
+	}
+	from := time.Now()
+	if v.now != nil {
+		from = v.now()
+	}
+	if c.IssuedAt != nil {
+		from = c.IssuedAt.Time
+	}
+	if life := c.ExpiresAt.Sub(from); life > max+leeway {
+		return fmt.Errorf("%w: %s, at most %s", ErrTooLong, life.Round(time.Second), max)
+	}
+	return nil
 }

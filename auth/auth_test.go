@@ -60,7 +60,13 @@ func TestSignAndVerify(t *testing.T) {
 		{"not yet valid", future},
 		{"no subject", forge(jwt.SigningMethodES256, key, without("sub"))},
 		{"bad country", forge(jwt.SigningMethodES256, key, with("country", "Germany"))},
-		{"unknown role", forge(jwt.SigningMethodES256, key, with("roles", []string{"admin"}))},
+		{"unknown role", forge(jwt.SigningMethodES256, key, with("roles", []string{"superuser"}))},
+		{"a hundred years", forge(jwt.SigningMethodES256, key, with("exp", now.AddDate(100, 0, 0).Unix()))},
+		{"31 days without iat", func() string {
+			c := without("iat")
+			c["exp"] = now.Add(31 * 24 * time.Hour).Unix()
+			return forge(jwt.SigningMethodES256, key, c)
+		}()},
 		{"no roles", forge(jwt.SigningMethodES256, key, without("roles"))},
 		{"garbage", "not.a.token"},
 		{"empty", ""},
@@ -72,6 +78,33 @@ func TestSignAndVerify(t *testing.T) {
 				t.Fatalf("Verify = %+v, %v; want ErrUnauthorized", id, err)
 			}
 		})
+	}
+}
+
+// Tokens may live up to the maximum lifetime, measured from iat (from now
+// without one); a verifier may set its own maximum or none.
+func TestMaxLifetime(t *testing.T) {
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	id := Identity{Subject: "p", Country: "DE", Roles: []Role{RoleIssueVaccination}}
+	month, _ := Sign(key, id, DefaultMaxLifetime, now)
+	long, _ := Sign(key, id, 48*time.Hour, now)
+	for _, tc := range []struct {
+		name  string
+		max   time.Duration
+		token string
+		ok    bool
+	}{
+		{"30 days, default", 0, month, true},
+		{"48 h under a 1-day maximum", 24 * time.Hour, long, false},
+		{"48 h under a 2-day maximum", 48 * time.Hour, long, true},
+		{"no maximum", -1, month, true},
+	} {
+		v, _ := NewVerifier(key.Public(), func() time.Time { return now })
+		v.MaxLifetime = tc.max
+		_, err := v.Verify(tc.token)
+		if tc.ok != (err == nil) || err != nil && !errors.Is(err, ErrTooLong) {
+			t.Errorf("%s: %v", tc.name, err)
+		}
 	}
 }
 

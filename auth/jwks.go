@@ -26,6 +26,8 @@ type JWKSOptions struct {
 	Client          *http.Client
 	Log             *slog.Logger
 	Now             func() time.Time
+	// MaxLifetime is Verifier.MaxLifetime for the provider's tokens.
+	MaxLifetime time.Duration
 }
 
 var asymmetric = []string{"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"}
@@ -65,7 +67,7 @@ func NewJWKSVerifier(ctx context.Context, url string, opts JWKSOptions) (*Verifi
 	if err != nil {
 		return nil, fmt.Errorf("auth: JWKS: %w", err)
 	}
-	return &Verifier{keyfunc: kf.Keyfunc, parser: newParser(algs, opts.Issuer, opts.Now)}, nil
+	return &Verifier{keyfunc: kf.Keyfunc, parser: newParser(algs, opts.Issuer, opts.Now), now: opts.Now, MaxLifetime: opts.MaxLifetime}, nil
 }
 
 // Chain tries verifiers in order and returns the first identity; if all

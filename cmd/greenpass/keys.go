@@ -4,6 +4,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"time"
@@ -73,8 +74,16 @@ func runIssuerToken(ctx context.Context, args []string, std stdio) int {
 	name := fs.String("name", "", `issuer name written into certificates ("is"); the server's --issuer-name when empty`)
 	roles := fs.String("roles", "issue:v,issue:t,issue:r", "comma-separated roles: issue:v, issue:t, issue:r, verify (checkpoints)")
 	ttl := fs.Duration("ttl", 12*time.Hour, "how long the token is valid")
+	var maxTTL time.Duration
+	conf := newSettings(fs, os.Getenv, "")
+	conf.Duration(&maxTTL, "max-ttl", "GREENPASS_ISSUER_TOKEN_MAX_TTL", auth.DefaultMaxLifetime, "longest --ttl minted: the server's --issuer-token-max-ttl")
 	if code, ok := parseFlags(fs, args, std.err, "Usage: greenpass keys issuer-token --sub ID [flags]\n\nPrints a bearer token for the local server.\n\nFlags:"); !ok {
 		return code
+	}
+	conf.check(*ttl <= maxTTL, "max-ttl", "--ttl %s is longer than the %s a server accepts", *ttl, maxTTL)
+	if err := conf.err(); err != nil {
+		fmt.Fprintf(std.err, "greenpass keys issuer-token: %v\n", err)
+		return exitUsage
 	}
 	set, err := keys.Load(ctx, filepath.Join(*data, "keys"), *keeper)
 	if err != nil {

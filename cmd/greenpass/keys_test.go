@@ -45,6 +45,21 @@ func TestKeysCommands(t *testing.T) {
 			t.Errorf("%v: exit %d, want 2", args, code)
 		}
 	}
+	// Tokens are minted no longer than a server accepts.
+	for _, tc := range []struct {
+		args []string
+		want string // in the error; "" = minted
+	}{
+		{[]string{"--ttl", "721h"}, "--max-ttl (GREENPASS_ISSUER_TOKEN_MAX_TTL): --ttl 721h0m0s is longer"},
+		{[]string{"--ttl", "720h"}, ""},
+		{[]string{"--ttl", "2000h", "--max-ttl", "2000h"}, ""},
+		{[]string{"--max-ttl", "soon"}, "--max-ttl (GREENPASS_ISSUER_TOKEN_MAX_TTL)"},
+	} {
+		code, _, errText := runCLI(t, nil, append([]string{"keys", "issuer-token", "--data", dir, "--sub", "p"}, tc.args...)...)
+		if tc.want == "" && code != 0 || tc.want != "" && (code != 2 || !strings.Contains(errText, tc.want)) {
+			t.Errorf("%v: exit %d %s", tc.args, code, errText)
+		}
+	}
 	if code, _, errText := runCLI(t, nil, "keys", "--help"); code != 0 || !strings.Contains(errText, "issuer-token") {
 		t.Errorf("keys --help: exit %d %s", code, errText)
 	}

@@ -56,6 +56,7 @@ type serveConfig struct {
 	issuerRate     float64
 	issuerBurst    int
 	jwksURL        string
+	tokenMaxTTL    time.Duration
 	jwksIssuer     string
 	jwksAlgorithms []string
 	// jwksAlgorithmList is --jwks-algorithms as given, comma-separated.
@@ -127,6 +128,7 @@ func (c *serveConfig) bind(s, sync *settings) {
 	s.Duration(&c.schedTarget, "sched-target", "GREENPASS_SCHED_TARGET", 5*time.Millisecond, "CPU wait (Go scheduler latency, 90th percentile) above which fewer issuance requests are admitted at once, between 4 and --max-inflight (0: always --max-inflight)")
 	s.Float(&c.issuerRate, "issuer-rate", "GREENPASS_ISSUER_RATE", 20, "issuance requests per second per issuer (0: unlimited); more get 429")
 	s.Int(&c.issuerBurst, "issuer-burst", "GREENPASS_ISSUER_BURST", 40, "burst allowed above --issuer-rate")
+	s.Duration(&c.tokenMaxTTL, "issuer-token-max-ttl", "GREENPASS_ISSUER_TOKEN_MAX_TTL", auth.DefaultMaxLifetime, "longest lifetime (exp - iat) of an issuer token, ours or the identity provider's; longer ones get 401")
 	s.String(&c.jwksURL, "jwks-url", "GREENPASS_JWKS_URL", "", "identity provider's JWK Set URL; its tokens are accepted besides our own issuer tokens")
 	s.String(&c.jwksIssuer, "jwks-issuer", "GREENPASS_JWKS_ISSUER", "", "required iss of identity-provider tokens (empty: not checked)")
 	s.String(&c.jwksAlgorithmList, "jwks-algorithms", "GREENPASS_JWKS_ALGORITHMS", "RS256,PS256,ES256", "signature algorithms accepted from the identity provider")
@@ -169,7 +171,7 @@ func (c *serveConfig) validate(s, sync *settings) error {
 		"trust-refresh": c.trustRefresh, "transfer-token-ttl": c.transferTokenTTL,
 		"transfer-retention": c.transferRetention, "transfer-grace": c.transferGrace,
 		"checkpoint-scan-budget": c.checkpointBudget, "checkpoint-frame-budget": c.checkpointFrameBudget,
-		"validity-vaccination": c.validityV, "validity-test": c.validityT, "validity-recovery": c.validityR,
+		"issuer-token-max-ttl": c.tokenMaxTTL, "validity-vaccination": c.validityV, "validity-test": c.validityT, "validity-recovery": c.validityR,
 	} {
 		s.check(d > 0, flag, "must be positive")
 	}
@@ -471,10 +473,11 @@ func mountIssuance(ctx context.Context, srv *server.Server, cfg *serveConfig, se
 	if err != nil {
 		return nil, nil, err
 	}
+	own.MaxLifetime = cfg.tokenMaxTTL
 	tokens := auth.Chain{own}
 	if cfg.jwksURL != "" {
 		idp, err := auth.NewJWKSVerifier(ctx, cfg.jwksURL, auth.JWKSOptions{
-			Algorithms: cfg.jwksAlgorithms, Issuer: cfg.jwksIssuer, Log: log})
+			Algorithms: cfg.jwksAlgorithms, Issuer: cfg.jwksIssuer, Log: log, MaxLifetime: cfg.tokenMaxTTL})
 		if err != nil {
 			return nil, nil, err
 		}

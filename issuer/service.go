@@ -33,15 +33,19 @@ var (
 	ErrBadKey = errors.New("invalid idempotency key")
 	// ErrNoTransfer: a transfer was asked for, but this service has none.
 	ErrNoTransfer = errors.New("certificate transfer is not available")
+	// ErrTransferNotTest: only test certificates go to a wallet app by its
+	// test id.
+	ErrTransferNotTest = errors.New("only test certificates can be transferred to a test's app")
 )
 
 // TransferTarget delivers certificates to wallet apps (wallet.Service).
 type TransferTarget interface {
-	// Check says whether the test's app can receive a certificate now.
-	Check(ctx context.Context, testID string) error
+	// Check says whether the issuer may deliver to the test's app now:
+	// its lab announced the test, and the app is waiting.
+	Check(ctx context.Context, issuerID, testID string) error
 	// Deliver stores the signed certificate for the app, encrypted to its
 	// key; the same UVCI again is a no-op.
-	Deliver(ctx context.Context, testID, uvci string, signedCOSE []byte) error
+	Deliver(ctx context.Context, issuerID, testID, uvci string, signedCOSE []byte) error
 }
 
 // DocumentSigner is a DSC's signing key with what issuance needs of its
@@ -264,10 +268,14 @@ func (s *Service) Issue(ctx context.Context, who Issuer, req *Request, idempoten
 	}
 
 	if req.Transfer != nil {
-		// Refused before anything is signed or stored: no app, or it has
-		// its certificate already.
-		if err := s.cfg.Transfers.Check(ctx, req.Transfer.TestID); err != nil {
-			return nil, err
+		// Refused before anything is signed or stored: not a test
+		// certificate, not this issuer's test, no app, or it has its
+		// certificate already.
+		if req.Type() != hcert.TypeTest {
+			return nil, fmt.Errorf("transfer.testId: %w", ErrTransferNotTest)
+		}
+		if err := s.cfg.Transfers.Check(ctx, who.ID, req.Transfer.TestID); err != nil {
+			return nil, fmt.Errorf("transfer.testId: %w", err)
 		}
 	}
 	name := who.Name
@@ -342,7 +350,7 @@ func (s *Service) Issue(ctx context.Context, who Issuer, req *Request, idempoten
 		}
 	}
 	if req.Transfer != nil {
-		if err := s.deliver(ctx, req, uvci, signed); err != nil {
+		if err := s.deliver(ctx, who.ID, req, uvci, signed); err != nil {
 			return nil, err
 		}
 		if err := s.storeAudit(ctx, audit); err != nil {
@@ -353,11 +361,11 @@ func (s *Service) Issue(ctx context.Context, who Issuer, req *Request, idempoten
 }
 
 // deliver hands a certificate issued with a transfer to the wallet side.
-func (s *Service) deliver(ctx context.Context, req *Request, uvci string, signed []byte) error {
+func (s *Service) deliver(ctx context.Context, issuerID string, req *Request, uvci string, signed []byte) error {
 	if req.Transfer == nil {
 		return nil
 	}
-	if err := s.cfg.Transfers.Deliver(ctx, req.Transfer.TestID, uvci, signed); err != nil {
+	if err := s.cfg.Transfers.Deliver(ctx, issuerID, req.Transfer.TestID, uvci, signed); err != nil {
 		return fmt.Errorf("transfer.testId: %w", err)
 	}
 	return nil
@@ -418,7 +426,7 @@ func (s *Service) replay(ctx context.Context, rec idempotencyRecord, reqHash str
 	if req.Transfer != nil && s.cfg.Transfers == nil {
 		return nil, ErrNoTransfer
 	}
-	if err := s.deliver(ctx, req, rec.UVCI, signed); err != nil {
+	if err := s.deliver(ctx, rec.Issuer, req, rec.UVCI, signed); err != nil {
 		return nil, err
 	}
 	if err := s.storeAudit(ctx, auditRecord(rec.Issuer, rec.Country, typ, rec.KID, rec.IssuedAt, rec.ExpiresAt, rec.UVCI, msg)); err != nil {

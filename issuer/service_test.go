@@ -16,6 +16,7 @@ import (
 	"github.com/greenpass-dcc/greenpass/store/bolt"
 	"github.com/greenpass-dcc/greenpass/trustlist"
 	"github.com/greenpass-dcc/greenpass/verifier"
+	"github.com/greenpass-dcc/greenpass/wallet"
 )
 
 var testNow = time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)
@@ -313,5 +314,58 @@ func TestRefusedRequestStoresNothing(t *testing.T) {
 	}
 	if _, err := f.engine.Get(context.Background(), CollIdempotency, idempotencyID(pharmacy.ID, "k")); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("idempotency record after refusal: %v", err)
+	}
+}
+
+// transfers is a TransferTarget that records what it was asked and
+// refuses with err.
+type transfers struct {
+	err                error
+	checked, delivered []string // issuer/testId
+}
+
+func (tr *transfers) Check(_ context.Context, issuerID, testID string) error {
+	tr.checked = append(tr.checked, issuerID+"/"+testID)
+	return tr.err
+}
+
+func (tr *transfers) Deliver(_ context.Context, issuerID, testID, _ string, _ []byte) error {
+	tr.delivered = append(tr.delivered, issuerID+"/"+testID)
+	return tr.err
+}
+
+// A transfer is only for a test certificate, and only where the wallet
+// side says this issuer may deliver: otherwise nothing is signed, stored
+// or delivered.
+func TestTransferRefusals(t *testing.T) {
+	const testID = "3f2a9c1e00000000000000000000000000000000000000000000000000000000"
+	for _, tc := range []struct {
+		name      string
+		req       func() *Request
+		walletErr error
+		want      error
+	}{
+		{"a vaccination certificate", vaccinationRequest, nil, ErrTransferNotTest},
+		{"a test of another issuer", testRequest, wallet.ErrNotYours, wallet.ErrNotYours},
+		{"the issuer's own test", testRequest, nil, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFixture(t)
+			tr := &transfers{err: tc.walletErr}
+			f.svc.cfg.Transfers = tr
+			req := tc.req()
+			req.Transfer = &TransferInput{TestID: testID}
+			_, err := f.svc.Issue(context.Background(), pharmacy, req, "k")
+			if !errors.Is(err, tc.want) {
+				t.Fatalf("Issue: %v, want %v", err, tc.want)
+			}
+			audits, _ := f.engine.List(context.Background(), CollCertificates, "", 10)
+			if tc.want != nil && (len(audits) != 0 || len(tr.delivered) != 0) {
+				t.Fatalf("refused, yet %d audit records and deliveries %v", len(audits), tr.delivered)
+			}
+			if tc.want == nil && (len(audits) != 1 || len(tr.delivered) != 1 || tr.delivered[0] != pharmacy.ID+"/"+testID) {
+				t.Fatalf("issued: %d audit records, deliveries %v", len(audits), tr.delivered)
+			}
+		})
 	}
 }

@@ -38,6 +38,7 @@ var errorTable = []errorRule{
 		message: "Idempotency-Key must be 1 to 255 printable ASCII characters"},
 	{err: issuer.ErrNoTransfer, status: http.StatusBadRequest, code: "TRANSFER_UNAVAILABLE",
 		message: "this server does not transfer certificates to apps"},
+	{err: issuer.ErrTransferNotTest, status: http.StatusForbidden, code: "TRANSFER_NOT_A_TEST"},
 	{err: issuer.ErrNotFound, status: http.StatusNotFound, code: "CERTIFICATE_NOT_FOUND",
 		message: "no certificate of yours has this UVCI"},
 	{err: issuer.ErrNoSigner, status: http.StatusServiceUnavailable, code: "NO_SIGNER",
@@ -53,6 +54,8 @@ var errorTable = []errorRule{
 	{err: wallet.ErrNotAllowed, status: http.StatusForbidden, code: "RESULT_NOT_ALLOWED"},
 	{err: wallet.ErrLabQuota, status: http.StatusForbidden, code: "LAB_QUOTA"},
 	{err: wallet.ErrLabTaken, status: http.StatusForbidden, code: "LAB_TAKEN"},
+	{err: wallet.ErrNotYours, status: http.StatusForbidden, code: "TEST_NOT_YOURS"},
+	{err: wallet.ErrAlreadyRegistered, status: http.StatusBadRequest, code: "TEST_ALREADY_REGISTERED"},
 	{err: wallet.ErrGone, status: http.StatusGone, code: "GONE"},
 	// The client went away or its deadline passed.
 	{err: context.Canceled, status: http.StatusServiceUnavailable, code: "CANCELLED", message: "request cancelled"},

@@ -31,6 +31,12 @@ var (
 	ErrAlreadyStored = errors.New("a certificate was already stored for this test")    // 409
 	ErrLabTaken      = errors.New("the lab id belongs to another partner")             // 409 on claim, 403 elsewhere
 	ErrLabQuota      = errors.New("this partner has claimed the most lab ids allowed") // 403
+	// ErrNotYours: the test was not announced by this issuer's lab (or
+	// not at all: a stranger learns nothing about unknown tests).
+	ErrNotYours = errors.New("this test was not announced by your lab") // 403
+	// ErrAlreadyRegistered: the test has its registration token; it is
+	// given once, to the app that asked first.
+	ErrAlreadyRegistered = errors.New("this test is already registered") // 400
 )
 
 // Test results a lab may announce (the CWA test-result server's codes).
@@ -271,7 +277,11 @@ func (s *Service) RegistrationToken(ctx context.Context, testID string) (token s
 		if fresh != "" {
 			return fresh, true, s.indexToken(ctx, fresh, id, cur.CreatedAt.Add(s.cfg.TokenTTL))
 		}
-		return cur.Token, false, nil
+		// The token is given once: whoever else knows the test id (a lab
+		// sees it in its search) must not get it, or it could start the
+		// pickup grace or spend the app's poll allowance. The CWA
+		// verification server answers a repeat with 400 as well.
+		return "", false, ErrAlreadyRegistered
 	}
 }
 
@@ -390,15 +400,9 @@ func (s *Service) Pickup(ctx context.Context, token string) (dek, dcc []byte, er
 // Check says whether a certificate can be delivered to the test's app: a
 // key is registered and nothing was stored yet. The issuer asks before it
 // signs, so a refused transfer leaves nothing behind.
-func (s *Service) Check(ctx context.Context, testID string) error {
-	id, err := TestID(testID)
-	if err != nil {
-		return err
-	}
-	reg, _, err := s.regs.Get(ctx, id)
+func (s *Service) Check(ctx context.Context, issuerID, testID string) error {
+	_, reg, err := s.owned(ctx, issuerID, testID)
 	switch {
-	case errors.Is(err, store.ErrNotFound):
-		return ErrNoKey
 	case err != nil:
 		return err
 	case reg.PublicKey == "":
@@ -409,20 +413,35 @@ func (s *Service) Check(ctx context.Context, testID string) error {
 	return nil
 }
 
-// Deliver stores a signed certificate for the test's app, encrypted to its
-// key (our own issuers' direct path). Delivering the same UVCI again is a
-// no-op, so an idempotent retry of the issuance succeeds.
-func (s *Service) Deliver(ctx context.Context, testID, uvci string, signedCOSE []byte) error {
+// owned reads the test's registration for the issuer whose lab announced
+// it (AnnounceResults); ErrNotYours for anyone else, and for a test no lab
+// announced, so that a stranger cannot tell one from the other.
+func (s *Service) owned(ctx context.Context, issuerID, testID string) (string, registration, error) {
 	id, err := TestID(testID)
 	if err != nil {
-		return err
+		return "", registration{}, err
 	}
 	reg, _, err := s.regs.Get(ctx, id)
-	if errors.Is(err, store.ErrNotFound) || err == nil && reg.PublicKey == "" {
-		return ErrNoKey
+	switch {
+	case errors.Is(err, store.ErrNotFound) || err == nil && (reg.Partner == "" || reg.Partner != issuerID):
+		return "", registration{}, ErrNotYours
+	case err != nil:
+		return "", registration{}, err
 	}
+	return id, reg, nil
+}
+
+// Deliver stores a signed certificate for the test's app, encrypted to its
+// key (our own issuers' direct path). Only the issuer whose lab announced
+// the test may deliver (ErrNotYours otherwise). Delivering the same UVCI again is a
+// no-op, so an idempotent retry of the issuance succeeds.
+func (s *Service) Deliver(ctx context.Context, issuerID, testID, uvci string, signedCOSE []byte) error {
+	id, reg, err := s.owned(ctx, issuerID, testID)
 	if err != nil {
 		return err
+	}
+	if reg.PublicKey == "" {
+		return ErrNoKey
 	}
 	device, err := ParseDeviceKey(reg.PublicKey)
 	if err != nil {

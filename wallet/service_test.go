@@ -156,19 +156,29 @@ func TestDirectTransferLifecycle(t *testing.T) {
 		ctx := context.Background()
 		sig := newSigner(t)
 		svc := newService(e, c, sig)
-		testID := hashHex(newTestGUID())
+		guid := newTestGUID()
+		testID := hashHex(guid)
+		pharmacy := Partner{ID: "apotheke-1", Country: "DE"}
 
 		token, created, err := svc.RegistrationToken(ctx, testID)
 		if err != nil || !created || !tokenPattern.MatchString(token) {
 			t.Fatalf("token %q, created %v, %v", token, created, err)
 		}
-		if again, created, err := svc.RegistrationToken(ctx, testID); err != nil || created || again != token {
-			t.Fatalf("same key again: %q, created %v, %v; want the same token", again, created, err)
+		// The token is given once: whoever else knows the test id gets none.
+		if again, created, err := svc.RegistrationToken(ctx, testID); !errors.Is(err, ErrAlreadyRegistered) || created || again != "" {
+			t.Fatalf("same key again: %q, created %v, %v; want ErrAlreadyRegistered and no token", again, created, err)
 		}
 		if _, _, err := svc.Pickup(ctx, token); !errors.Is(err, ErrNoKey) {
 			t.Fatalf("pickup before the key: %v", err)
 		}
-		if err := svc.Check(ctx, testID); !errors.Is(err, ErrNoKey) {
+		// Nobody's lab announced the test yet: no issuer may deliver.
+		if err := svc.Check(ctx, pharmacy.ID, testID); !errors.Is(err, ErrNotYours) {
+			t.Fatalf("Check before the announcement: %v", err)
+		}
+		if err := svc.AnnounceResults(ctx, pharmacy, "LAB1", []TestResult{{ID: guid, Result: ResultQuickNegative}}); err != nil {
+			t.Fatal(err)
+		}
+		if err := svc.Check(ctx, pharmacy.ID, testID); !errors.Is(err, ErrNoKey) {
 			t.Fatalf("Check before the key: %v", err)
 		}
 		if created, err := svc.RegisterKey(ctx, token, deviceKeyB64); err != nil || !created {
@@ -189,19 +199,29 @@ func TestDirectTransferLifecycle(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := svc.Check(ctx, testID); err != nil {
+		if err := svc.Check(ctx, pharmacy.ID, testID); err != nil {
 			t.Fatalf("Check: %v", err)
 		}
-		if err := svc.Deliver(ctx, testID, "URN:UVCI:01:DE:X/1", cose); err != nil {
+		// Another issuer cannot push into this app, and cannot tell this
+		// test from one that does not exist.
+		for _, id := range []string{testID, hashHex(newTestGUID())} {
+			if err := svc.Check(ctx, "stranger", id); !errors.Is(err, ErrNotYours) {
+				t.Fatalf("Check by a stranger: %v", err)
+			}
+			if err := svc.Deliver(ctx, "stranger", id, "URN:UVCI:01:DE:S/1", cose); !errors.Is(err, ErrNotYours) {
+				t.Fatalf("Deliver by a stranger: %v", err)
+			}
+		}
+		if err := svc.Deliver(ctx, pharmacy.ID, testID, "URN:UVCI:01:DE:X/1", cose); err != nil {
 			t.Fatalf("Deliver: %v", err)
 		}
-		if err := svc.Deliver(ctx, testID, "URN:UVCI:01:DE:X/1", cose); err != nil {
+		if err := svc.Deliver(ctx, pharmacy.ID, testID, "URN:UVCI:01:DE:X/1", cose); err != nil {
 			t.Fatalf("Deliver again (a retry): %v", err)
 		}
-		if err := svc.Deliver(ctx, testID, "URN:UVCI:01:DE:X/2", cose); !errors.Is(err, ErrAlreadyStored) {
+		if err := svc.Deliver(ctx, pharmacy.ID, testID, "URN:UVCI:01:DE:X/2", cose); !errors.Is(err, ErrAlreadyStored) {
 			t.Fatalf("a second certificate: %v", err)
 		}
-		if err := svc.Check(ctx, testID); !errors.Is(err, ErrAlreadyStored) {
+		if err := svc.Check(ctx, pharmacy.ID, testID); !errors.Is(err, ErrAlreadyStored) {
 			t.Fatalf("Check after delivery: %v", err)
 		}
 		dek, dcc, err := svc.Pickup(ctx, token)
@@ -238,16 +258,20 @@ func TestRetention(t *testing.T) {
 		svc := newService(e, c, sig)
 		deliver := func() (string, string) {
 			t.Helper()
-			testID := hashHex(newTestGUID())
+			guid := newTestGUID()
+			testID := hashHex(guid)
 			token, _, err := svc.RegistrationToken(ctx, testID)
 			if err != nil {
+				t.Fatal(err)
+			}
+			if err := svc.AnnounceResults(ctx, Partner{ID: "apotheke-1", Country: "DE"}, "LAB1", []TestResult{{ID: guid, Result: ResultQuickNegative}}); err != nil {
 				t.Fatal(err)
 			}
 			if _, err := svc.RegisterKey(ctx, token, deviceKeyB64); err != nil {
 				t.Fatal(err)
 			}
 			cose, _ := hcert.SignCWT(rand.Reader, sig.key, sig.kid, testCWT(t, "U", c.Now()))
-			if err := svc.Deliver(ctx, testID, "U", cose); err != nil {
+			if err := svc.Deliver(ctx, "apotheke-1", testID, "U", cose); err != nil {
 				t.Fatal(err)
 			}
 			return testID, token

@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -68,14 +69,21 @@ func defaultWalletDir() string {
 	return ".greenpass-wallet"
 }
 
+// guidPattern is a GUID as a receipt's QR code carries it.
+var guidPattern = regexp.MustCompile(`^[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}$`)
+
 // testIDFrom accepts the test id (64 hex) or the GUID of the receipt,
-// which it hashes as the app does.
-func testIDFrom(s string) string {
+// which it hashes as the app does; anything else is a typo, refused
+// rather than hashed into a test no lab will ever announce.
+func testIDFrom(s string) (string, error) {
 	if id, err := wallet.TestID(s); err == nil {
-		return id
+		return id, nil
+	}
+	if !guidPattern.MatchString(s) {
+		return "", errors.New("--test-id: neither a GUID (8-4-4-4-12 hexadecimal digits) nor a test id (64 hexadecimal digits)")
 	}
 	sum := sha256.Sum256([]byte(s))
-	return hex.EncodeToString(sum[:])
+	return hex.EncodeToString(sum[:]), nil
 }
 
 func walletRegister(ctx context.Context, args []string, std stdio) int {
@@ -91,12 +99,22 @@ func walletRegister(ctx context.Context, args []string, std stdio) int {
 		fmt.Fprintln(std.err, "greenpass wallet register: --server and --test-id are required")
 		return exitUsage
 	}
+	id, err := testIDFrom(*testID)
+	if err != nil {
+		fmt.Fprintf(std.err, "greenpass wallet register: %v\n", err)
+		return exitUsage
+	}
 	d, err := wallet.OpenDir(*dir)
 	if err != nil {
 		fmt.Fprintf(std.err, "greenpass wallet: %v\n", err)
 		return exitUsage
 	}
 	key, err := d.DeviceKey()
+	if err != nil {
+		fmt.Fprintf(std.err, "greenpass wallet: %v\n", err)
+		return exitUsage
+	}
+	st, err := d.Load()
 	if err != nil {
 		fmt.Fprintf(std.err, "greenpass wallet: %v\n", err)
 		return exitUsage
@@ -114,23 +132,24 @@ func walletRegister(ctx context.Context, args []string, std stdio) int {
 		fmt.Fprintf(std.err, "greenpass wallet register: trust-list key: %v\n", err)
 		return exitUsage
 	}
-	id := testIDFrom(*testID)
-	token, err := c.RegistrationToken(ctx, id)
+	// The server gives a test's token once: a wallet that registered
+	// before uses the token it holds (registering its key again is a
+	// no-op on the server).
+	token, found := "", false
+	for _, r := range st.Registrations {
+		if r.TestID == id && r.Server == strings.TrimRight(*server, "/") {
+			token, found = r.Token, true
+		}
+	}
+	if !found {
+		token, err = c.RegistrationToken(ctx, id)
+	}
 	if err == nil {
 		err = c.RegisterKey(ctx, token, &key.PublicKey)
 	}
 	if err != nil {
 		fmt.Fprintf(std.err, "greenpass wallet register: %v\n", err)
 		return exitInvalid
-	}
-	st, err := d.Load()
-	if err != nil {
-		fmt.Fprintf(std.err, "greenpass wallet: %v\n", err)
-		return exitUsage
-	}
-	found := false
-	for _, r := range st.Registrations {
-		found = found || r.Token == token
 	}
 	if !found {
 		st.Registrations = append(st.Registrations, wallet.Registration{Server: strings.TrimRight(*server, "/"), TestID: id,

@@ -64,20 +64,55 @@ func TestWalletDirectTransfer(t *testing.T) {
 	addr, _ := startServe(t, "--data", dir)
 	base := "http://" + addr
 	token := issuerToken(t, dir, "--roles", "issue:t")
+	stranger := issuerToken(t, dir, "--sub", "apotheke-fremd", "--roles", "issue:t,issue:v")
 	walletDir := filepath.Join(dir, "wallet")
-	guid := "3f2a9c1e-guid-on-the-receipt"
+	guid := "3f2a9c1e-5b7d-4e8f-9a0b-1c2d3e4f5a6b"
 	sum := sha256.Sum256([]byte(guid))
 	testID := hex.EncodeToString(sum[:])
-
-	// No app registered yet: the transfer is refused, nothing issued.
-	req, _ := http.NewRequest("POST", base+"/api/v1/certificates", strings.NewReader(testRequest(testID)))
-	req.Header.Set("Authorization", "Bearer "+token)
-	if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode != http.StatusNotFound {
-		t.Fatalf("transfer before registration: %v %v", resp.StatusCode, err)
+	issueStatus := func(tok, body string) int {
+		t.Helper()
+		req, _ := http.NewRequest("POST", base+"/api/v1/certificates", strings.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+tok)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
 	}
 
+	// The test is not this pharmacy's until its lab announces the result:
+	// the transfer is refused, nothing issued.
+	if status := issueStatus(token, testRequest(testID)); status != http.StatusForbidden {
+		t.Fatalf("transfer before the announcement: %d", status)
+	}
+	if status, body := postJSON(t, "POST", base+"/api/v1/quicktest/results", token, map[string]any{
+		"labId": "LAB1", "testResults": []map[string]any{{"id": guid, "sc": time.Now().Unix(), "result": 6}}}); status != http.StatusNoContent {
+		t.Fatalf("results: %d %s", status, body)
+	}
+	// No app registered yet.
+	if status := issueStatus(token, testRequest(testID)); status != http.StatusNotFound {
+		t.Fatalf("transfer before registration: %d", status)
+	}
+	if code, _, errText := runCLI(t, nil, "wallet", "register", "--dir", walletDir, "--server", base, "--test-id", "notaguid"); code != exitUsage || !strings.Contains(errText, "neither a GUID") {
+		t.Fatalf("register with a typo: exit %d %s", code, errText)
+	}
 	if code, out, errText := runCLI(t, nil, "wallet", "register", "--dir", walletDir, "--server", base, "--test-id", guid); code != 0 {
 		t.Fatalf("register: exit %d\n%s%s", code, out, errText)
+	}
+	// Whoever else knows the test id gets no token.
+	if status, body := postJSON(t, "POST", base+"/version/v1/registrationToken", "", map[string]string{"key": testID, "keyType": "GUID"}); status != http.StatusBadRequest ||
+		!strings.Contains(string(body), "TEST_ALREADY_REGISTERED") || strings.Contains(string(body), "registrationToken") {
+		t.Fatalf("a second registration: %d %s", status, body)
+	}
+	// Another pharmacy cannot push a certificate into this app, nor can a
+	// vaccination certificate go there; nothing is issued either way.
+	if status := issueStatus(stranger, testRequest(testID)); status != http.StatusForbidden {
+		t.Fatalf("transfer by another pharmacy: %d", status)
+	}
+	vaccination := strings.TrimSuffix(vaccinationRequest, "}") + fmt.Sprintf(`,"transfer":{"testId":%q}}`, testID)
+	if status := issueStatus(stranger, vaccination); status != http.StatusForbidden {
+		t.Fatalf("a vaccination certificate into a test's app: %d", status)
 	}
 	info, err := os.Stat(filepath.Join(walletDir, "device.key"))
 	if err != nil || info.Mode().Perm() != 0o600 {
@@ -96,10 +131,8 @@ func TestWalletDirectTransfer(t *testing.T) {
 		t.Fatal(err)
 	}
 	// A second certificate for the same test is refused.
-	req, _ = http.NewRequest("POST", base+"/api/v1/certificates", strings.NewReader(testRequest(testID)))
-	req.Header.Set("Authorization", "Bearer "+token)
-	if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode != http.StatusConflict {
-		t.Fatalf("second transfer: %v %v", resp.StatusCode, err)
+	if status := issueStatus(token, testRequest(testID)); status != http.StatusConflict {
+		t.Fatalf("second transfer: %d", status)
 	}
 
 	code, out, errText := runCLI(t, nil, "wallet", "fetch", "--dir", walletDir)
@@ -230,7 +263,7 @@ func TestLabTransferOverHTTP(t *testing.T) {
 	}{
 		{"/version/v1/registrationToken", map[string]string{"key": "nothex", "keyType": "GUID"}, 400},
 		{"/version/v1/registrationToken", map[string]string{"key": testID, "keyType": "TELETAN"}, 400},
-		{"/version/v1/registrationToken", map[string]string{"key": testID, "keyType": "GUID"}, 201},
+		{"/version/v1/registrationToken", map[string]string{"key": testID, "keyType": "GUID"}, 400}, // given once
 		{"/version/v1/publicKey", map[string]string{"registrationToken": token, "publicKey": keys[0].PublicKey}, 200},
 		{"/version/v1/publicKey", map[string]string{"registrationToken": token, "publicKey": "bm90IGEga2V5"}, 400},
 		{"/version/v1/publicKey", map[string]string{"registrationToken": "00000000-0000-4000-8000-000000000000", "publicKey": keys[0].PublicKey}, 404},

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"strconv"
+	"time"
 
 	"github.com/labstack/echo/v4"
 	"github.com/prometheus/client_golang/prometheus"
@@ -21,7 +22,7 @@ import (
 type TransferService interface {
 	RegistrationToken(ctx context.Context, testID string) (string, bool, error)
 	RegisterKey(ctx context.Context, token, publicKey string) (bool, error)
-	Pickup(ctx context.Context, token string) (dek, dcc []byte, err error)
+	Pickup(ctx context.Context, token string, admit func() error) (dek, dcc []byte, err error)
 	ClaimLab(ctx context.Context, p wallet.Partner, labID string) (int, error)
 	AnnounceResults(ctx context.Context, p wallet.Partner, labID string, results []wallet.TestResult) error
 	SearchLab(ctx context.Context, p wallet.Partner, labID string) ([]wallet.PendingKey, error)
@@ -150,6 +151,9 @@ func (h *transferHandler) publicKey(c echo.Context) error {
 	return c.NoContent(http.StatusCreated)
 }
 
+// errPollLimit is the pickup's poll limit refusing, answered 429 here.
+var errPollLimit = errors.New("poll limit")
+
 func (h *transferHandler) pickup(c echo.Context) error {
 	var req struct {
 		RegistrationToken string `json:"registrationToken"`
@@ -157,12 +161,23 @@ func (h *transferHandler) pickup(c echo.Context) error {
 	if err := decode(c, &req); err != nil {
 		return err
 	}
-	if ok, wait, _ := h.cfg.Polls.Allow(req.RegistrationToken); !ok {
+	// The poll limit counts only tokens that exist (the service asks once
+	// the token resolves): random tokens cannot crowd a real one out of
+	// the limiter's table.
+	var wait time.Duration
+	dek, dcc, err := h.cfg.Service.Pickup(c.Request().Context(), req.RegistrationToken, func() error {
+		ok, w, _ := h.cfg.Polls.Allow(req.RegistrationToken)
+		if !ok {
+			wait = w
+			return errPollLimit
+		}
+		return nil
+	})
+	if errors.Is(err, errPollLimit) {
 		h.refused.Inc()
 		c.Response().Header().Set("Retry-After", retryAfter(wait))
 		return echo.NewHTTPError(http.StatusTooManyRequests, "polling too often for this token; retry after the Retry-After seconds")
 	}
-	dek, dcc, err := h.cfg.Service.Pickup(c.Request().Context(), req.RegistrationToken)
 	if errors.Is(err, wallet.ErrPending) {
 		c.Response().Header().Set("Retry-After", strconv.Itoa(h.cfg.RetryAfter))
 		return c.NoContent(http.StatusAccepted)

@@ -4,10 +4,12 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/greenpass-dcc/greenpass/admission"
 	"github.com/greenpass-dcc/greenpass/store/bolt"
@@ -25,7 +27,10 @@ func TestPickupStatusesAndPollLimit(t *testing.T) {
 	defer e.Close()
 	svc := wallet.NewService(wallet.Config{}, e)
 	s := newTestServer(t, nil)
-	s.MountTransfer(Transfer{Service: svc, Polls: admission.NewRates(1, 2, 0, nil)})
+	// A frozen clock: the allowance does not refill during the test, and a
+	// table of 4 tokens shows that unknown tokens take no place in it.
+	frozen := func() time.Time { return time.Date(2026, 12, 1, 8, 0, 0, 0, time.UTC) }
+	s.MountTransfer(Transfer{Service: svc, Polls: admission.NewRates(1, 2, 4, frozen)})
 	h := s.Handler()
 	sum := sha256.Sum256([]byte("guid"))
 	tok, _, err := svc.RegistrationToken(context.Background(), hex.EncodeToString(sum[:]))
@@ -49,6 +54,21 @@ func TestPickupStatusesAndPollLimit(t *testing.T) {
 	}
 	if rec := pick(); rec.Code != http.StatusTooManyRequests || rec.Header().Get("Retry-After") == "" {
 		t.Fatalf("third poll within a second: %d %v", rec.Code, rec.Header())
+	}
+	// An attacker floods the pickup with random tokens: each is unknown,
+	// and the real token stays limited (the limiter's table would have
+	// dropped it to make room).
+	for i := range 100 {
+		fake := fmt.Sprintf("%08x-0000-4000-8000-000000000000", i)
+		req := httptest.NewRequest("POST", "/version/v1/dcc", strings.NewReader(`{"registrationToken":"`+fake+`"}`))
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		if rec.Code != http.StatusNotFound {
+			t.Fatalf("random token: %d", rec.Code)
+		}
+	}
+	if rec := pick(); rec.Code != http.StatusTooManyRequests {
+		t.Fatalf("after the flood: %d, want the real token still limited", rec.Code)
 	}
 	if rec := do(t, h, "GET", "/version/v1/nothing", nil); rec.Code != http.StatusNotFound {
 		t.Fatalf("unmatched path: %d", rec.Code)

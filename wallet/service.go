@@ -356,8 +356,11 @@ func (s *Service) markPending(ctx context.Context, reg registration, testID stri
 
 // Pickup is the app's POST /version/v1/dcc: the envelope when it is there,
 // ErrPending before (202), ErrGone after it was deleted (410),
-// ErrUnknownToken / ErrNoKey (404).
-func (s *Service) Pickup(ctx context.Context, token string) (dek, dcc []byte, err error) {
+// ErrUnknownToken / ErrNoKey (404). admit (may be nil) is asked once the
+// token is known to exist and may refuse the poll with its error: a poll
+// limit that counted unknown tokens could be flushed by a flood of
+// random ones.
+func (s *Service) Pickup(ctx context.Context, token string, admit func() error) (dek, dcc []byte, err error) {
 	testID, err := s.testOf(ctx, token)
 	if err != nil {
 		return nil, nil, err
@@ -368,6 +371,11 @@ func (s *Service) Pickup(ctx context.Context, token string) (dek, dcc []byte, er
 	}
 	if err != nil {
 		return nil, nil, err
+	}
+	if admit != nil {
+		if err := admit(); err != nil {
+			return nil, nil, err
+		}
 	}
 	if reg.PublicKey == "" {
 		return nil, nil, ErrNoKey

@@ -168,7 +168,7 @@ func TestDirectTransferLifecycle(t *testing.T) {
 		if again, created, err := svc.RegistrationToken(ctx, testID); !errors.Is(err, ErrAlreadyRegistered) || created || again != "" {
 			t.Fatalf("same key again: %q, created %v, %v; want ErrAlreadyRegistered and no token", again, created, err)
 		}
-		if _, _, err := svc.Pickup(ctx, token); !errors.Is(err, ErrNoKey) {
+		if _, _, err := svc.Pickup(ctx, token, nil); !errors.Is(err, ErrNoKey) {
 			t.Fatalf("pickup before the key: %v", err)
 		}
 		// Nobody's lab announced the test yet: no issuer may deliver.
@@ -190,7 +190,7 @@ func TestDirectTransferLifecycle(t *testing.T) {
 		if _, err := svc.RegisterKey(ctx, token, otherKeyB64); !errors.Is(err, ErrKeyConflict) {
 			t.Fatalf("other key: %v", err)
 		}
-		if _, _, err := svc.Pickup(ctx, token); !errors.Is(err, ErrPending) {
+		if _, _, err := svc.Pickup(ctx, token, nil); !errors.Is(err, ErrPending) {
 			t.Fatalf("pickup before delivery: %v", err)
 		}
 
@@ -224,7 +224,7 @@ func TestDirectTransferLifecycle(t *testing.T) {
 		if err := svc.Check(ctx, pharmacy.ID, testID); !errors.Is(err, ErrAlreadyStored) {
 			t.Fatalf("Check after delivery: %v", err)
 		}
-		dek, dcc, err := svc.Pickup(ctx, token)
+		dek, dcc, err := svc.Pickup(ctx, token, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -239,10 +239,10 @@ func TestDirectTransferLifecycle(t *testing.T) {
 		if r := sig.verify(t, hc1, now); !r.Valid {
 			t.Fatalf("picked-up certificate invalid: %+v", r.Reasons)
 		}
-		if _, _, err := svc.Pickup(ctx, "00000000-0000-4000-8000-000000000000"); !errors.Is(err, ErrUnknownToken) {
+		if _, _, err := svc.Pickup(ctx, "00000000-0000-4000-8000-000000000000", nil); !errors.Is(err, ErrUnknownToken) {
 			t.Fatalf("unknown token: %v", err)
 		}
-		if _, _, err := svc.Pickup(ctx, "not-a-token"); !errors.Is(err, ErrBadRequest) {
+		if _, _, err := svc.Pickup(ctx, "not-a-token", nil); !errors.Is(err, ErrBadRequest) {
 			t.Fatalf("malformed token: %v", err)
 		}
 	})
@@ -278,22 +278,22 @@ func TestRetention(t *testing.T) {
 		}
 		picked, pickedToken := deliver()
 		_, unpicked := deliver()
-		if _, _, err := svc.Pickup(ctx, pickedToken); err != nil {
+		if _, _, err := svc.Pickup(ctx, pickedToken, nil); err != nil {
 			t.Fatal(err)
 		}
 		c.Advance(30 * time.Minute)
-		if _, _, err := svc.Pickup(ctx, pickedToken); err != nil {
+		if _, _, err := svc.Pickup(ctx, pickedToken, nil); err != nil {
 			t.Fatalf("within the grace period: %v", err)
 		}
 		c.Advance(31 * time.Minute)
-		if _, _, err := svc.Pickup(ctx, pickedToken); !errors.Is(err, ErrGone) {
+		if _, _, err := svc.Pickup(ctx, pickedToken, nil); !errors.Is(err, ErrGone) {
 			t.Fatalf("after pickup and grace: %v, want ErrGone", err)
 		}
-		if _, _, err := svc.Pickup(ctx, unpicked); err != nil {
+		if _, _, err := svc.Pickup(ctx, unpicked, nil); err != nil {
 			t.Fatalf("unpicked, day 0: %v", err)
 		}
 		c.Advance(4 * 24 * time.Hour)
-		if _, _, err := svc.Pickup(ctx, unpicked); !errors.Is(err, ErrGone) {
+		if _, _, err := svc.Pickup(ctx, unpicked, nil); !errors.Is(err, ErrGone) {
 			t.Fatalf("after 4 days: %v, want ErrGone", err)
 		}
 		if n, err := e.Sweep(ctx, CollEnvelopes); err != nil || n != 2 {
@@ -303,7 +303,7 @@ func TestRetention(t *testing.T) {
 			t.Fatalf("envelope still stored: %v", err)
 		}
 		c.Advance(17 * 24 * time.Hour) // 21 days after registration
-		if _, _, err := svc.Pickup(ctx, pickedToken); !errors.Is(err, ErrUnknownToken) {
+		if _, _, err := svc.Pickup(ctx, pickedToken, nil); !errors.Is(err, ErrUnknownToken) {
 			t.Fatalf("after 21 days: %v, want ErrUnknownToken", err)
 		}
 		for _, coll := range []string{CollTransfers, CollTransferTokens} {
@@ -382,7 +382,7 @@ func TestLabFlow(t *testing.T) {
 		if keys, _ := svc.SearchLab(ctx, lab, "LAB1"); len(keys) != 0 {
 			t.Fatalf("served test still listed: %+v", keys)
 		}
-		dek, dcc, err := svc.Pickup(ctx, token)
+		dek, dcc, err := svc.Pickup(ctx, token, nil)
 		if err != nil {
 			t.Fatal(err)
 		}

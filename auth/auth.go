@@ -24,16 +24,18 @@ const Audience = "greenpass"
 // Role is a permission.
 type Role string
 
-// Roles: one per certificate type an issuer may issue, and verify for
-// checkpoints when the checkpoint API is not open.
+// Roles: one per certificate type an issuer may issue, verify for
+// checkpoints when the checkpoint API is not open, and admin for the
+// operator who suspends issuers and revokes what they issued.
 const (
 	RoleIssueVaccination Role = "issue:v"
 	RoleIssueTest        Role = "issue:t"
 	RoleIssueRecovery    Role = "issue:r"
 	RoleVerify           Role = "verify"
+	RoleAdmin            Role = "admin"
 )
 
-var knownRoles = []Role{RoleIssueVaccination, RoleIssueTest, RoleIssueRecovery, RoleVerify}
+var knownRoles = []Role{RoleIssueVaccination, RoleIssueTest, RoleIssueRecovery, RoleVerify, RoleAdmin}
 
 // ErrUnauthorized wraps every reason a token is refused.
 var ErrUnauthorized = errors.New("unauthorized")
@@ -108,7 +110,7 @@ func checkClaims(sub, country string, roles []Role) error {
 	}
 	for _, r := range roles {
 		if !slices.Contains(knownRoles, r) {
-			return fmt.Errorf("auth: unknown role %q (known: issue:v, issue:t, issue:r)", r)
+			return fmt.Errorf("auth: unknown role %q (known: issue:v, issue:t, issue:r, verify, admin)", r)
 		}
 	}
 	return nil

@@ -77,7 +77,7 @@ func TestJWKSVerifier(t *testing.T) {
 		"not yet valid":  sign(jwt.SigningMethodRS256, rsaKey, "idp-1", claims(func(c jwt.MapClaims) { c["nbf"] = now.Add(time.Hour).Unix() })),
 		"no exp":         sign(jwt.SigningMethodRS256, rsaKey, "idp-1", claims(func(c jwt.MapClaims) { delete(c, "exp") })),
 		"no country":     sign(jwt.SigningMethodRS256, rsaKey, "idp-1", claims(func(c jwt.MapClaims) { delete(c, "country") })),
-		"unknown role":   sign(jwt.SigningMethodRS256, rsaKey, "idp-1", claims(func(c jwt.MapClaims) { c["roles"] = []string{"admin"} })),
+		"unknown role":   sign(jwt.SigningMethodRS256, rsaKey, "idp-1", claims(func(c jwt.MapClaims) { c["roles"] = []string{"superuser"} })),
 	}
 	for name, tok := range refused {
 		if _, err := v.Verify(tok); !errors.Is(err, ErrUnauthorized) {

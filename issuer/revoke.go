@@ -38,6 +38,17 @@ func (s *Service) Revoke(ctx context.Context, issuerID, uvci string) (rev *Revoc
 	if err != nil {
 		return nil, false, err
 	}
+	rev, created, err = s.revoke(ctx, a)
+	if created && s.cfg.OnRevoke != nil {
+		s.cfg.OnRevoke()
+	}
+	return rev, created, err
+}
+
+// revoke stores the revocation of the certificate a audits; created is
+// false when it was revoked before.
+func (s *Service) revoke(ctx context.Context, a *Audit) (rev *Revocation, created bool, err error) {
+	uvci := a.UVCI
 	r := Revocation{UVCI: a.UVCI, Issuer: a.Issuer, KID: a.KID, RevokedAt: s.cfg.Now().UTC(), ExpiresAt: a.ExpiresAt,
 		Hashes: map[trustlist.HashType]string{
 			trustlist.HashSignature:  a.RevocationSignatureSHA256,
@@ -54,9 +65,6 @@ func (s *Service) Revoke(ctx context.Context, issuerID, uvci string) (rev *Revoc
 	}
 	if err != nil {
 		return nil, false, fmt.Errorf("store revocation: %w", err)
-	}
-	if s.cfg.OnRevoke != nil {
-		s.cfg.OnRevoke()
 	}
 	return &r, true, nil
 }

@@ -120,7 +120,10 @@ type Service struct {
 	audit       store.Collection[Audit]
 	idem        store.Collection[idempotencyRecord]
 	revocations store.Collection[Revocation]
+	suspensions store.Collection[Suspension]
+	adminLog    store.Collection[AdminAction]
 	records     Store // for writes across collections
+	suspended   suspended
 }
 
 // New returns a Service storing in e.
@@ -155,6 +158,8 @@ func New(cfg Config, e Store) *Service {
 		audit:       store.NewCollection[Audit](e, CollCertificates),
 		revocations: store.NewCollection[Revocation](e, CollRevocations),
 		idem:        store.NewCollection[idempotencyRecord](e, CollIdempotency),
+		suspensions: store.NewCollection[Suspension](e, CollSuspensions),
+		adminLog:    store.NewCollection[AdminAction](e, CollAdminLog),
 		records:     e,
 	}
 }
@@ -236,6 +241,9 @@ func CheckIdempotencyKey(key string) error {
 // key with a different request is ErrConflict. Validation problems are an
 // hcert.SchemaError; nothing is stored for a refused request.
 func (s *Service) Issue(ctx context.Context, who Issuer, req *Request, idempotencyKey string) (*Issued, error) {
+	if s.Suspended(who.ID) {
+		return nil, ErrSuspended
+	}
 	now := s.cfg.Now()
 	if err := req.Validate(s.cfg.ValueSets, now); err != nil {
 		return nil, err

@@ -55,18 +55,10 @@ func NewUVCI(country, issuerID string, now time.Time) (string, error) {
 	if len(country) != 2 || strings.Trim(country, "ABCDEFGHIJKLMNOPQRSTUVWXYZ") != "" {
 		return "", fmt.Errorf("uvci: country %q is not ISO 3166-1 alpha-2", country)
 	}
-	var part strings.Builder
-	for _, r := range strings.ToUpper(issuerID) {
-		if r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' {
-			part.WriteRune(r)
-		}
-	}
-	issuer := part.String()
+	issuer := uvciIssuerPart(issuerID)
 	if issuer == "" {
 		return "", errors.New("uvci: issuer id has no letters or digits")
 	}
-	const maxIssuer = 80 - len("URN:UVCI:01:XX:") - 1 - 9 - 16 - 2 // "/", time, random, "#C"
-	issuer = issuer[:min(len(issuer), maxIssuer)]
 	random, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 80))
 	if err != nil {
 		return "", err
@@ -78,6 +70,21 @@ func NewUVCI(country, issuerID string, now time.Time) (string, error) {
 		return "", err
 	}
 	return body + "#" + string(check), nil
+}
+
+// uvciIssuerPart is the issuer's part of its UVCIs: the letters and digits
+// of its id, upper case, cut to what leaves room for the rest (80
+// characters in all).
+func uvciIssuerPart(issuerID string) string {
+	var part strings.Builder
+	for _, r := range strings.ToUpper(issuerID) {
+		if r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' {
+			part.WriteRune(r)
+		}
+	}
+	const maxIssuer = 80 - len("URN:UVCI:01:XX:") - 1 - 9 - 16 - 2 // "/", time, random, "#C"
+	p := part.String()
+	return p[:min(len(p), maxIssuer)]
 }
 
 // base36 writes n in upper-case base 36, zero-padded to width digits.

@@ -41,6 +41,9 @@ var errorTable = []errorRule{
 	{err: issuer.ErrTransferNotTest, status: http.StatusForbidden, code: "TRANSFER_NOT_A_TEST"},
 	{err: issuer.ErrNotFound, status: http.StatusNotFound, code: "CERTIFICATE_NOT_FOUND",
 		message: "no certificate of yours has this UVCI"},
+	{err: issuer.ErrSuspended, status: http.StatusForbidden, code: "ISSUER_SUSPENDED"},
+	{err: issuer.ErrBadWindow, status: http.StatusBadRequest, code: "BAD_WINDOW"},
+	{err: issuer.ErrMalformed, status: http.StatusBadRequest, code: "MALFORMED_REQUEST"},
 	{err: issuer.ErrNoSigner, status: http.StatusServiceUnavailable, code: "NO_SIGNER",
 		message: "this service cannot sign certificates of this type at the moment", log: true},
 	// Certificate transfer (CWA DCC-server contract).

@@ -36,6 +36,8 @@ type CertificateIssuer interface {
 type Issuance struct {
 	Service CertificateIssuer
 	Tokens  TokenVerifier
+	// Suspensions refuse suspended issuers (403); nil: none.
+	Suspensions SuspensionChecker
 	// Gate bounds concurrent issuance (admission control); nil admits all.
 	Gate *admission.Gate
 	// Rates limit each issuer's request rate; nil means no limit.
@@ -101,7 +103,7 @@ func (s *Server) MountIssuance(cfg Issuance) {
 		)
 	}
 	h := &issueHandler{cfg: cfg, log: s, metrics: m}
-	g := s.echo.Group("/api/v1/certificates", s.RequireIssuer(cfg.Tokens))
+	g := s.echo.Group("/api/v1/certificates", s.RequireIssuer(cfg.Tokens), refuseSuspended(cfg.Suspensions))
 	g.POST("", h.issue, h.admit)
 	g.GET("/:uvci", h.lookup)
 	g.POST("/:uvci/revoke", h.revoke)
@@ -179,7 +181,7 @@ func (h *issueHandler) issue(c echo.Context) error {
 	}
 	r, err := issuer.ParseRequest(body)
 	if err != nil {
-		return echo.NewHTTPError(http.StatusBadRequest, err.Error())
+		return err // ErrMalformed: 400 with what is wrong
 	}
 	id := Issuer(c)
 	if t := r.Type(); t != hcert.TypeUnknown && !id.Has(auth.Role("issue:"+string(t))) {

@@ -33,6 +33,9 @@ type TransferService interface {
 type Transfer struct {
 	Service TransferService
 	Tokens  TokenVerifier
+	// Suspensions refuse suspended issuers on the lab endpoints (403);
+	// nil: none.
+	Suspensions SuspensionChecker
 	// Polls limits pickups per registration token (429 beyond); nil: no
 	// limit.
 	Polls *admission.Rates
@@ -74,7 +77,7 @@ func (s *Server) MountTransfer(cfg Transfer) {
 
 	// Route-level middleware: a group on "" would take over every
 	// unmatched path and answer 401 instead of 404.
-	labAuth := []echo.MiddlewareFunc{s.RequireIssuer(cfg.Tokens), requireRole(auth.RoleIssueTest)}
+	labAuth := []echo.MiddlewareFunc{s.RequireIssuer(cfg.Tokens), refuseSuspended(cfg.Suspensions), requireRole(auth.RoleIssueTest)}
 	s.echo.POST("/version/v1/labId", h.claimLab, labAuth...)
 	s.echo.GET("/version/v1/publicKey/search/:labId", h.search, labAuth...)
 	s.echo.POST("/version/v1/test/:testId/dcc", h.upload, labAuth...)

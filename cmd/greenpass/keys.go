@@ -72,7 +72,7 @@ func runIssuerToken(ctx context.Context, args []string, std stdio) int {
 	sub := fs.String("sub", "", "issuer id (required)")
 	country := fs.String("country", "DE", "issuer country, ISO 3166-1 alpha-2")
 	name := fs.String("name", "", `issuer name written into certificates ("is"); the server's --issuer-name when empty`)
-	roles := fs.String("roles", "issue:v,issue:t,issue:r", "comma-separated roles: issue:v, issue:t, issue:r, verify (checkpoints)")
+	roles := fs.String("roles", "issue:v,issue:t,issue:r", "comma-separated roles: issue:v, issue:t, issue:r, verify (checkpoints), admin (operators: suspend issuers, revoke what they issued)")
 	ttl := fs.Duration("ttl", 12*time.Hour, "how long the token is valid")
 	var maxTTL time.Duration
 	conf := newSettings(fs, os.Getenv, "")

@@ -45,20 +45,22 @@ type serveConfig struct {
 	sync      *syncOptions
 	syncFlags syncFlags
 
-	issuerName     string
-	validityV      time.Duration
-	validityT      time.Duration
-	validityR      time.Duration
-	maxInFlight    int
-	maxQueue       int
-	queueWait      time.Duration
-	schedTarget    time.Duration // 0: the issuance gate's limit stays put
-	issuerRate     float64
-	issuerBurst    int
-	jwksURL        string
-	tokenMaxTTL    time.Duration
-	jwksIssuer     string
-	jwksAlgorithms []string
+	issuerName  string
+	validityV   time.Duration
+	validityT   time.Duration
+	validityR   time.Duration
+	maxInFlight int
+	maxQueue    int
+	queueWait   time.Duration
+	schedTarget time.Duration // 0: the issuance gate's limit stays put
+	issuerRate  float64
+	issuerBurst int
+	jwksURL     string
+	tokenMaxTTL time.Duration
+	// suspensionRefresh is how soon another instance's suspension holds here.
+	suspensionRefresh time.Duration
+	jwksIssuer        string
+	jwksAlgorithms    []string
 	// jwksAlgorithmList is --jwks-algorithms as given, comma-separated.
 	jwksAlgorithmList string
 
@@ -129,6 +131,7 @@ func (c *serveConfig) bind(s, sync *settings) {
 	s.Float(&c.issuerRate, "issuer-rate", "GREENPASS_ISSUER_RATE", 20, "issuance requests per second per issuer (0: unlimited); more get 429")
 	s.Int(&c.issuerBurst, "issuer-burst", "GREENPASS_ISSUER_BURST", 40, "burst allowed above --issuer-rate")
 	s.Duration(&c.tokenMaxTTL, "issuer-token-max-ttl", "GREENPASS_ISSUER_TOKEN_MAX_TTL", auth.DefaultMaxLifetime, "longest lifetime (exp - iat) of an issuer token, ours or the identity provider's; longer ones get 401")
+	s.Duration(&c.suspensionRefresh, "suspension-refresh", "GREENPASS_SUSPENSION_REFRESH", time.Second, "how often suspended issuers are re-read from the store: a suspension made on another instance holds here within it")
 	s.String(&c.jwksURL, "jwks-url", "GREENPASS_JWKS_URL", "", "identity provider's JWK Set URL; its tokens are accepted besides our own issuer tokens")
 	s.String(&c.jwksIssuer, "jwks-issuer", "GREENPASS_JWKS_ISSUER", "", "required iss of identity-provider tokens (empty: not checked)")
 	s.String(&c.jwksAlgorithmList, "jwks-algorithms", "GREENPASS_JWKS_ALGORITHMS", "RS256,PS256,ES256", "signature algorithms accepted from the identity provider")
@@ -171,7 +174,7 @@ func (c *serveConfig) validate(s, sync *settings) error {
 		"trust-refresh": c.trustRefresh, "transfer-token-ttl": c.transferTokenTTL,
 		"transfer-retention": c.transferRetention, "transfer-grace": c.transferGrace,
 		"checkpoint-scan-budget": c.checkpointBudget, "checkpoint-frame-budget": c.checkpointFrameBudget,
-		"issuer-token-max-ttl": c.tokenMaxTTL, "validity-vaccination": c.validityV, "validity-test": c.validityT, "validity-recovery": c.validityR,
+		"issuer-token-max-ttl": c.tokenMaxTTL, "suspension-refresh": c.suspensionRefresh, "validity-vaccination": c.validityV, "validity-test": c.validityT, "validity-recovery": c.validityR,
 	} {
 		s.check(d > 0, flag, "must be positive")
 	}
@@ -315,6 +318,10 @@ func serve(ctx context.Context, cfg *serveConfig, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
+	// Suspended issuers are refused from the first request on.
+	if err := issuerSvc.RefreshSuspensions(openCtx); err != nil {
+		return err
+	}
 	revocations = trustlist.NewRevocationWatcher(watcher, issuerSvc.Revocations, keySet.TrustList, log)
 	if err := revocations.Refresh(openCtx); err != nil {
 		log.Warn("revocation list not rendered; retrying every refresh", "error", err)
@@ -345,6 +352,9 @@ func serve(ctx context.Context, cfg *serveConfig, log *slog.Logger) error {
 	expiring := append(append([]string{store.Leases}, issuer.Expiring()...), wallet.Expiring()...)
 	bg.Go(func(ctx context.Context) { store.SweepEvery(ctx, engine, cfg.sweepInterval, log, expiring...) })
 	bg.Go(func(ctx context.Context) { watcher.Run(ctx, cfg.trustRefresh) })
+	bg.Go(func(ctx context.Context) {
+		issuerSvc.WatchSuspensions(ctx, cfg.suspensionRefresh, func(err error) { log.Warn("suspensions not refreshed", "error", err) })
+	})
 	bg.Go(func(ctx context.Context) { revocations.Run(ctx, cfg.trustRefresh) })
 	if cfg.sync != nil {
 		job := &syncJob{opts: cfg.sync, engine: engine, bucket: bucket, signer: keySet, local: local, log: log}
@@ -494,17 +504,20 @@ func mountIssuance(ctx context.Context, srv *server.Server, cfg *serveConfig, se
 	}
 	cached := auth.NewCache(tokens, 0, nil)
 	srv.MountIssuance(server.Issuance{
-		Service:   svc,
-		Tokens:    cached,
-		Gate:      gate,
-		Rates:     admission.NewRates(cfg.issuerRate, cfg.issuerBurst, 0, nil),
-		ValueSets: vs,
+		Service:     svc,
+		Tokens:      cached,
+		Suspensions: svc,
+		Gate:        gate,
+		Rates:       admission.NewRates(cfg.issuerRate, cfg.issuerBurst, 0, nil),
+		ValueSets:   vs,
 	})
 	srv.MountTransfer(server.Transfer{
-		Service: transfers,
-		Tokens:  cached,
-		Polls:   admission.NewRates(cfg.pickupRate, cfg.pickupBurst, 100_000, nil),
+		Service:     transfers,
+		Tokens:      cached,
+		Suspensions: svc,
+		Polls:       admission.NewRates(cfg.pickupRate, cfg.pickupBurst, 100_000, nil),
 	})
+	srv.MountAdmin(server.Admin{Service: svc, Tokens: cached})
 	return svc, cached, nil
 }
 

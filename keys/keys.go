@@ -18,11 +18,14 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/asn1"
+	"encoding/base64"
 	"errors"
 	"fmt"
+	"io/fs"
 	"math/big"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	_ "gocloud.dev/secrets/localsecrets" // base64key://
@@ -275,4 +278,40 @@ func publicKeysEqual(a, b crypto.PublicKey) bool {
 	type equaler interface{ Equal(crypto.PublicKey) bool }
 	ea, ok := a.(equaler)
 	return ok && ea.Equal(b)
+}
+
+// CheckpointKey returns the checkpoint API's shared key kept in dir
+// (checkpoint.key, mode 0600), making one on first use; created says it
+// was made now.
+func CheckpointKey(dir string) (key string, created bool, err error) {
+	path := filepath.Join(dir, "checkpoint.key")
+	if b, err := os.ReadFile(path); err == nil {
+		if k := strings.TrimSpace(string(b)); len(k) >= 16 {
+			return k, false, nil
+		}
+		return "", false, fmt.Errorf("%s: shorter than 16 characters", path)
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return "", false, err
+	}
+	var r [24]byte
+	if _, err := rand.Read(r[:]); err != nil {
+		return "", false, err
+	}
+	key = base64.RawURLEncoding.EncodeToString(r[:])
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return "", false, err
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return "", false, fmt.Errorf("checkpoint key: %w", err)
+	}
+	if _, err := f.WriteString(key + "\n"); err != nil {
+		f.Close()
+		return "", false, err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return "", false, err
+	}
+	return key, true, f.Close()
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"image"
+	"image/color"
 	_ "image/gif"  // GIF input
 	_ "image/jpeg" // JPEG input
 	_ "image/png"  // PNG input
@@ -16,9 +17,18 @@ import (
 )
 
 // Limits on images, checked from the header before any pixel is decoded.
+// MaxDecodedBytes counts what decoding allocates (width × height × bytes
+// per pixel of the colour model): a 16-bit RGBA picture of 40 megapixels
+// would take 320 MB, a phone's 12-megapixel JPEG takes 36 MB.
 const (
-	MaxImageBytes  = 20 << 20
-	MaxImagePixels = 40_000_000
+	MaxImageBytes   = 20 << 20
+	MaxImagePixels  = 40_000_000
+	MaxDecodedBytes = 64 << 20
+	// maxPixelsPerByte bounds how many pixels one byte of a real image
+	// holds: deflate and LZW reach about 1,000 to 3,000 (a 1-bit PNG
+	// eight times that); a header declaring more describes pixels its
+	// file cannot contain.
+	maxPixelsPerByte = 25_000
 )
 
 // Errors callers branch on.
@@ -37,6 +47,69 @@ func IsImage(data []byte) bool {
 	return strings.HasPrefix(http.DetectContentType(data), "image/")
 }
 
+// Header is what an image's header declares.
+type Header struct {
+	Format        string // png, jpeg, gif, webp
+	Width, Height int
+	// DecodedBytes is what decoding the pixels allocates, and ScanBytes
+	// what a scan of them holds at most (the decoded image, its grey copy
+	// and the working images of the passes).
+	DecodedBytes, ScanBytes int64
+}
+
+// Inspect reads an image's header only and checks it against the limits:
+// ErrImageTooLarge past the byte, pixel or decoded-size limit,
+// ErrImageFormat for what is no image this package reads, or declares
+// more pixels than its bytes could hold.
+func Inspect(data []byte) (Header, error) {
+	if len(data) > MaxImageBytes {
+		return Header{}, fmt.Errorf("%w: %d bytes, at most %d", ErrImageTooLarge, len(data), MaxImageBytes)
+	}
+	cfg, format, err := image.DecodeConfig(bytes.NewReader(data))
+	if err != nil {
+		return Header{}, fmt.Errorf("%w: %v", ErrImageFormat, err)
+	}
+	h := Header{Format: format, Width: cfg.Width, Height: cfg.Height}
+	px := int64(cfg.Width) * int64(cfg.Height)
+	switch {
+	case cfg.Width <= 0 || cfg.Height <= 0:
+		return h, fmt.Errorf("%w: %s of %d×%d pixels", ErrImageFormat, format, cfg.Width, cfg.Height)
+	case px > int64(len(data))*maxPixelsPerByte:
+		return h, fmt.Errorf("%w: the %s header declares %d×%d pixels in %d bytes", ErrImageFormat, format, cfg.Width, cfg.Height, len(data))
+	case px > MaxImagePixels:
+		return h, fmt.Errorf("%w: %d×%d pixels, at most %d", ErrImageTooLarge, cfg.Width, cfg.Height, MaxImagePixels)
+	}
+	h.DecodedBytes = px * int64(bytesPerPixel(cfg.ColorModel))
+	if h.DecodedBytes > MaxDecodedBytes {
+		return h, fmt.Errorf("%w: %d×%d pixels of %d bytes decode to %d MB, at most %d MB", ErrImageTooLarge,
+			cfg.Width, cfg.Height, bytesPerPixel(cfg.ColorModel), h.DecodedBytes>>20, MaxDecodedBytes>>20)
+	}
+	working := int64(maxWorkingSide) * maxWorkingSide
+	h.ScanBytes = h.DecodedBytes + px + 6*min(px, working)
+	return h, nil
+}
+
+// bytesPerPixel is what the standard decoders allocate per pixel for a
+// colour model; unknown models count as the widest.
+func bytesPerPixel(m color.Model) int {
+	switch m {
+	case color.GrayModel, color.AlphaModel:
+		return 1
+	case color.Gray16Model, color.Alpha16Model:
+		return 2
+	case color.YCbCrModel:
+		return 3 // 4:4:4 at most
+	case color.RGBAModel, color.NRGBAModel, color.CMYKModel, color.NYCbCrAModel:
+		return 4
+	case color.RGBA64Model, color.NRGBA64Model:
+		return 8
+	}
+	if _, ok := m.(color.Palette); ok {
+		return 1
+	}
+	return 8
+}
+
 // Read decodes an image within the size limits and scans it.
 func Read(ctx context.Context, data []byte, opts Options) (Found, error) {
 	img, err := Decode(data)
@@ -46,22 +119,16 @@ func Read(ctx context.Context, data []byte, opts Options) (Found, error) {
 	return Scan(ctx, img, opts)
 }
 
-// Decode decodes an image (PNG, JPEG, GIF, WebP) after checking its byte
-// size and, from the header alone, its pixel count.
+// Decode decodes an image (PNG, JPEG, GIF, WebP) after Inspect passed its
+// header.
 func Decode(data []byte) (image.Image, error) {
-	if len(data) > MaxImageBytes {
-		return nil, fmt.Errorf("%w: %d bytes, at most %d", ErrImageTooLarge, len(data), MaxImageBytes)
-	}
-	cfg, format, err := image.DecodeConfig(bytes.NewReader(data))
+	h, err := Inspect(data)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrImageFormat, err)
-	}
-	if px := int64(cfg.Width) * int64(cfg.Height); px > MaxImagePixels {
-		return nil, fmt.Errorf("%w: %d×%d pixels, at most %d", ErrImageTooLarge, cfg.Width, cfg.Height, MaxImagePixels)
+		return nil, err
 	}
 	img, _, err := image.Decode(bytes.NewReader(data))
 	if err != nil {
-		return nil, fmt.Errorf("%w: %s: %v", ErrImageFormat, format, err)
+		return nil, fmt.Errorf("%w: %s: %v", ErrImageFormat, h.Format, err)
 	}
 	return img, nil
 }

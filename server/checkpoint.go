@@ -5,14 +5,19 @@ import (
 	"crypto/subtle"
 	"embed"
 	"errors"
+	"fmt"
 	"io"
 	"io/fs"
 	"mime"
 	"mime/multipart"
 	"net/http"
+	"os"
 	"strconv"
 	"strings"
+	"time"
 	"unicode/utf8"
+
+	"golang.org/x/sync/semaphore"
 
 	"github.com/labstack/echo/v4"
 	"github.com/prometheus/client_golang/prometheus"
@@ -50,6 +55,13 @@ type Checkpoint struct {
 	Tokens TokenVerifier
 	// MaxBody bounds an upload (10 MB when zero).
 	MaxBody int64
+	// BodyTimeout bounds reading an upload (10 s when zero; 408 after
+	// it): the body is read before any scan slot is taken, so slow
+	// uploads hold no slot.
+	BodyTimeout time.Duration
+	// Memory bounds what the scans at once may hold, each weighed from its
+	// image's header (512 MiB when zero; 503 beyond).
+	Memory int64
 }
 
 // MountCheckpoint adds POST /api/v1/verify and the checkpoint page /check.
@@ -57,7 +69,13 @@ func (s *Server) MountCheckpoint(cfg Checkpoint) {
 	if cfg.MaxBody <= 0 {
 		cfg.MaxBody = 10 << 20
 	}
-	h := &checkpointHandler{cfg: cfg, log: s, outcomes: prometheus.NewCounterVec(prometheus.CounterOpts{
+	if cfg.BodyTimeout <= 0 {
+		cfg.BodyTimeout = 10 * time.Second
+	}
+	if cfg.Memory <= 0 {
+		cfg.Memory = 512 << 20
+	}
+	h := &checkpointHandler{cfg: cfg, log: s, memory: semaphore.NewWeighted(cfg.Memory), outcomes: prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "greenpass_checkpoint_results_total",
 		Help: "Checkpoint verifications by outcome (valid, invalid, no_code).",
 	}, []string{"outcome"})}
@@ -84,6 +102,7 @@ func (s *Server) MountCheckpoint(cfg Checkpoint) {
 type checkpointHandler struct {
 	cfg      Checkpoint
 	log      *Server
+	memory   *semaphore.Weighted
 	outcomes *prometheus.CounterVec
 }
 
@@ -129,55 +148,49 @@ func (h *checkpointHandler) verify(c echo.Context) error {
 	if err != nil {
 		return echo.NewHTTPError(http.StatusUnsupportedMediaType, "send an image (image/jpeg, image/png, …), a multipart form with the field image, or the HC1: text as text/plain")
 	}
-	if h.cfg.Gate != nil {
-		leave, err := h.cfg.Gate.Enter(req.Context())
-		if err != nil {
-			c.Response().Header().Set("Retry-After", "1")
-			return echo.NewHTTPError(http.StatusServiceUnavailable, "too many scans in progress; retry in a second")
-		}
-		defer leave()
-	}
-	body := http.MaxBytesReader(c.Response(), req.Body, h.cfg.MaxBody)
-	var data []byte
-	switch {
-	case strings.HasPrefix(mt, "image/"):
-		data, err = io.ReadAll(body)
-	case mt == "multipart/form-data":
-		data, err = readFormImage(body, params["boundary"])
-	case mt == "text/plain":
-		data, err = io.ReadAll(body)
-	default:
-		return echo.NewHTTPError(http.StatusUnsupportedMediaType, "send an image (image/jpeg, image/png, …), a multipart form with the field image, or the HC1: text as text/plain")
-	}
-	if err != nil {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			return echo.NewHTTPError(http.StatusRequestEntityTooLarge, "the upload is larger than "+strconv.FormatInt(h.cfg.MaxBody>>20, 10)+" MB")
-		}
-		var bad badUpload
-		if errors.As(err, &bad) {
-			return echo.NewHTTPError(http.StatusBadRequest, string(bad))
-		}
-		return echo.NewHTTPError(http.StatusBadRequest, "could not read the upload")
-	}
 	country := strings.ToUpper(c.QueryParam("country"))
 	if country != "" && len(country) != 2 {
 		return echo.NewHTTPError(http.StatusBadRequest, "country must be two letters")
+	}
+	// The body first, bounded in bytes and time; the scarce slots only
+	// after it is here and its header passed.
+	data, err := h.readBody(c, mt, params["boundary"])
+	if err != nil {
+		return err
 	}
 	var res *verifier.Result
 	if mt == "text/plain" {
 		if !utf8.Valid(data) || len(data) > 2*hcert.MaxTextLen {
 			return echo.NewHTTPError(http.StatusBadRequest, "the text is not an HC1: string")
 		}
+		leave, err := h.enter(req.Context(), c, 0)
+		if err != nil {
+			return err
+		}
+		defer leave()
 		res = h.cfg.Verifier.VerifyText(req.Context(), strings.Trim(string(data), "\r\n"), country)
 	} else {
 		if len(data) == 0 || !qrscan.IsImage(data) {
-			return echo.NewHTTPError(http.StatusBadRequest, "the upload is not a PNG, JPEG, GIF or WebP image")
+			return fmt.Errorf("%w: the upload is not a PNG, JPEG, GIF or WebP image", qrscan.ErrImageFormat)
 		}
+		header, err := qrscan.Inspect(data)
+		if err != nil {
+			return err // 413 or 422, before any pixel is decoded
+		}
+		leave, err := h.enter(req.Context(), c, header.ScanBytes)
+		if err != nil {
+			return err
+		}
+		defer leave()
 		if c.QueryParam("live") == "1" {
 			res = h.cfg.Verifier.VerifyFrame(req.Context(), data, country)
 		} else {
 			res = h.cfg.Verifier.VerifyImage(req.Context(), data, country)
+		}
+		// Pixels that do not decode behind a good header: a client error
+		// too, not a verdict.
+		if r := res.FirstReason(); r != nil && r.Stage == verifier.StagePicture && r.Code == verifier.CodeImageUnreadable {
+			return fmt.Errorf("%w: %s", qrscan.ErrImageFormat, r.Message)
 		}
 	}
 	out := checkpointResult{Result: res}
@@ -198,6 +211,69 @@ func (h *checkpointHandler) verify(c echo.Context) error {
 	}
 	c.Response().Header().Set("Cache-Control", "no-store")
 	return c.JSON(http.StatusOK, out)
+}
+
+// readBody reads the upload within MaxBody bytes and BodyTimeout: 413,
+// 408 and 400 for a body too large, too slow or malformed.
+func (h *checkpointHandler) readBody(c echo.Context, mt, boundary string) ([]byte, error) {
+	rc := http.NewResponseController(c.Response())
+	rc.SetReadDeadline(time.Now().Add(h.cfg.BodyTimeout)) // not supported by every writer (tests): then the server's timeout holds
+	defer rc.SetReadDeadline(time.Time{})
+	body := http.MaxBytesReader(c.Response(), c.Request().Body, h.cfg.MaxBody)
+	var data []byte
+	var err error
+	switch {
+	case strings.HasPrefix(mt, "image/"), mt == "text/plain":
+		data, err = io.ReadAll(body)
+	case mt == "multipart/form-data":
+		data, err = readFormImage(body, boundary)
+	default:
+		return nil, echo.NewHTTPError(http.StatusUnsupportedMediaType, "send an image (image/jpeg, image/png, …), a multipart form with the field image, or the HC1: text as text/plain")
+	}
+	var mbe *http.MaxBytesError
+	var bad badUpload
+	switch {
+	case err == nil:
+		return data, nil
+	case errors.As(err, &mbe):
+		return nil, echo.NewHTTPError(http.StatusRequestEntityTooLarge, "the upload is larger than "+strconv.FormatInt(h.cfg.MaxBody>>20, 10)+" MB")
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		return nil, echo.NewHTTPError(http.StatusRequestTimeout, "the upload took longer than "+h.cfg.BodyTimeout.String())
+	case errors.As(err, &bad):
+		return nil, echo.NewHTTPError(http.StatusBadRequest, string(bad))
+	}
+	return nil, echo.NewHTTPError(http.StatusBadRequest, "could not read the upload")
+}
+
+// enter takes a scan slot and weight bytes of the memory budget, waiting
+// briefly for both; 503 with Retry-After when they are not to be had.
+func (h *checkpointHandler) enter(ctx context.Context, c echo.Context, weight int64) (func(), error) {
+	busy := func() error {
+		c.Response().Header().Set("Retry-After", "1")
+		return echo.NewHTTPError(http.StatusServiceUnavailable, "too many scans in progress; retry in a second")
+	}
+	if weight > 0 {
+		wctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		err := h.memory.Acquire(wctx, min(weight, h.cfg.Memory))
+		cancel()
+		if err != nil {
+			return nil, busy()
+		}
+	}
+	release := func() {
+		if weight > 0 {
+			h.memory.Release(min(weight, h.cfg.Memory))
+		}
+	}
+	if h.cfg.Gate == nil {
+		return release, nil
+	}
+	leave, err := h.cfg.Gate.Enter(ctx)
+	if err != nil {
+		release()
+		return nil, busy()
+	}
+	return func() { leave(); release() }, nil
 }
 
 // badUpload is a client mistake in a multipart upload.

@@ -22,6 +22,7 @@ import (
 
 	"github.com/greenpass-dcc/greenpass/auth"
 	"github.com/greenpass-dcc/greenpass/hcert"
+	"github.com/greenpass-dcc/greenpass/internal/qrtest"
 	"github.com/greenpass-dcc/greenpass/render"
 	"github.com/greenpass-dcc/greenpass/trustlist"
 	"github.com/greenpass-dcc/greenpass/verifier"
@@ -153,8 +154,11 @@ func TestCheckpointAPI(t *testing.T) {
 		status            int
 		message           string
 	}{
-		{"not an image", "image/png", []byte("hello"), 400, "not a PNG, JPEG"},
-		{"empty", "image/jpeg", nil, 400, "not a PNG, JPEG"},
+		{"not an image", "image/png", []byte("hello"), 422, "IMAGE_UNREADABLE"},
+		{"empty", "image/jpeg", nil, 422, "IMAGE_UNREADABLE"},
+		{"a non-image that sniffs as one", "image/gif", []byte("GIF89a-not-really"), 422, "IMAGE_UNREADABLE"},
+		{"a 16-bit decompression bomb", "image/png", qrtest.PNGHeader(6320, 6320, 16, 6, 300_000), 413, "IMAGE_TOO_LARGE"},
+		{"pixels that do not decode", "image/png", qrtest.PNGHeader(100, 100, 8, 0, 0), 422, "IMAGE_UNREADABLE"},
 		{"JSON", "application/json", []byte(`{}`), 415, "send an image"},
 		{"no content type", "", []byte(`x`), 415, "send an image"},
 		{"too large", "image/jpeg", make([]byte, 2<<20), 413, "larger than"},

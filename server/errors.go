@@ -9,6 +9,7 @@ import (
 
 	"github.com/greenpass-dcc/greenpass/hcert"
 	"github.com/greenpass-dcc/greenpass/issuer"
+	"github.com/greenpass-dcc/greenpass/qrscan"
 	"github.com/greenpass-dcc/greenpass/wallet"
 )
 
@@ -60,6 +61,9 @@ var errorTable = []errorRule{
 	{err: wallet.ErrNotYours, status: http.StatusForbidden, code: "TEST_NOT_YOURS"},
 	{err: wallet.ErrAlreadyRegistered, status: http.StatusBadRequest, code: "TEST_ALREADY_REGISTERED"},
 	{err: wallet.ErrGone, status: http.StatusGone, code: "GONE"},
+	// Checkpoint uploads, refused from their header.
+	{err: qrscan.ErrImageTooLarge, status: http.StatusRequestEntityTooLarge, code: "IMAGE_TOO_LARGE"},
+	{err: qrscan.ErrImageFormat, status: http.StatusUnprocessableEntity, code: "IMAGE_UNREADABLE"},
 	// The client went away or its deadline passed.
 	{err: context.Canceled, status: http.StatusServiceUnavailable, code: "CANCELLED", message: "request cancelled"},
 	{err: context.DeadlineExceeded, status: http.StatusServiceUnavailable, code: "CANCELLED", message: "request cancelled"},

@@ -283,3 +283,18 @@ func newRequestIDs() func() string {
 func requestID(c echo.Context) string {
 	return c.Response().Header().Get(echo.HeaderXRequestID)
 }
+
+// IsLoopback says whether a listen address (HOST:PORT) is reachable from
+// this machine only: a loopback IP or localhost. An empty host or a
+// wildcard listens on every interface.
+func IsLoopback(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}

@@ -77,6 +77,8 @@ type serveConfig struct {
 	checkpointInflight    int
 	checkpointBudget      time.Duration
 	checkpointFrameBudget time.Duration
+	checkpointBodyTimeout time.Duration
+	checkpointMemoryMB    int
 }
 
 // storageConfig is where an instance keeps its state; serve and sync
@@ -142,10 +144,12 @@ func (c *serveConfig) bind(s, sync *settings) {
 	s.Int(&c.pickupBurst, "pickup-burst", "GREENPASS_PICKUP_BURST", 5, "burst allowed above --pickup-rate")
 	s.String(&c.checkpointCountry, "checkpoint-country", "GREENPASS_CHECKPOINT_COUNTRY", "", "country whose acceptance rules /api/v1/verify applies by default (?country= overrides); empty: no rules unless asked")
 	s.String(&c.checkpointRegion, "checkpoint-region", "GREENPASS_CHECKPOINT_REGION", "", "region for regional rules")
-	s.String(&c.checkpointAuth, "checkpoint-auth", "GREENPASS_CHECKPOINT_AUTH", "open", "who may use /api/v1/verify: open, key (X-Checkpoint-Key, or a verify token), token (an issuer token with the role verify)")
+	s.String(&c.checkpointAuth, "checkpoint-auth", "GREENPASS_CHECKPOINT_AUTH", "", "who may use /api/v1/verify, which answers names and dates of birth: open, key (X-Checkpoint-Key, or a verify token), token (an issuer token with the role verify); empty: open on a loopback address, else key (made once in DATA/keys/checkpoint.key), and a choice to make with MongoDB")
 	s.String(&c.checkpointKey, "checkpoint-key", "GREENPASS_CHECKPOINT_KEY", "", "the shared key for --checkpoint-auth key")
 	s.Int(&c.checkpointInflight, "checkpoint-inflight", "GREENPASS_CHECKPOINT_INFLIGHT", 8, "scans worked on at once; more wait briefly, then 503")
 	s.Duration(&c.checkpointBudget, "checkpoint-scan-budget", "GREENPASS_CHECKPOINT_SCAN_BUDGET", time.Second, "longest search for a QR code in an uploaded photo")
+	s.Duration(&c.checkpointBodyTimeout, "checkpoint-body-timeout", "GREENPASS_CHECKPOINT_BODY_TIMEOUT", 10*time.Second, "longest time an upload to /api/v1/verify may take to arrive (408 after it); it holds no scan slot meanwhile")
+	s.Int(&c.checkpointMemoryMB, "checkpoint-memory", "GREENPASS_CHECKPOINT_MEMORY", 512, "MiB the scans at once may hold, each weighed from its image's header; more wait briefly, then 503")
 	s.Duration(&c.checkpointFrameBudget, "checkpoint-frame-budget", "GREENPASS_CHECKPOINT_FRAME_BUDGET", 100*time.Millisecond, "longest search for a QR code in a live camera frame (?live=1)")
 	c.syncFlags.bind(sync)
 }
@@ -174,6 +178,7 @@ func (c *serveConfig) validate(s, sync *settings) error {
 		"trust-refresh": c.trustRefresh, "transfer-token-ttl": c.transferTokenTTL,
 		"transfer-retention": c.transferRetention, "transfer-grace": c.transferGrace,
 		"checkpoint-scan-budget": c.checkpointBudget, "checkpoint-frame-budget": c.checkpointFrameBudget,
+		"checkpoint-body-timeout": c.checkpointBodyTimeout,
 		"issuer-token-max-ttl": c.tokenMaxTTL, "suspension-refresh": c.suspensionRefresh, "validity-vaccination": c.validityV, "validity-test": c.validityT, "validity-recovery": c.validityR,
 	} {
 		s.check(d > 0, flag, "must be positive")
@@ -181,7 +186,7 @@ func (c *serveConfig) validate(s, sync *settings) error {
 	s.check(c.schedTarget >= 0, "sched-target", "%s is not a duration ≥ 0 like 5ms", c.schedTarget)
 	for flag, n := range map[string]struct{ v, min int }{
 		"max-inflight": {c.maxInFlight, 1}, "max-queue": {c.maxQueue, 0}, "issuer-burst": {c.issuerBurst, 1},
-		"pickup-burst": {c.pickupBurst, 1}, "checkpoint-inflight": {c.checkpointInflight, 1},
+		"pickup-burst": {c.pickupBurst, 1}, "checkpoint-inflight": {c.checkpointInflight, 1}, "checkpoint-memory": {c.checkpointMemoryMB, 64},
 	} {
 		s.check(n.v >= n.min, flag, "%d is not a whole number ≥ %d", n.v, n.min)
 	}
@@ -199,7 +204,7 @@ func (c *serveConfig) validate(s, sync *settings) error {
 	var lvl slog.Level
 	s.check(lvl.UnmarshalText([]byte(c.logLevel)) == nil, "log-level", "%q is not debug, info, warn or error", c.logLevel)
 	switch c.checkpointAuth {
-	case "open", "token":
+	case "", "open", "token":
 	case "key":
 		s.check(len(c.checkpointKey) >= 16, "checkpoint-key", "--checkpoint-auth key needs a key of at least 16 characters")
 	default:
@@ -333,10 +338,15 @@ func serve(ctx context.Context, cfg *serveConfig, log *slog.Logger) error {
 		return err
 	}
 	cp := server.Checkpoint{Verifier: &verifier.Live{Source: verifier.Watched{Lists: watcher, Revoked: revocations}, Country: cfg.checkpointCountry,
-		Region: cfg.checkpointRegion, ScanBudget: cfg.checkpointBudget, FrameBudget: cfg.checkpointFrameBudget}, Gate: checkGate}
-	switch cfg.checkpointAuth {
+		Region: cfg.checkpointRegion, ScanBudget: cfg.checkpointBudget, FrameBudget: cfg.checkpointFrameBudget}, Gate: checkGate,
+		BodyTimeout: cfg.checkpointBodyTimeout, Memory: int64(cfg.checkpointMemoryMB) << 20}
+	access, key, err := checkpointAccess(cfg, log)
+	if err != nil {
+		return err
+	}
+	switch access {
 	case "key":
-		cp.Key, cp.Tokens = cfg.checkpointKey, issuerTokens
+		cp.Key, cp.Tokens = key, issuerTokens
 	case "token":
 		cp.Tokens = issuerTokens
 	}
@@ -373,6 +383,37 @@ type trustLists struct {
 }
 
 func (t trustLists) Revocations() *trustlist.RevocationView { return t.rev.View() }
+
+// checkpointAccess decides who may use the checkpoint API, which answers
+// names and dates of birth: as configured, or, when not chosen, open on a
+// loopback address only; beyond it a key kept in DATA/keys/checkpoint.key
+// (its path is logged, never the key); with MongoDB the operator must
+// choose, since every instance needs the same key.
+func checkpointAccess(cfg *serveConfig, log *slog.Logger) (access, key string, err error) {
+	loopback := server.IsLoopback(cfg.addr)
+	switch access = cfg.checkpointAuth; {
+	case access == "key":
+		return access, cfg.checkpointKey, nil
+	case access == "open" && !loopback:
+		log.Warn("the checkpoint API is open to every caller on the network: it answers names and dates of birth", "addr", cfg.addr)
+		return access, "", nil
+	case access != "":
+		return access, "", nil
+	case loopback:
+		return "open", "", nil
+	case cfg.mongoURI != "":
+		return "", "", fmt.Errorf("--checkpoint-auth (GREENPASS_CHECKPOINT_AUTH): %s listens beyond loopback and the API answers personal data: "+
+			"choose key (with one --checkpoint-key for every instance), token or, deliberately, open", cfg.addr)
+	}
+	dir := filepath.Join(cfg.dataDir, "keys")
+	key, created, err := keys.CheckpointKey(dir)
+	if err != nil {
+		return "", "", err
+	}
+	log.Info("the checkpoint API needs its key (X-Checkpoint-Key; the /check page asks for it once)",
+		"key_file", filepath.Join(dir, "checkpoint.key"), "created", created)
+	return "key", key, nil
+}
 
 // background runs the service's loops and stops them together.
 type background struct {

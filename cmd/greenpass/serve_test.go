@@ -6,7 +6,9 @@ import (
 	"encoding/json"
 	"flag"
 	"io"
+	"log/slog"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -196,5 +198,45 @@ func TestLoadtestUsage(t *testing.T) {
 	}
 	if code, _, errText := runCLI(t, nil, "loadtest", "issue", "--url", "x", "--token", ""); code != 2 || !strings.Contains(errText, "--token is required") {
 		t.Errorf("loadtest without token: exit %d\n%s", code, errText)
+	}
+}
+
+// Personal data goes to anonymous callers only by choice: an unchosen
+// checkpoint access is open on loopback, a kept key beyond it, and must be
+// chosen with MongoDB.
+func TestCheckpointAccess(t *testing.T) {
+	dir := t.TempDir()
+	var logs strings.Builder
+	log := slog.New(slog.NewTextHandler(&logs, nil))
+	cases := []struct {
+		name, addr, auth, mongo string
+		want                    string // access; "" = refused
+	}{
+		{"loopback, not chosen", "127.0.0.1:8080", "", "", "open"},
+		{"localhost, not chosen", "localhost:8080", "", "", "open"},
+		{"every interface, not chosen", ":8080", "", "", "key"},
+		{"every interface, not chosen, again", "0.0.0.0:8080", "", "", "key"},
+		{"every interface with MongoDB, not chosen", ":8080", "", "mongodb://x", ""},
+		{"every interface, open by choice", ":8080", "open", "", "open"},
+		{"token", ":8080", "token", "mongodb://x", "token"},
+	}
+	var keys []string
+	for _, tc := range cases {
+		cfg := &serveConfig{addr: tc.addr, checkpointAuth: tc.auth}
+		cfg.dataDir, cfg.mongoURI = dir, tc.mongo
+		access, key, err := checkpointAccess(cfg, log)
+		if tc.want == "" && err == nil || tc.want != "" && (err != nil || access != tc.want) {
+			t.Errorf("%s: %q, %v; want %q", tc.name, access, err, tc.want)
+		}
+		if access == "key" {
+			keys = append(keys, key)
+		}
+	}
+	info, err := os.Stat(filepath.Join(dir, "keys", "checkpoint.key"))
+	if len(keys) != 2 || keys[0] != keys[1] || len(keys[0]) < 16 || err != nil || info.Mode().Perm() != 0o600 {
+		t.Fatalf("kept key: %q, %v", keys, err)
+	}
+	if strings.Contains(logs.String(), keys[0]) || !strings.Contains(logs.String(), "open to every caller") {
+		t.Fatalf("logs: %s", logs.String())
 	}
 }

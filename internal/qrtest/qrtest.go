@@ -4,6 +4,8 @@ package qrtest
 
 import (
 	"bytes"
+	"encoding/binary"
+	"hash/crc32"
 	"image"
 	"image/draw"
 	"image/png"
@@ -45,4 +47,31 @@ func SideBySide(imgs ...image.Image) []byte {
 	var buf bytes.Buffer
 	png.Encode(&buf, canvas)
 	return buf.Bytes()
+}
+
+// PNGHeader is a PNG that is all header: IHDR with the given size, bit
+// depth and colour type, a text chunk of pad bytes, IEND. DecodeConfig
+// reads it; decoding its pixels fails.
+func PNGHeader(w, h uint32, depth, colorType byte, pad int) []byte {
+	var b bytes.Buffer
+	b.WriteString("\x89PNG\r\n\x1a\n")
+	chunk := func(typ string, data []byte) {
+		binary.Write(&b, binary.BigEndian, uint32(len(data)))
+		b.WriteString(typ)
+		b.Write(data)
+		c := crc32.NewIEEE()
+		c.Write([]byte(typ))
+		c.Write(data)
+		binary.Write(&b, binary.BigEndian, c.Sum32())
+	}
+	ihdr := make([]byte, 13)
+	binary.BigEndian.PutUint32(ihdr, w)
+	binary.BigEndian.PutUint32(ihdr[4:], h)
+	ihdr[8], ihdr[9] = depth, colorType
+	chunk("IHDR", ihdr)
+	if pad > 0 {
+		chunk("tEXt", append([]byte("Comment\x00"), bytes.Repeat([]byte("x"), pad)...))
+	}
+	chunk("IEND", nil)
+	return b.Bytes()
 }

@@ -179,7 +179,7 @@ func (c *serveConfig) validate(s, sync *settings) error {
 		"transfer-retention": c.transferRetention, "transfer-grace": c.transferGrace,
 		"checkpoint-scan-budget": c.checkpointBudget, "checkpoint-frame-budget": c.checkpointFrameBudget,
 		"checkpoint-body-timeout": c.checkpointBodyTimeout,
-		"issuer-token-max-ttl": c.tokenMaxTTL, "suspension-refresh": c.suspensionRefresh, "validity-vaccination": c.validityV, "validity-test": c.validityT, "validity-recovery": c.validityR,
+		"issuer-token-max-ttl":    c.tokenMaxTTL, "suspension-refresh": c.suspensionRefresh, "validity-vaccination": c.validityV, "validity-test": c.validityT, "validity-recovery": c.validityR,
 	} {
 		s.check(d > 0, flag, "must be positive")
 	}

@@ -128,7 +128,7 @@ func scanWithCamera(t *testing.T, browser, url, hc1, name, lang string) (state, 
 	defer cancelAlloc()
 	ctx, cancel := chromedp.NewContext(actx)
 	defer cancel()
-	ctx, cancelTimeout := context.WithTimeout(ctx, 90*time.Second)
+	ctx, cancelTimeout := context.WithTimeout(ctx, 120*time.Second)
 	defer cancelTimeout()
 	fail := func(err error) {
 		t.Helper()
@@ -139,7 +139,7 @@ func scanWithCamera(t *testing.T, browser, url, hc1, name, lang string) (state, 
 		fail(err)
 	}
 	if _, err := chromedp.Run(ctx, chromedp.Poll[bool](`["valid","invalid","nocamera"].includes(document.body.dataset.state)`,
-		chromedp.WithPollingTimeout(20*time.Second))); err != nil {
+		chromedp.WithPollingTimeout(75*time.Second))); err != nil {
 		fail(err)
 	}
 	if state, err = chromedp.Run(ctx, chromedp.Evaluate[string](`document.body.dataset.state`)); err != nil {
@@ -169,7 +169,9 @@ func TestCheckpointPageInBrowser(t *testing.T) {
 		t.Skip("browser test: skipped with -short")
 	}
 	dir := t.TempDir()
-	addr, _ := startServe(t, "--data", dir)
+	// Budgets far above the defaults: this test is about the page, and a
+	// frame's search must not run out on a busy machine or under -race.
+	addr, _ := startServe(t, "--data", dir, "--checkpoint-frame-budget", "20s", "--checkpoint-scan-budget", "20s")
 	token := issuerToken(t, dir)
 	hc1 := string(issueHTTP(t, addr, token, "text/plain", "", vaccinationRequest))
 	url := "http://" + addr + "/check"

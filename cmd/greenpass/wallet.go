@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/rsa"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -69,6 +70,24 @@ func defaultWalletDir() string {
 	return ".greenpass-wallet"
 }
 
+// openWallet opens the wallet directory and loads its state, and with
+// withKey its device key (made on first use); on failure it prints why
+// and ok is false.
+func openWallet(dir string, withKey bool, stderr io.Writer) (d *wallet.Dir, st *wallet.State, key *rsa.PrivateKey, ok bool) {
+	d, err := wallet.OpenDir(dir)
+	if err == nil && withKey {
+		key, err = d.DeviceKey()
+	}
+	if err == nil {
+		st, err = d.Load()
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "greenpass wallet: %v\n", err)
+		return nil, nil, nil, false
+	}
+	return d, st, key, true
+}
+
 // guidPattern is a GUID as a receipt's QR code carries it.
 var guidPattern = regexp.MustCompile(`^[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}$`)
 
@@ -104,19 +123,8 @@ func walletRegister(ctx context.Context, args []string, std stdio) int {
 		fmt.Fprintf(std.err, "greenpass wallet register: %v\n", err)
 		return exitUsage
 	}
-	d, err := wallet.OpenDir(*dir)
-	if err != nil {
-		fmt.Fprintf(std.err, "greenpass wallet: %v\n", err)
-		return exitUsage
-	}
-	key, err := d.DeviceKey()
-	if err != nil {
-		fmt.Fprintf(std.err, "greenpass wallet: %v\n", err)
-		return exitUsage
-	}
-	st, err := d.Load()
-	if err != nil {
-		fmt.Fprintf(std.err, "greenpass wallet: %v\n", err)
+	d, st, key, ok := openWallet(*dir, true, std.err)
+	if !ok {
 		return exitUsage
 	}
 	c := &wallet.Client{Base: *server}
@@ -170,15 +178,8 @@ func walletFetch(ctx context.Context, args []string, std stdio) int {
 	if code, ok := parseFlags(fs, args, std.err, "Usage: greenpass wallet fetch [flags]\n\nPicks up the certificates of all registered tests.\n\nExit status: 0 all fetched, 1 some still pending or refused, 2 usage.\n\nFlags:"); !ok {
 		return code
 	}
-	d, err := wallet.OpenDir(*dir)
-	if err != nil {
-		fmt.Fprintf(std.err, "greenpass wallet: %v\n", err)
-		return exitUsage
-	}
-	key, err := d.DeviceKey()
-	st, lerr := d.Load()
-	if err = errors.Join(err, lerr); err != nil {
-		fmt.Fprintf(std.err, "greenpass wallet: %v\n", err)
+	d, st, key, ok := openWallet(*dir, true, std.err)
+	if !ok {
 		return exitUsage
 	}
 	if len(st.Registrations) == 0 {
@@ -279,14 +280,8 @@ func walletList(args []string, std stdio) int {
 	if code, ok := parseFlags(fs, args, std.err, "Usage: greenpass wallet list [flags]\n\nFlags:"); !ok {
 		return code
 	}
-	d, err := wallet.OpenDir(*dir)
-	if err != nil {
-		fmt.Fprintf(std.err, "greenpass wallet: %v\n", err)
-		return exitUsage
-	}
-	st, err := d.Load()
-	if err != nil {
-		fmt.Fprintf(std.err, "greenpass wallet: %v\n", err)
+	_, st, _, ok := openWallet(*dir, false, std.err)
+	if !ok {
 		return exitUsage
 	}
 	for _, r := range st.Registrations {
@@ -318,14 +313,8 @@ func walletShow(args []string, std stdio) int {
 		return exitUsage
 	}
 	n, err := strconv.Atoi(fs.Arg(0))
-	d, derr := wallet.OpenDir(*dir)
-	if derr != nil {
-		fmt.Fprintf(std.err, "greenpass wallet: %v\n", derr)
-		return exitUsage
-	}
-	st, lerr := d.Load()
-	if lerr != nil {
-		fmt.Fprintf(std.err, "greenpass wallet: %v\n", lerr)
+	_, st, _, ok := openWallet(*dir, false, std.err)
+	if !ok {
 		return exitUsage
 	}
 	if err != nil || n < 1 || n > len(st.Certificates) {

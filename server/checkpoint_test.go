@@ -169,6 +169,9 @@ func TestCheckpointAPI(t *testing.T) {
 		if rec.Code != tc.status || !strings.Contains(rec.Body.String(), tc.message) {
 			t.Errorf("%s: %d %s, want %d %q", tc.name, rec.Code, rec.Body, tc.status, tc.message)
 		}
+		if id := rec.Header().Get("X-Request-Id"); id == "" || !strings.Contains(rec.Body.String(), `"request_id":"`+id+`"`) {
+			t.Errorf("%s: no request ID in %v %s", tc.name, rec.Header(), rec.Body)
+		}
 	}
 	// The page.
 	page := get(t, h, "/check")

@@ -70,6 +70,10 @@ type Server struct {
 	checks   []Check
 	// quiet routes log successful requests at debug level only.
 	quiet map[string]bool
+	// bare routes (public downloads and polls) get a request ID only for
+	// an error answer.
+	bare  map[string]bool
+	newID func() string
 	// ownLimit routes bound their bodies themselves (uploads larger than
 	// BodyLimit).
 	ownLimit map[string]bool
@@ -104,7 +108,7 @@ func New(cfg Config, log *slog.Logger, checks ...Check) *Server {
 	if cfg.BodyLimit == "" {
 		cfg.BodyLimit = d.BodyLimit
 	}
-	s := &Server{echo: echo.New(), cfg: cfg, log: log, registry: prometheus.NewRegistry(), checks: checks, quiet: map[string]bool{}, ownLimit: map[string]bool{},
+	s := &Server{echo: echo.New(), cfg: cfg, log: log, registry: prometheus.NewRegistry(), checks: checks, quiet: map[string]bool{}, bare: map[string]bool{}, newID: newRequestIDs(), ownLimit: map[string]bool{},
 		fast: map[string]fastHandler{}}
 	s.metrics = newHTTPMetrics(s.registry)
 	// The scheduler's latency (time a runnable goroutine waited for a CPU)
@@ -116,11 +120,12 @@ func New(cfg Config, log *slog.Logger, checks ...Check) *Server {
 	e := s.echo
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = s.errorHandler
-	// Public downloads and polls (quiet routes) get no request ID: nobody
-	// quotes one for a 304, and at tens of thousands a second the header
-	// costs a tenth of the answer.
-	e.Use(middleware.RequestIDWithConfig(middleware.RequestIDConfig{Generator: newRequestIDs(),
-		Skipper: func(c echo.Context) bool { return s.quiet[c.Path()] }}))
+	// Public downloads and polls (bare routes) get no request ID up front:
+	// nobody quotes one for a 304, and at tens of thousands a second the
+	// header costs a tenth of the answer. Their errors get one
+	// (errorHandler).
+	e.Use(middleware.RequestIDWithConfig(middleware.RequestIDConfig{Generator: s.newID,
+		Skipper: func(c echo.Context) bool { return s.bare[c.Path()] }}))
 	e.Use(s.accessLog(s.metrics))
 	e.Use(middleware.RecoverWithConfig(middleware.RecoverConfig{
 		LogErrorFunc: func(c echo.Context, err error, stack []byte) error {
@@ -259,6 +264,10 @@ func (s *Server) errorHandler(err error, c echo.Context) {
 	}
 	status, body, log := answerFor(err)
 	body.RequestID = requestID(c)
+	if body.RequestID == "" { // a bare route: every error answer carries an ID
+		body.RequestID = s.newID()
+		c.Response().Header().Set(echo.HeaderXRequestID, body.RequestID)
+	}
 	if log {
 		s.log.Error("request failed", "request_id", body.RequestID, "route", c.Path(), "status", status, "error", err)
 	}

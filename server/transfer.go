@@ -74,6 +74,7 @@ func (s *Server) MountTransfer(cfg Transfer) {
 	app.POST("/publicKey", h.publicKey)
 	app.POST("/dcc", h.pickup)
 	s.quiet["/version/v1/dcc"] = true
+	s.bare["/version/v1/dcc"] = true
 
 	// Route-level middleware: a group on "" would take over every
 	// unmatched path and answer 401 instead of 404.

@@ -49,8 +49,14 @@ func TestPickupStatusesAndPollLimit(t *testing.T) {
 	if _, err := svc.RegisterKey(context.Background(), tok, testDeviceKey(t)); err != nil {
 		t.Fatal(err)
 	}
-	if rec := pick(); rec.Code != http.StatusAccepted || rec.Header().Get("Retry-After") != "10" {
-		t.Fatalf("pending: %d %v", rec.Code, rec.Header())
+	if rec := pick(); rec.Code != http.StatusAccepted || rec.Header().Get("Retry-After") != "10" || rec.Header().Get("X-Request-Id") != "" {
+		t.Fatalf("pending: %d %v (a poll's success carries no request ID)", rec.Code, rec.Header())
+	}
+	// Every error answer carries a request ID, on a poll route too.
+	bad := httptest.NewRecorder()
+	h.ServeHTTP(bad, httptest.NewRequest("POST", "/version/v1/dcc", strings.NewReader(`not json`)))
+	if id := bad.Header().Get("X-Request-Id"); bad.Code != http.StatusBadRequest || id == "" || !strings.Contains(bad.Body.String(), `"request_id":"`+id+`"`) {
+		t.Fatalf("malformed poll: %d %v %s", bad.Code, bad.Header(), bad.Body)
 	}
 	if rec := pick(); rec.Code != http.StatusTooManyRequests || rec.Header().Get("Retry-After") == "" {
 		t.Fatalf("third poll within a second: %d %v", rec.Code, rec.Header())

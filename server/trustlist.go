@@ -62,6 +62,7 @@ func (s *Server) MountTrustLists(tl TrustLists) {
 		s.echo.GET(path, handler)
 		s.echo.HEAD(path, handler)
 		s.quiet[path] = true
+		s.bare[path] = true
 	}
 }
 

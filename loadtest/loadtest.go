@@ -479,3 +479,25 @@ func jitter(upTo time.Duration) time.Duration {
 	}
 	return time.Duration(mrand.Int64N(int64(upTo)))
 }
+
+// Advice says what to change when most answers were refusals the client
+// can fix (429, 401, 403), "" otherwise: a load test that measured only
+// refusals should say so, not print their latency as a result.
+func (r *Report) Advice() string {
+	if r.Requests == 0 {
+		return ""
+	}
+	most := func(status int) bool { return r.Statuses[status]*2 > r.Requests }
+	switch {
+	case most(429):
+		return "most answers were 429: the server limits each issuer to --issuer-rate requests a second (20 by default); " +
+			"for a load test start it with --issuer-rate 0 (GREENPASS_ISSUER_RATE=0), or spread the load over several issuers' tokens"
+	case most(401):
+		return "most answers were 401: the server refused the token; mint one with greenpass keys issuer-token --data <the server's data directory> " +
+			"(tokens expire, and live at most --issuer-token-max-ttl)"
+	case most(403):
+		return "most answers were 403: the token lacks the role for these certificate types (issue:v, issue:t, issue:r; see --types), " +
+			"or its issuer is suspended"
+	}
+	return ""
+}

@@ -219,3 +219,27 @@ func TestTicketsDue(t *testing.T) {
 		}
 	}
 }
+
+// A run answered mostly with refusals the client can fix says what to
+// change; a run with some refusals says nothing.
+func TestAdvice(t *testing.T) {
+	for _, tc := range []struct {
+		statuses map[int]uint64
+		want     string
+	}{
+		{map[int]uint64{201: 10, 429: 990}, "--issuer-rate 0"},
+		{map[int]uint64{401: 1000}, "keys issuer-token"},
+		{map[int]uint64{403: 600, 201: 400}, "lacks the role"},
+		{map[int]uint64{201: 600, 429: 400}, ""},
+		{map[int]uint64{503: 900, 201: 100}, ""},
+		{map[int]uint64{}, ""},
+	} {
+		r := &Report{Statuses: tc.statuses}
+		for _, n := range tc.statuses {
+			r.Requests += n
+		}
+		if got := r.Advice(); tc.want == "" && got != "" || !strings.Contains(got, tc.want) {
+			t.Errorf("%v: advice %q, want %q", tc.statuses, got, tc.want)
+		}
+	}
+}

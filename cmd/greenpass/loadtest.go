@@ -138,5 +138,8 @@ func runLoad(ctx context.Context, cfg loadtest.Config, asJSON bool, std stdio) i
 	} else {
 		r.WriteText(std.out)
 	}
+	if advice := r.Advice(); advice != "" {
+		fmt.Fprintf(std.err, "greenpass loadtest: %s\n", advice)
+	}
 	return exitOK
 }

@@ -85,17 +85,17 @@ func PDF(d Document) ([]byte, error) {
 	switch {
 	case len(c.Vaccinations) > 0:
 		v := c.Vaccinations[0]
-		w.row("Krankheit", "Disease or agent targeted", display(vs, valueset.Disease, v.Target))
-		w.row("Impfstoff", "Vaccine / prophylaxis", display(vs, valueset.Vaccine, v.Vaccine))
-		w.row("Produkt", "Vaccine medicinal product", display(vs, valueset.Product, v.Product))
-		w.row("Hersteller", "Marketing authorisation holder", display(vs, valueset.Manufacturer, v.Manufacturer))
+		w.row("Krankheit", "Disease or agent targeted", vs.Display(valueset.Disease, v.Target))
+		w.row("Impfstoff", "Vaccine / prophylaxis", vs.Display(valueset.Vaccine, v.Vaccine))
+		w.row("Produkt", "Vaccine medicinal product", vs.Display(valueset.Product, v.Product))
+		w.row("Hersteller", "Marketing authorisation holder", vs.Display(valueset.Manufacturer, v.Manufacturer))
 		w.row("Dosis", "Dose number / series", strconv.Itoa(int(v.DoseNumber))+" / "+strconv.Itoa(int(v.TotalDoses)))
 		w.row("Datum der Impfung", "Date of vaccination", v.Date)
 		country, issuer, uvci = v.Country, v.Issuer, v.ID
 	case len(c.Tests) > 0:
 		t := c.Tests[0]
-		w.row("Krankheit", "Disease or agent targeted", display(vs, valueset.Disease, t.Target))
-		w.row("Art des Tests", "Type of test", display(vs, valueset.TestType, t.TestType))
+		w.row("Krankheit", "Disease or agent targeted", vs.Display(valueset.Disease, t.Target))
+		w.row("Art des Tests", "Type of test", vs.Display(valueset.TestType, t.TestType))
 		if t.TestName != "" {
 			w.row("Testname", "Test name", t.TestName)
 		}
@@ -103,14 +103,14 @@ func PDF(d Document) ([]byte, error) {
 			w.row("Test (Gerät)", "Test device identifier", t.Device)
 		}
 		w.row("Probenahme", "Date and time of sample collection", zoned(t.SampledAt))
-		w.row("Testergebnis", "Result of the test", display(vs, valueset.TestResult, t.Result))
+		w.row("Testergebnis", "Result of the test", vs.Display(valueset.TestResult, t.Result))
 		if t.Centre != "" {
 			w.row("Testzentrum", "Testing centre", t.Centre)
 		}
 		country, issuer, uvci = t.Country, t.Issuer, t.ID
 	case len(c.Recoveries) > 0:
 		r := c.Recoveries[0]
-		w.row("Krankheit", "Disease or agent targeted", display(vs, valueset.Disease, r.Target))
+		w.row("Krankheit", "Disease or agent targeted", vs.Display(valueset.Disease, r.Target))
 		w.row("Erster positiver Test", "Date of first positive test", r.FirstPositive)
 		w.row("Gültig ab", "Certificate valid from", r.ValidFrom)
 		w.row("Gültig bis", "Certificate valid until", r.ValidUntil)
@@ -223,14 +223,6 @@ func orDash(s string) string {
 		return "—"
 	}
 	return s
-}
-
-// display names a coded value: "Comirnaty (EU/1/20/1528)".
-func display(vs valueset.Sets, set, code string) string {
-	if v, ok := vs.Get(set).Values[code]; ok && v.Display != "" && v.Display != code {
-		return v.Display + " (" + code + ")"
-	}
-	return code
 }
 
 // zoned writes a date-time in the zone it was given in and names the zone:

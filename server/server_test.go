@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -144,7 +145,8 @@ func TestAccessLogHasNoPathOrQuery(t *testing.T) {
 
 // Serve drains in-flight requests when its context ends.
 func TestServeDrainsOnShutdown(t *testing.T) {
-	s := newTestServer(t, nil)
+	var logs lockedLog
+	s := newTestServer(t, &logs)
 	started := make(chan struct{})
 	s.echo.GET("/slow", func(c echo.Context) error {
 		close(started)
@@ -181,6 +183,28 @@ func TestServeDrainsOnShutdown(t *testing.T) {
 	if _, err := http.Get("http://" + ln.Addr().String() + "/healthz"); err == nil {
 		t.Fatal("server still accepts connections after shutdown")
 	}
+	// Durations in the log read as durations, not nanoseconds.
+	if l := logs.String(); !strings.Contains(l, `"timeout":"30s"`) {
+		t.Fatalf("shutdown log: %s", l)
+	}
+}
+
+// lockedLog is a log sink safe for the server's goroutines.
+type lockedLog struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *lockedLog) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedLog) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
 
 func TestMeterStore(t *testing.T) {

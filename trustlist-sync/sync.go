@@ -86,7 +86,9 @@ type Report struct {
 	// Mirror says what changed in the mirror files.
 	Mirror   trustlist.MirrorStats `json:"mirror"`
 	DryRun   bool                  `json:"dryRun"`
-	Duration time.Duration         `json:"duration"`
+	Duration time.Duration         `json:"-"`
+	// DurationSeconds is Duration for JSON readers.
+	DurationSeconds float64 `json:"durationSeconds"`
 }
 
 // DroppedBy counts dropped entries by reason.
@@ -116,7 +118,10 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		}
 	}
 	rep := &Report{Source: cfg.Source.String(), DryRun: cfg.DryRun, Dropped: []Drop{}}
-	defer func() { rep.Duration = time.Since(start) }()
+	defer func() {
+		rep.Duration = time.Since(start)
+		rep.DurationSeconds = rep.Duration.Seconds()
+	}()
 	if len(cfg.Anchors) == 0 {
 		return rep, errors.New("no trust anchor configured")
 	}

@@ -23,7 +23,9 @@ const (
 
 // MirrorStats says what Mirror changed.
 type MirrorStats struct {
-	Written, Kept, Deleted int
+	Written int `json:"written"`
+	Kept    int `json:"kept"`
+	Deleted int `json:"deleted"`
 }
 
 // Mirror publishes snap's DSCs as plain files: dsc/<kid as lower-case

@@ -64,6 +64,17 @@ func (ss Sets) Get(id string) *Set {
 	return &Set{ID: id}
 }
 
+// Display names a coded value of the set id for people, with the code:
+// "Comirnaty (EU/1/20/1528)"; the code alone when the set does not know it.
+func (ss Sets) Display(id, code string) string {
+	if set := ss.Get(id); set != nil {
+		if v, ok := set.Values[code]; ok && v.Display != "" && v.Display != code {
+			return v.Display + " (" + code + ")"
+		}
+	}
+	return code
+}
+
 // IDs returns the identifiers, sorted.
 func (ss Sets) IDs() []string {
 	ids := make([]string, 0, len(ss))

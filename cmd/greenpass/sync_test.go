@@ -97,6 +97,11 @@ func TestSyncCommand(t *testing.T) {
 		len(rep.Dropped) != 1 || rep.Dropped[0].Code != "CMS_SIGNER" {
 		t.Fatalf("report %s (%v)", out, err)
 	}
+	// One key style, durations in seconds.
+	if !strings.Contains(out, `"mirror":{"written":8`) || !strings.Contains(out, `"durationSeconds":`) ||
+		strings.Contains(out, `"Written"`) || strings.Contains(out, `"duration":`) {
+		t.Fatalf("report keys: %s", out)
+	}
 
 	// Upstream down: exit 1, the last good list stays.
 	gw.FailWith(http.StatusInternalServerError)

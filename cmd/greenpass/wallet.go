@@ -19,6 +19,7 @@ import (
 	"github.com/greenpass-dcc/greenpass/hcert"
 	"github.com/greenpass-dcc/greenpass/render"
 	"github.com/greenpass-dcc/greenpass/trustlist"
+	"github.com/greenpass-dcc/greenpass/valueset"
 	"github.com/greenpass-dcc/greenpass/verifier"
 	"github.com/greenpass-dcc/greenpass/wallet"
 )
@@ -328,14 +329,16 @@ func walletShow(args []string, std stdio) int {
 		fmt.Fprintln(std.err, "greenpass wallet show: the stored certificate does not decode")
 		return exitInvalid
 	}
+	vs := valueset.Builtin() // names for the codes, as on the printout
 	fmt.Fprintf(std.out, "#%d %s certificate\n", n, r.Type)
 	fmt.Fprintf(std.out, "  name           %s, %s (%s<<%s)\n", c.Name.Family, c.Name.Given, c.Name.FamilyStandard, c.Name.GivenStandard)
 	fmt.Fprintf(std.out, "  date of birth  %s\n", c.DateOfBirth)
 	for _, v := range c.Vaccinations {
-		fmt.Fprintf(std.out, "  vaccination    dose %d of %d on %s, product %s\n", v.DoseNumber, v.TotalDoses, v.Date, v.Product)
+		fmt.Fprintf(std.out, "  vaccination    dose %d of %d on %s, %s\n", v.DoseNumber, v.TotalDoses, v.Date, vs.Display(valueset.Product, v.Product))
 	}
 	for _, t := range c.Tests {
-		fmt.Fprintf(std.out, "  test           type %s, sampled %s, result %s, centre %s\n", t.TestType, t.SampledAt, t.Result, t.Centre)
+		fmt.Fprintf(std.out, "  test           %s, sampled %s, %s, centre %s\n", vs.Display(valueset.TestType, t.TestType), t.SampledAt,
+			vs.Display(valueset.TestResult, t.Result), t.Centre)
 	}
 	for _, rc := range c.Recoveries {
 		fmt.Fprintf(std.out, "  recovery       first positive %s, valid %s to %s\n", rc.FirstPositive, rc.ValidFrom, rc.ValidUntil)

@@ -144,7 +144,8 @@ func TestWalletDirectTransfer(t *testing.T) {
 	}
 	qr := filepath.Join(dir, "qr.png")
 	code, out, errText = runCLI(t, nil, "wallet", "show", "1", "--dir", walletDir, "--qr", qr)
-	if code != 0 || !strings.Contains(out, "Musterfrau, Erika") || !strings.Contains(out, issued.UVCI) {
+	if code != 0 || !strings.Contains(out, "Musterfrau, Erika") || !strings.Contains(out, issued.UVCI) ||
+		!strings.Contains(out, "Rapid immunoassay (LP217198-3)") || !strings.Contains(out, "Not detected (260415000)") {
 		t.Fatalf("show: exit %d %s%s", code, out, errText)
 	}
 	code, out, errText = runCLI(t, nil, "verify", "--trust", base, "--trust-key", filepath.Join(dir, "keys", "trustlist.pub.pem"), qr)

@@ -367,7 +367,7 @@ func serve(ctx context.Context, cfg *serveConfig, log *slog.Logger) error {
 	})
 	bg.Go(func(ctx context.Context) { revocations.Run(ctx, cfg.trustRefresh) })
 	if cfg.sync != nil {
-		job := &syncJob{opts: cfg.sync, engine: engine, bucket: bucket, signer: keySet, local: local, log: log}
+		job := &syncJob{opts: cfg.sync, engine: engine, bucket: bucket.Objects(), signer: keySet.TrustList, local: local, log: log}
 		bg.Go(func(ctx context.Context) { syncLoop(ctx, job, watcher, log) })
 	}
 	err = srv.Serve(ctx, ln)

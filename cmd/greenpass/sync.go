@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto"
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
@@ -270,31 +271,13 @@ Flags:`); !ok {
 
 	openCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	engine, err := storage.open(openCtx)
+	job, closeAll, err := openSyncJob(openCtx, storage, opts, *dryRun)
 	if err != nil {
 		fmt.Fprintf(std.err, "greenpass sync: %v\n", err)
 		return exitUsage
 	}
-	defer engine.Close()
-	bucket, err := blobstore.Open(openCtx, storage.blobURL, storage.dataDir)
-	if err != nil {
-		fmt.Fprintf(std.err, "greenpass sync: %v\n", err)
-		return exitUsage
-	}
-	defer bucket.Close()
-	keyDir := filepath.Join(storage.dataDir, "keys")
-	set, err := keys.Load(openCtx, keyDir, storage.keysSecret)
-	if err != nil {
-		fmt.Fprintf(std.err, "greenpass sync: %v (greenpass keys init makes a key set)\n", err)
-		return exitUsage
-	}
-	local, err := localEntries(keyDir)
-	if err != nil {
-		fmt.Fprintf(std.err, "greenpass sync: %v\n", err)
-		return exitUsage
-	}
-	job := &syncJob{opts: opts, engine: engine, bucket: bucket, signer: set, local: local, log: log,
-		force: *force, dryRun: *dryRun, progress: newProgress(std.err)}
+	defer closeAll()
+	job.log, job.force, job.progress = log, *force, newProgress(std.err)
 	report := func(rep *trustlistsync.Report, err error) int {
 		if *asJSON {
 			enc := json.NewEncoder(std.out)
@@ -321,12 +304,60 @@ Flags:`); !ok {
 	}
 }
 
+// openSyncJob opens what a sync needs. A dry run only reads: no store (so
+// no wait for the lock serve holds, no lease), and no file is made — a
+// data directory without published lists reads as an empty bucket, one
+// without keys as no local DSCs.
+func openSyncJob(ctx context.Context, storage storageConfig, opts *syncOptions, dryRun bool) (*syncJob, func(), error) {
+	job := &syncJob{opts: opts, dryRun: dryRun}
+	var closers []func() error
+	closeAll := func() {
+		for i := len(closers) - 1; i >= 0; i-- {
+			closers[i]()
+		}
+	}
+	fail := func(err error) (*syncJob, func(), error) {
+		closeAll()
+		return nil, nil, err
+	}
+	if !dryRun {
+		engine, err := storage.open(ctx)
+		if err != nil {
+			return fail(err)
+		}
+		closers = append(closers, engine.Close)
+		job.engine = engine
+	}
+	if _, err := os.Stat(filepath.Join(storage.dataDir, "blobs")); dryRun && storage.blobURL == "" && err != nil {
+		job.bucket = trustlist.NewMemBucket()
+	} else {
+		bucket, err := blobstore.Open(ctx, storage.blobURL, storage.dataDir)
+		if err != nil {
+			return fail(err)
+		}
+		closers = append(closers, bucket.Close)
+		job.bucket = bucket.Objects()
+	}
+	keyDir := filepath.Join(storage.dataDir, "keys")
+	switch set, err := keys.Load(ctx, keyDir, storage.keysSecret); {
+	case dryRun && errors.Is(err, keys.ErrNoKeys):
+	case err != nil:
+		return fail(fmt.Errorf("%w (greenpass keys init makes a key set)", err))
+	default:
+		job.signer = set.TrustList
+		if job.local, err = localEntries(keyDir); err != nil {
+			return fail(err)
+		}
+	}
+	return job, closeAll, nil
+}
+
 // syncJob is one configured sync, run once or on a schedule (also by serve).
 type syncJob struct {
 	opts          *syncOptions
-	engine        store.Engine
-	bucket        *blobstore.Bucket
-	signer        *keys.Set
+	engine        store.Engine // nil for a dry run
+	bucket        trustlist.Bucket
+	signer        crypto.Signer // the trust-list key; nil for a dry run without keys
 	local         []trustlist.Entry
 	log           *slog.Logger
 	force, dryRun bool
@@ -336,10 +367,14 @@ type syncJob struct {
 func (j *syncJob) run(ctx context.Context) (*trustlistsync.Report, error) {
 	ctx, cancel := context.WithTimeout(ctx, j.opts.timeout)
 	defer cancel()
+	var lock trustlistsync.Lock
+	if j.engine != nil {
+		lock = storeLock{engine: j.engine, ttl: j.opts.timeout + time.Minute}
+	}
 	return trustlistsync.Run(ctx, trustlistsync.Config{
 		Source: j.opts.source, Anchors: j.opts.anchors,
-		Snapshots: trustlist.NewSnapshots(j.bucket.Objects(), j.opts.keep), Bucket: j.bucket.Objects(), Signer: j.signer.TrustList,
-		Local: j.local, Lock: storeLock{engine: j.engine, ttl: j.opts.timeout + time.Minute},
+		Snapshots: trustlist.NewSnapshots(j.bucket, j.opts.keep), Bucket: j.bucket, Signer: j.signer,
+		Local: j.local, Lock: lock,
 		Rules: j.opts.rules, DefaultValueSets: trustlist.ValueSetEntries(valueset.BuiltinDocuments()),
 		MaxLoss: j.opts.maxLoss, Force: j.force, DryRun: j.dryRun, Log: j.log, Progress: j.progress,
 	})

@@ -84,6 +84,21 @@ func TestSyncCommand(t *testing.T) {
 	if code, out, errText := runCLI(t, nil, append(base, "--source", upstream.URL, "--dry-run")...); code != 0 || !strings.Contains(out, "dry run") {
 		t.Fatalf("dry run: exit %d\n%s%s", code, out, errText)
 	}
+	// A dry run only reads: into a folder that does not exist it makes
+	// nothing, and beside a running serve it does not wait for the store.
+	fresh := filepath.Join(t.TempDir(), "new")
+	if code, out, errText := runCLI(t, nil, "sync", "--data", fresh, "--trust-anchor", anchor, "--source", upstream.URL, "--dry-run"); code != 0 || !strings.Contains(out, "dry run") {
+		t.Fatalf("dry run into a new folder: exit %d\n%s%s", code, out, errText)
+	}
+	if _, err := os.Stat(fresh); !os.IsNotExist(err) {
+		t.Fatalf("the dry run made %s: %v", fresh, err)
+	}
+	busy := t.TempDir()
+	startServe(t, "--data", busy) // holds busy/greenpass.db
+	// (Opening the store would fail after bbolt's 5 s wait for the lock.)
+	if code, out, errText := runCLI(t, nil, "sync", "--data", busy, "--trust-anchor", anchor, "--source", upstream.URL, "--dry-run"); code != 0 || !strings.Contains(out, "dry run") {
+		t.Fatalf("dry run beside serve: exit %d\n%s%s", code, out, errText)
+	}
 	code, out, errText := runCLI(t, nil, append(base, "--source", upstream.URL, "--json")...)
 	if code != 0 {
 		t.Fatalf("sync: exit %d\n%s%s", code, out, errText)

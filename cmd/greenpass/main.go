@@ -35,6 +35,7 @@ const (
 
 func commands() []command {
 	return []command{
+		{"gateway", "serve a demo gateway on loopback to try sync against", runGateway},
 		{"issue", "issue one certificate through a running server (JSON, HC1 text, QR PNG or PDF)", runIssue},
 		{"keys", "create development keys, print issuer tokens", runKeys},
 		{"loadtest", "send issuance load to a running server and report rate and latency", runLoadtest},

@@ -1,8 +1,8 @@
-// Package fakegateway builds the trust data of a DCC gateway for tests and
-// benchmarks — a trust anchor; per country a CSCA and an upload
+// Package fakegateway builds the trust data of a DCC gateway for tests,
+// benchmarks and "greenpass gateway demo" — a trust anchor; per country a CSCA and an upload
 // certificate; DSCs issued by a CSCA and CMS-signed by an upload
 // certificate, well-formed or deliberately wrong — and serves it with the
-// gateway's GET /trustList API on an httptest server.
+// gateway's GET /trustList API.
 package fakegateway
 
 import (

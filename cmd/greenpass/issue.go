@@ -14,6 +14,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/greenpass-dcc/greenpass/hcert"
@@ -176,13 +177,26 @@ type refusal struct {
 
 func (r *refusal) Error() string { return fmt.Sprintf("refused (%d): %s", r.status, r.message) }
 
+// maxRefusedAtStart is how many refused connections, before the server
+// ever answered, end the attempts: nothing listens at the URL, which is a
+// mistake in the configuration, not a busy server.
+const maxRefusedAtStart = 3
+
 func (c *issueClient) issue(ctx context.Context, body []byte) (*issued, error) {
 	backoff := time.Second
 	var last string
+	refused, answered := 0, false
 	for {
 		wait, res, err := c.try(ctx, body)
 		if res != nil || err != nil {
 			return res, err
+		}
+		answered = answered || !wait.refused
+		if wait.refused && !answered {
+			if refused++; refused >= maxRefusedAtStart {
+				return nil, fmt.Errorf("nothing answers at %s (connection refused, %d tries): is the server running, is --url right? "+
+					"Nothing was issued", c.url, refused)
+			}
 		}
 		// Busy, a server error or no answer: the key makes a retry safe.
 		last = wait.why
@@ -208,8 +222,9 @@ func gaveUp(ctx context.Context, detail string) error {
 }
 
 type retry struct {
-	why   string
-	after time.Duration // Retry-After; 0: back off
+	why     string
+	after   time.Duration // Retry-After; 0: back off
+	refused bool          // the connection was refused: nothing listens there
 }
 
 func (c *issueClient) try(ctx context.Context, body []byte) (retry, *issued, error) {
@@ -226,7 +241,7 @@ func (c *issueClient) try(ctx context.Context, body []byte) (retry, *issued, err
 		if ctx.Err() != nil {
 			return retry{}, nil, gaveUp(ctx, err.Error())
 		}
-		return retry{why: "no answer (" + err.Error() + ")"}, nil, nil
+		return retry{why: "no answer (" + err.Error() + ")", refused: errors.Is(err, syscall.ECONNREFUSED)}, nil, nil
 	}
 	defer resp.Body.Close()
 	data, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))

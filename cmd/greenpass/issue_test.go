@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -109,6 +110,19 @@ func TestIssueCommandRetries(t *testing.T) {
 	code, _, errText = runCLI(t, []byte(`{}`), "issue", "--url", srv.URL, "--token", "t", "--timeout", "1500ms", "--idempotency-key", "k-9")
 	if code != 2 || !strings.Contains(errText, "no certificate in time") || !strings.Contains(errText, "--idempotency-key k-9") {
 		t.Errorf("always busy: exit %d, %s", code, errText)
+	}
+
+	// Nothing listens at the URL: a mistake, said after a few tries, not
+	// after --timeout.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	nowhere := "http://" + ln.Addr().String()
+	ln.Close()
+	code, _, errText = runCLI(t, []byte(`{}`), "issue", "--url", nowhere, "--token", "t", "--timeout", "10m")
+	if code != 2 || !strings.Contains(errText, "nothing answers at") || !strings.Contains(errText, "is the server running") {
+		t.Errorf("nothing listening: exit %d, %s", code, errText)
 	}
 
 	// Ctrl-C while waiting says so, with the key.

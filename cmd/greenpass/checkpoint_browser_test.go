@@ -145,7 +145,7 @@ func scanWithCamera(t *testing.T, browser, url, hc1, name, lang string) (state, 
 	if state, err = chromedp.Run(ctx, chromedp.Evaluate[string](`document.body.dataset.state`)); err != nil {
 		fail(err)
 	}
-	if reason, err = chromedp.Run(ctx, chromedp.Evaluate[string](`document.getElementById("r-reason").textContent`)); err != nil {
+	if reason, err = chromedp.Run(ctx, chromedp.Evaluate[string](`document.getElementById("r-reason").textContent + " | " + (document.getElementById("rules").hidden ? "" : document.getElementById("rules").textContent)`)); err != nil {
 		fail(err)
 	}
 	shot, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
@@ -184,9 +184,13 @@ func TestCheckpointPageInBrowser(t *testing.T) {
 	if state != "invalid" || !strings.Contains(reason, "signature is not valid") {
 		t.Fatalf("tampered certificate: page state %q, reason %q", state, reason)
 	}
-	// A German browser gets the page in German.
-	state, reason = scanWithCamera(t, browser, url, tamper(t, hc1), "tampered-de", "de-DE")
-	if state != "invalid" || !strings.Contains(reason, "Signatur ist ungültig") {
+	if strings.Contains(reason, "Entry rules") {
+		t.Fatalf("no ?country=, yet the page names entry rules: %q", reason)
+	}
+	// A German browser gets the page in German, and the page says whose
+	// entry rules apply.
+	state, reason = scanWithCamera(t, browser, url+"?country=DE", tamper(t, hc1), "tampered-de", "de-DE")
+	if state != "invalid" || !strings.Contains(reason, "Signatur ist ungültig") || !strings.Contains(reason, "Einreiseregeln von DE") {
 		t.Fatalf("tampered certificate, German: page state %q, reason %q", state, reason)
 	}
 }

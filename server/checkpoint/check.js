@@ -13,7 +13,7 @@
       title: "Certificate check", hint: "Hold the QR code inside the frame", name: "Name",
       dob: "Date of birth", type: "Certificate", next: "Scan next", photo: "Take a photo",
       nocamera: "The camera is not available. Take a photo of the QR code instead.",
-      keylabel: "Checkpoint key", keysave: "Save", valid: "VALID", invalid: "NOT VALID",
+      keylabel: "Checkpoint key", keysave: "Save", valid: "VALID", invalid: "NOT VALID", rules: "Entry rules of",
       checking: "Checking…", busy: "The service is busy, trying again…", offline: "No connection to the service",
       types: { v: "Vaccination", t: "Test", r: "Recovery" },
       reasons: {
@@ -39,7 +39,7 @@
       title: "Zertifikatsprüfung", hint: "QR-Code in den Rahmen halten", name: "Name",
       dob: "Geburtsdatum", type: "Zertifikat", next: "Nächstes prüfen", photo: "Foto aufnehmen",
       nocamera: "Die Kamera ist nicht verfügbar. Bitte ein Foto des QR-Codes aufnehmen.",
-      keylabel: "Schlüssel der Prüfstelle", keysave: "Speichern", valid: "GÜLTIG", invalid: "NICHT GÜLTIG",
+      keylabel: "Schlüssel der Prüfstelle", keysave: "Speichern", valid: "GÜLTIG", invalid: "NICHT GÜLTIG", rules: "Einreiseregeln von",
       checking: "Wird geprüft…", busy: "Der Dienst ist ausgelastet, neuer Versuch…", offline: "Keine Verbindung zum Dienst",
       types: { v: "Impfung", t: "Test", r: "Genesung" },
       reasons: {
@@ -72,6 +72,9 @@
       if (typeof s === "string") el.textContent = s;
     }
     $("lang").textContent = lang === "de" ? "EN" : "DE";
+    // Which country's entry rules apply, when the page was opened with one.
+    $("rules").hidden = !/^[A-Z]{2}$/.test(country);
+    $("rules").textContent = t().rules + " " + country;
   }
 
   const state = (s) => { document.body.dataset.state = s; };

@@ -243,3 +243,37 @@ func TestAdvice(t *testing.T) {
 		}
 	}
 }
+
+// deadlineOnly is a context whose deadline passes but whose Done never
+// closes: a timer that fires late, at the extreme.
+type deadlineOnly struct {
+	context.Context
+	at time.Time
+}
+
+func (d deadlineOnly) Deadline() (time.Time, bool) { return d.at, true }
+
+// The run ends at the caller's deadline by the clock, and what the
+// deadline cut off is not counted as errors.
+func TestRunEndsOnTheContextDeadline(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusCreated)
+	}))
+	defer srv.Close()
+	ctx := deadlineOnly{Context: context.Background(), at: time.Now().Add(time.Second)}
+	done := make(chan struct{})
+	var r *Report
+	var err error
+	go func() {
+		r, err = Run(ctx, Config{URL: srv.URL, Token: "t", Concurrency: 2, Duration: 10 * time.Minute})
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Minute):
+		t.Fatal("the run went on past the caller's deadline")
+	}
+	if err != nil || len(r.Errors) != 0 || r.Created == 0 {
+		t.Fatalf("report %+v, %v", r, err)
+	}
+}

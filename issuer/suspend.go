@@ -155,13 +155,14 @@ func (s *Service) Lift(ctx context.Context, admin, issuerID string) (bool, error
 		return false, err
 	}
 	err := s.suspensions.Delete(ctx, issuerID)
-	s.suspended.put(issuerID, false)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
+		s.suspended.put(issuerID, false)
 		return false, nil
 	case err != nil:
-		return false, fmt.Errorf("delete suspension: %w", err)
+		return false, fmt.Errorf("delete suspension: %w", err) // still suspended
 	}
+	s.suspended.put(issuerID, false)
 	s.logAdmin(ctx, AdminAction{At: s.cfg.Now().UTC(), Admin: admin, Action: "lift", Issuer: issuerID})
 	return true, nil
 }

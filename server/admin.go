@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"net/http"
+	"net/url"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -61,6 +62,15 @@ func refuseSuspended(sc SuspensionChecker) echo.MiddlewareFunc {
 
 type adminHandler struct{ cfg Admin }
 
+// subject is the issuer id in the path, unescaped as the UVCI is.
+func subject(c echo.Context) (string, error) {
+	sub, err := url.PathUnescape(c.Param("sub"))
+	if err != nil {
+		return "", echo.NewHTTPError(http.StatusBadRequest, "malformed issuer id in the path")
+	}
+	return sub, nil
+}
+
 func (h *adminHandler) suspend(c echo.Context) error {
 	var req struct {
 		Reason string `json:"reason"`
@@ -70,7 +80,11 @@ func (h *adminHandler) suspend(c echo.Context) error {
 			return err
 		}
 	}
-	sus, created, err := h.cfg.Service.Suspend(c.Request().Context(), Issuer(c).Subject, c.Param("sub"), req.Reason)
+	sub, err := subject(c)
+	if err != nil {
+		return err
+	}
+	sus, created, err := h.cfg.Service.Suspend(c.Request().Context(), Issuer(c).Subject, sub, req.Reason)
 	if err != nil {
 		return err
 	}
@@ -82,7 +96,11 @@ func (h *adminHandler) suspend(c echo.Context) error {
 }
 
 func (h *adminHandler) lift(c echo.Context) error {
-	if _, err := h.cfg.Service.Lift(c.Request().Context(), Issuer(c).Subject, c.Param("sub")); err != nil {
+	sub, err := subject(c)
+	if err != nil {
+		return err
+	}
+	if _, err := h.cfg.Service.Lift(c.Request().Context(), Issuer(c).Subject, sub); err != nil {
 		return err
 	}
 	return c.NoContent(http.StatusNoContent)
@@ -96,7 +114,11 @@ func (h *adminHandler) revokeWindow(c echo.Context) error {
 	if err := decode(c, &req); err != nil {
 		return err
 	}
-	res, err := h.cfg.Service.RevokeWindow(c.Request().Context(), Issuer(c).Subject, c.Param("sub"), req.From, req.To)
+	sub, err := subject(c)
+	if err != nil {
+		return err
+	}
+	res, err := h.cfg.Service.RevokeWindow(c.Request().Context(), Issuer(c).Subject, sub, req.From, req.To)
 	if err != nil {
 		return err
 	}

@@ -109,6 +109,12 @@ func TestStopARogueIssuer(t *testing.T) {
 		t.Fatalf("the honest pharmacy's certificate: %s", code)
 	}
 
+	// An issuer id with characters a path escapes.
+	if status, body := postJSON(t, "POST", base+"/api/v1/issuers/apotheke%40markt.de/suspension", admin, map[string]string{}); status != http.StatusCreated ||
+		!strings.Contains(string(body), `"issuer":"apotheke@markt.de"`) {
+		t.Fatalf("escaped issuer id: %d %s", status, body)
+	}
+
 	// Lifted, the issuer may issue again.
 	req, _ := http.NewRequest("DELETE", base+"/api/v1/issuers/apotheke-fake/suspension", nil)
 	req.Header.Set("Authorization", "Bearer "+admin)

@@ -64,6 +64,8 @@ var issueFormats = []string{mimeJSON, mimePNG, mimePDF, mimeText}
 // admissionMetrics count refusals by cause and show the gate's state.
 type admissionMetrics struct {
 	refused *prometheus.CounterVec
+	// issued counts certificates made (not replays), by type.
+	issued *prometheus.CounterVec
 }
 
 // MountIssuance adds the issuing API:
@@ -82,8 +84,11 @@ func (s *Server) MountIssuance(cfg Issuance) {
 	m := admissionMetrics{refused: prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "greenpass_issuance_refused_total",
 		Help: "Issuance requests refused before any work, by reason (rate: 429, busy: 503).",
-	}, []string{"reason"})}
-	s.registry.MustRegister(m.refused)
+	}, []string{"reason"}), issued: prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "greenpass_certificates_issued_total",
+		Help: "Certificates issued (idempotent replays not counted), by type (v, t, r).",
+	}, []string{"type"})}
+	s.registry.MustRegister(m.refused, m.issued)
 	if g := cfg.Gate; g != nil {
 		if cfg.Backoff == nil {
 			cfg.Backoff = admission.NewBackoff(g, nil, nil)
@@ -197,6 +202,8 @@ func (h *issueHandler) issue(c echo.Context) error {
 	hdr.Set("X-UVCI", out.UVCI)
 	if out.Replayed {
 		hdr.Set("Idempotent-Replayed", "true")
+	} else {
+		h.metrics.issued.WithLabelValues(string(out.Type)).Inc()
 	}
 	switch format {
 	case mimePNG:

@@ -216,6 +216,17 @@ func TestIssueIdempotencyHTTP(t *testing.T) {
 	if c.Code != http.StatusConflict {
 		t.Errorf("same key, other body: %d", c.Code)
 	}
+	// The replay made no second certificate: it is counted once.
+	mfs, _ := f.srv.registry.Gather()
+	issued := -1.0
+	for _, mf := range mfs {
+		if mf.GetName() == "greenpass_certificates_issued_total" {
+			issued = mf.GetMetric()[0].GetCounter().GetValue()
+		}
+	}
+	if issued != 1 {
+		t.Errorf("greenpass_certificates_issued_total = %v, want 1", issued)
+	}
 }
 
 func TestIssueOverload(t *testing.T) {

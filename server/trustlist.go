@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/labstack/echo/v4"
 
@@ -32,6 +33,7 @@ type TrustLists interface {
 // Last-Modified = the snapshot's issue time, gzip when asked for, and the
 // JSON lists an X-SIGNATURE.
 func (s *Server) MountTrustLists(tl TrustLists) {
+	s.registerTrustListMetrics(tl, time.Now)
 	h := trustListHandler{tl: tl}
 	// The documents without parameters are also served before Echo (see
 	// Server.serveHTTP): they are what thousands of apps poll.

@@ -368,7 +368,8 @@ func serve(ctx context.Context, cfg *serveConfig, log *slog.Logger) error {
 	bg.Go(func(ctx context.Context) { revocations.Run(ctx, cfg.trustRefresh) })
 	if cfg.sync != nil {
 		job := &syncJob{opts: cfg.sync, engine: engine, bucket: bucket.Objects(), signer: keySet.TrustList, local: local, log: log}
-		bg.Go(func(ctx context.Context) { syncLoop(ctx, job, watcher, log) })
+		metrics := srv.NewSyncMetrics()
+		bg.Go(func(ctx context.Context) { syncLoop(ctx, job, watcher, log, metrics) })
 	}
 	err = srv.Serve(ctx, ln)
 	bg.Stop()
@@ -463,9 +464,13 @@ func startTrustLists(ctx context.Context, cfg *serveConfig, set *keys.Set, engin
 
 // syncLoop runs the built-in trust-list sync at once and then every
 // interval, and loads what it published.
-func syncLoop(ctx context.Context, job *syncJob, w *trustlist.Watcher, log *slog.Logger) {
+func syncLoop(ctx context.Context, job *syncJob, w *trustlist.Watcher, log *slog.Logger, metrics *server.SyncMetrics) {
+	source := job.opts.source.String()
 	for {
 		rep, err := job.run(ctx)
+		if ctx.Err() == nil {
+			metrics.Report(source, time.Now(), err)
+		}
 		switch {
 		case err != nil && ctx.Err() == nil:
 			log.Error("trust-list sync failed; the last good list stays", "error", err, "dropped", len(rep.Dropped))

@@ -44,16 +44,10 @@ func TestStopARogueIssuer(t *testing.T) {
 	admin := issuerToken(t, dir, "--sub", "operator-1", "--roles", "admin")
 	issue := func(tok string) (int, string) {
 		t.Helper()
-		req, _ := http.NewRequest("POST", base+"/api/v1/certificates", strings.NewReader(vaccinationRequest))
-		req.Header.Set("Authorization", "Bearer "+tok)
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
+		status, body := postCertificate(t, addr, tok, vaccinationRequest)
 		var out struct{ HC1, Code string }
-		json.NewDecoder(resp.Body).Decode(&out)
-		return resp.StatusCode, out.HC1 + out.Code
+		json.Unmarshal(body, &out)
+		return status, out.HC1 + out.Code
 	}
 	_, fake1 := issue(rogue)
 	_, fake2 := issue(rogue)
@@ -146,18 +140,12 @@ func TestSuspensionHoldsOnEveryInstance(t *testing.T) {
 	}
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		req, _ := http.NewRequest("POST", "http://"+b+"/api/v1/certificates", strings.NewReader(vaccinationRequest))
-		req.Header.Set("Authorization", "Bearer "+rogue)
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		if resp.StatusCode == http.StatusForbidden {
+		status, _ := postCertificate(t, b, rogue, vaccinationRequest)
+		if status == http.StatusForbidden {
 			return
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("instance B still answers %d 30 s after the suspension on A", resp.StatusCode)
+			t.Fatalf("instance B still answers %d 30 s after the suspension on A", status)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}

@@ -41,6 +41,21 @@ func issueHTTP(t *testing.T, addr, token, accept, idempotencyKey, body string) [
 }
 
 // issuerToken prints a token with the keys command, as an operator would.
+// postCertificate sends an issuance request as JSON and returns the status
+// and the body.
+func postCertificate(t *testing.T, addr, token, body string) (int, []byte) {
+	t.Helper()
+	req, _ := http.NewRequest("POST", "http://"+addr+"/api/v1/certificates", strings.NewReader(body))
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	out, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, out
+}
+
 func issuerToken(t *testing.T, dataDir string, args ...string) string {
 	t.Helper()
 	code, out, errText := runCLI(t, nil, append([]string{"keys", "issuer-token", "--data", dataDir, "--sub", "apotheke-4711"}, args...)...)

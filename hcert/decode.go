@@ -1,7 +1,5 @@
 package hcert
 
-import "fmt"
-
 // Unverified is a DCC decoded as far as its COSE_Sign1 message: the claims
 // and the certificate inside are not to be believed until the signature is
 // checked. They come out only through Verify, or through Unchecked, which
@@ -20,11 +18,11 @@ func Decode(text string) (*Unverified, error) {
 	}
 	compressed, err := DecodeBase45(b45)
 	if err != nil {
-		return nil, fmt.Errorf("base45: %w", err)
+		return nil, err // names the step itself ("invalid base45: …")
 	}
 	coseMsg, err := Decompress(compressed, 0)
 	if err != nil {
-		return nil, fmt.Errorf("zlib: %w", err)
+		return nil, err
 	}
 	msg, err := ParseSign1(coseMsg)
 	if err != nil {

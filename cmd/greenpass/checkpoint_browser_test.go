@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 
 	"github.com/greenpass-dcc/greenpass/hcert"
@@ -192,5 +194,47 @@ func TestCheckpointPageInBrowser(t *testing.T) {
 	state, reason = scanWithCamera(t, browser, url+"?country=DE", tamper(t, hc1), "tampered-de", "de-DE")
 	if state != "invalid" || !strings.Contains(reason, "Signatur ist ungültig") || !strings.Contains(reason, "Einreiseregeln von DE") {
 		t.Fatalf("tampered certificate, German: page state %q, reason %q", state, reason)
+	}
+}
+
+// A camera that opens but never sends a frame leaves no black page: the
+// page says the camera is not available and offers the photo button. The
+// browser's camera is replaced by a canvas stream that is never drawn.
+func TestCheckpointPageWithoutFrames(t *testing.T) {
+	browser := chromium(t)
+	if testing.Short() {
+		t.Skip("browser test: skipped with -short")
+	}
+	addr, _ := startServe(t, "--data", t.TempDir())
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(browser), chromedp.NoSandbox, chromedp.DisableGPU, chromedp.UserDataDir(t.TempDir()),
+		chromedp.Flag("disable-quic", true), chromedp.Flag("disable-component-update", true))
+	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	defer cancelAlloc()
+	ctx, cancel := chromedp.NewContext(actx)
+	defer cancel()
+	ctx, cancelTimeout := context.WithTimeout(ctx, 120*time.Second)
+	defer cancelTimeout()
+	silent := `navigator.mediaDevices.getUserMedia = async () => {
+		const c = document.createElement("canvas");
+		return c.captureStream(0);
+	};`
+	addScript := chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+		_, err := cdp.Call(ctx, tg, page.AddScriptToEvaluateOnNewDocument, page.AddScriptToEvaluateOnNewDocumentParams{Source: silent})
+		return err
+	})
+	// The script is added on a first page (the browser's tab exists then);
+	// the checkpoint page's load event does not come while its video waits
+	// for a frame, so the navigation is not waited for to the end.
+	if err := chromedp.Do(ctx, chromedp.Navigate("about:blank"), addScript); err != nil {
+		t.Fatal(err)
+	}
+	nctx, ncancel := context.WithTimeout(ctx, 5*time.Second)
+	chromedp.Do(nctx, chromedp.Navigate("http://"+addr+"/check"))
+	ncancel()
+	if _, err := chromedp.Run(ctx, chromedp.Poll[bool](`document.body.dataset.state === "nocamera" && !document.getElementById("nocamera").hidden`,
+		chromedp.WithPollingTimeout(75*time.Second))); err != nil {
+		state, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`document.body.dataset.state`))
+		t.Fatalf("page without frames: %v (state %q)", err, state)
 	}
 }

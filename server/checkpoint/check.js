@@ -213,6 +213,20 @@
     });
     video.srcObject = stream;
     await video.play();
+    // A camera can open and still send nothing (a blocked sensor, a
+    // virtual device): wait for the first frame.
+    while (!video.videoWidth) await new Promise((res) => setTimeout(res, 100));
+  }
+
+  // Until the first frame arrives the page offers the photo button: after
+  // CAMERA_WAIT without one it says the camera is not available (a
+  // permission prompt may still be open; a camera that starts later takes
+  // over again).
+  const CAMERA_WAIT = 6000;
+  function showNoCamera() {
+    $("scanner").hidden = true;
+    $("nocamera").hidden = false;
+    state("nocamera");
   }
 
   // --- the photo fallback -------------------------------------------------
@@ -240,9 +254,14 @@
   });
 
   applyLanguage();
-  startCamera().then(startLoop).catch(() => {
-    $("scanner").hidden = true;
-    $("nocamera").hidden = false;
-    state("nocamera");
+  const watchdog = setTimeout(showNoCamera, CAMERA_WAIT);
+  startCamera().then(() => {
+    clearTimeout(watchdog);
+    $("nocamera").hidden = true;
+    $("scanner").hidden = false;
+    startLoop();
+  }).catch(() => {
+    clearTimeout(watchdog);
+    showNoCamera();
   });
 })();

@@ -45,15 +45,7 @@ func issueHTTP(t *testing.T, addr, token, accept, idempotencyKey, body string) [
 // and the body.
 func postCertificate(t *testing.T, addr, token, body string) (int, []byte) {
 	t.Helper()
-	req, _ := http.NewRequest("POST", "http://"+addr+"/api/v1/certificates", strings.NewReader(body))
-	req.Header.Set("Authorization", "Bearer "+token)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	out, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, out
+	return postJSON(t, "POST", "http://"+addr+"/api/v1/certificates", token, json.RawMessage(body))
 }
 
 func issuerToken(t *testing.T, dataDir string, args ...string) string {

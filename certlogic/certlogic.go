@@ -170,9 +170,12 @@ func evalOperation(op string, values, data any, depth int) (any, error) {
 	}
 	ev := func(x any) (any, error) { return eval(x, data, depth+1) }
 	switch op {
+	// Operand counts follow the reference evaluator (certlogic-js): it
+	// reads the operands it needs and ignores extra ones, so {"if": [g, a,
+	// b, x]} evaluates; Validate still refuses such expressions in rules.
 	case "if":
-		if len(args) != 3 {
-			return nil, invalid(`an "if"-operation must have exactly 3 operands, but it has %d`, len(args))
+		if len(args) < 3 {
+			return nil, invalid(`an "if"-operation must have 3 operands, but it has %d`, len(args))
 		}
 		guard, err := ev(args[0])
 		if err != nil {
@@ -186,9 +189,6 @@ func evalOperation(op string, values, data any, depth int) (any, error) {
 		}
 		return nil, invalid("if-guard evaluates to something neither truthy, nor falsy")
 	case "!":
-		if len(args) != 1 {
-			return nil, invalid("a !-operation must have exactly 1 operand, but it has %d", len(args))
-		}
 		v, err := ev(args[0])
 		if err != nil {
 			return nil, err
@@ -207,9 +207,6 @@ func evalOperation(op string, values, data any, depth int) (any, error) {
 	case "extractFromUVCI":
 		return evalExtractFromUVCI(args, ev)
 	case "dccDateOfBirth":
-		if len(args) != 1 {
-			return nil, invalid(`a "dccDateOfBirth"-operation must have exactly 1 operand, but it has %d`, len(args))
-		}
 		v, err := ev(args[0])
 		if err != nil {
 			return nil, err
@@ -405,23 +402,34 @@ func pick(t bool) boolsiness {
 	return falsy
 }
 
-// access is var: a path of "."-separated fragments into data; integer
-// fragments index arrays; anything missing is null.
+// access is var: a path of "."-separated fragments into data; anything
+// missing is null. A fragment is read as the reference reads it
+// (JavaScript's parseInt): a leading integer indexes arrays ("01" and "1x"
+// are 1) and names object keys in its decimal form; "length" of an array is
+// its length. Strings are not indexed (the reference yields UTF-16 code
+// units; see the README).
 func access(data any, path string) any {
 	if path == "" {
 		return data
 	}
 	cur := data
 	for _, frag := range strings.Split(path, ".") {
+		i, isIndex := parseIntPrefix(frag)
 		switch x := cur.(type) {
 		case map[string]any:
+			if isIndex {
+				frag = strconv.FormatInt(i, 10)
+			}
 			cur = x[frag]
 		case []any:
-			i, err := strconv.Atoi(frag)
-			if err != nil || i < 0 || i >= len(x) {
+			switch {
+			case isIndex && i >= 0 && i < int64(len(x)):
+				cur = x[i]
+			case !isIndex && frag == "length":
+				cur = int64(len(x))
+			default:
 				return nil
 			}
-			cur = x[i]
 		default:
 			return nil
 		}
@@ -429,9 +437,33 @@ func access(data any, path string) any {
 	return cur
 }
 
+// parseIntPrefix is JavaScript's parseInt(s, 10) for path fragments:
+// optional leading white space and sign, then the leading decimal digits.
+func parseIntPrefix(s string) (int64, bool) {
+	s = strings.TrimLeft(s, " \t\n\r\v\f")
+	neg := false
+	if s != "" && (s[0] == '+' || s[0] == '-') {
+		neg, s = s[0] == '-', s[1:]
+	}
+	n, digits := int64(0), 0
+	for digits < len(s) && s[digits] >= '0' && s[digits] <= '9' {
+		if n < math.MaxInt32 {
+			n = n*10 + int64(s[digits]-'0')
+		}
+		digits++
+	}
+	if digits == 0 {
+		return 0, false
+	}
+	if neg {
+		n = -n
+	}
+	return n, true
+}
+
 func evalPlusTime(args []any, ev func(any) (any, error)) (any, error) {
-	if len(args) != 3 {
-		return nil, invalid(`a "plusTime"-operation must have exactly 3 operands, but it has %d`, len(args))
+	if len(args) < 3 {
+		return nil, invalid(`a "plusTime"-operation must have 3 operands, but it has %d`, len(args))
 	}
 	amount, ok := args[1].(int64)
 	if !ok {
@@ -554,8 +586,8 @@ func dateOfBirth(s string) (time.Time, error) {
 }
 
 func evalReduce(args []any, data any, depth int) (any, error) {
-	if len(args) != 3 {
-		return nil, invalid(`a "reduce"-operation must have exactly 3 operands, but it has %d`, len(args))
+	if len(args) < 3 {
+		return nil, invalid(`a "reduce"-operation must have 3 operands, but it has %d`, len(args))
 	}
 	operand, err := eval(args[0], data, depth+1)
 	if err != nil {
@@ -578,8 +610,8 @@ func evalReduce(args []any, data any, depth int) (any, error) {
 }
 
 func evalExtractFromUVCI(args []any, ev func(any) (any, error)) (any, error) {
-	if len(args) != 2 {
-		return nil, invalid(`an "extractFromUVCI"-operation must have exactly 2 operands, but it has %d`, len(args))
+	if len(args) < 2 {
+		return nil, invalid(`an "extractFromUVCI"-operation must have 2 operands, but it has %d`, len(args))
 	}
 	index, ok := args[1].(int64)
 	if !ok {

@@ -120,6 +120,22 @@ func TestSpecification(t *testing.T) {
 		{"var negative index", `{"var":"a.-1"}`, `{"a":[1]}`, nil},
 		{"var with default is not CertLogic", `{"var":["a",1]}`, `{"a":2}`, errInvalid},
 
+		// Parity with the reference evaluator (certlogic-js 1.2.2): only the
+		// branch taken is evaluated, extra operands are ignored, and var
+		// reads fragments as parseInt does.
+		{"if: the branch not taken may not evaluate", `{"if":[false,{"plusTime":["2021-06-01",{"var":"v.0.dn"},"month"]},true]}`, `{"v":[{"dn":2}]}`, true},
+		{"if: the branch taken still fails", `{"if":[true,{"plusTime":["2021-06-01",{"var":"v.0.dn"},"month"]},true]}`, `{"v":[{"dn":2}]}`, errInvalid},
+		{"if with 4 operands", `{"if":[true,1,2,3]}`, `null`, int64(1)},
+		{"if with 2 operands", `{"if":[true,1]}`, `null`, errInvalid},
+		{"! with 2 operands", `{"!":[false,true]}`, `null`, true},
+		{"plusTime with 4 operands", `{"plusTime":["2021-06-01",1,"day","x"]}`, `null`, utc("2021-06-02T00:00:00.000Z")},
+		{"reduce with 4 operands", `{"reduce":[[1,2],{"+":[{"var":"accumulator"},{"var":"current"}]},0,9]}`, `null`, int64(3)},
+		{"extractFromUVCI with 3 operands", `{"extractFromUVCI":["URN:UVCI:01:DE:X",1,7]}`, `null`, "DE"},
+		{"var index with a leading zero", `{"var":"a.01"}`, `{"a":[1,2]}`, int64(2)},
+		{"var index with a suffix", `{"var":"a.1x"}`, `{"a":[1,2]}`, int64(2)},
+		{"var length of an array", `{"var":"a.length"}`, `{"a":[1,2,3]}`, int64(3)},
+		{"var numeric key in its decimal form", `{"var":"a.01"}`, `{"a":{"1":"one","01":"zero-one"}}`, "one"},
+
 		// Invalid expressions.
 		{"null literal", `null`, `null`, errInvalid},
 		{"float literal", `1.5`, `null`, errInvalid},
@@ -172,6 +188,9 @@ func TestValidateOwnCases(t *testing.T) {
 		{`{"dccDateOfBirth":[]}`, 1},
 		{`{"and":[{"var":"a"}]}`, 1},
 		{`{"if":[true,{"nope":[1]},2]}`, 1},
+		{`{"if":[true,1,2,3]}`, 1},
+		{`{"!":[true,false]}`, 1},
+		{`{"if":[false,{"plusTime":["2021-06-01",{"var":"n"},"month"]},true]}`, 1},
 		{`{"reduce":[{"var":"v"},{"+":[{"var":"accumulator"},{"var":"current"}]},0]}`, 0},
 		{`{"<":[1,{"var":"x."}]}`, 1},
 		{`[1,{"var":0},null]`, 2},

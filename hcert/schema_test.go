@@ -88,21 +88,28 @@ func TestValidateNeverEchoesValues(t *testing.T) {
 
 func TestParseDateTime(t *testing.T) {
 	tests := []struct {
-		in   string
-		want string // UTC RFC 3339, "" = error
+		in    string
+		want  string // UTC RFC 3339, "" = error
+		zoned bool   // ParseZonedDateTime accepts it too
 	}{
-		{"2021-05-29T10:00:00Z", "2021-05-29T10:00:00Z"},
-		{"2021-05-29T10:00:00.123456789Z", "2021-05-29T10:00:00.123456789Z"},
-		{"2021-05-21T12:26:07.390079Z", "2021-05-21T12:26:07.390079Z"},
-		{"2021-05-29T10:00:00+02:00", "2021-05-29T08:00:00Z"},
-		{"2021-05-29T10:00:00+0200", "2021-05-29T08:00:00Z"},
-		{"2021-05-29T10:00:00+02", "2021-05-29T08:00:00Z"},
-		{"2021-05-29T10:00:00-05", "2021-05-29T15:00:00Z"},
-		{"2021-05-29T10:00:00", ""},
-		{"2021-05-29T10:00:00.Z", ""},
-		{"2021-05-29", ""},
-		{"2021-13-29T10:00:00Z", ""},
-		{"2021-05-29T10:00:00+2", ""},
+		{"2021-05-29T10:00:00Z", "2021-05-29T10:00:00Z", true},
+		{"2021-05-29T10:00:00.123456789Z", "2021-05-29T10:00:00.123456789Z", true},
+		{"2021-05-21T12:26:07.390079Z", "2021-05-21T12:26:07.390079Z", true},
+		{"2021-05-29T10:00:00+02:00", "2021-05-29T08:00:00Z", true},
+		{"2021-05-29T10:00:00+0200", "2021-05-29T08:00:00Z", true},
+		{"2021-05-29T10:00:00+02", "2021-05-29T08:00:00Z", true},
+		{"2021-05-29T10:00:00-05", "2021-05-29T15:00:00Z", true},
+		// Validation clocks of the NL, GE and VA test data: no offset, UTC.
+		{"2021-05-29T10:00:00", "2021-05-29T10:00:00Z", false},
+		{"2021-05-30T13:38:49.822623", "2021-05-30T13:38:49.822623Z", false},
+		{"2021-10-01T00:15:17.1", "2021-10-01T00:15:17.1Z", false},
+		{"2021-05-29T10:00:00.Z", "", false},
+		{"2021-05-29T10:00:00.", "", false},
+		{"2021-05-29T10:00", "", false},
+		{"2021-05-29", "", false},
+		{"2021-13-29T10:00:00Z", "", false},
+		{"2021-13-29T10:00:00", "", false},
+		{"2021-05-29T10:00:00+2", "", false},
 	}
 	for _, tt := range tests {
 		got, err := ParseDateTime(tt.in)
@@ -110,10 +117,11 @@ func TestParseDateTime(t *testing.T) {
 			if err == nil {
 				t.Errorf("ParseDateTime(%q) = %v, want error", tt.in, got)
 			}
-			continue
-		}
-		if err != nil || got.UTC().Format("2006-01-02T15:04:05.999999999Z07:00") != tt.want {
+		} else if err != nil || got.UTC().Format("2006-01-02T15:04:05.999999999Z07:00") != tt.want {
 			t.Errorf("ParseDateTime(%q) = %v, %v; want %s", tt.in, got.UTC(), err, tt.want)
+		}
+		if _, err := ParseZonedDateTime(tt.in); (err == nil) != tt.zoned {
+			t.Errorf("ParseZonedDateTime(%q): error %v, want accepted=%v", tt.in, err, tt.zoned)
 		}
 	}
 }

@@ -19,17 +19,25 @@ func ParseDate(s string) (time.Time, error) {
 	return t, nil
 }
 
-// ParseDateTime parses an RFC 3339 date-time the way DCCs write them: any
-// number of fractional digits, and the offset as Z, ±hh:mm, ±hhmm or ±hh (the
-// last two are in the schema's own valid test cases; Go's RFC3339 layout
-// refuses them). Tag-0 strings arrive here already untagged.
-func ParseDateTime(s string) (time.Time, error) {
+// ParseDateTime parses a date-time the way DCCs and their test data write
+// them: any number of fractional digits, and the offset as Z, ±hh:mm, ±hhmm
+// or ±hh (the last two are in the schema's own valid test cases; Go's RFC3339
+// layout refuses them). A date-time without an offset
+// ("2021-05-30T13:38:49.822623", as NL, GE and VA write validation clocks) is
+// read as UTC. Tag-0 strings arrive here already untagged.
+func ParseDateTime(s string) (time.Time, error) { return parseDateTime(s, false) }
+
+// ParseZonedDateTime is ParseDateTime for input that must name its offset
+// (issuance is strict: a sample time without a zone is ambiguous by hours).
+func ParseZonedDateTime(s string) (time.Time, error) { return parseDateTime(s, true) }
+
+func parseDateTime(s string, zoneRequired bool) (time.Time, error) {
 	const base = len("2006-01-02T15:04:05")
-	if len(s) < base+1 || s[10] != 'T' && s[10] != 't' && s[10] != ' ' {
+	if len(s) < base || s[10] != 'T' && s[10] != 't' && s[10] != ' ' {
 		return time.Time{}, fmt.Errorf("not an RFC 3339 date-time")
 	}
 	i := base
-	if s[i] == '.' {
+	if i < len(s) && s[i] == '.' {
 		i++
 		for i < len(s) && s[i] >= '0' && s[i] <= '9' {
 			i++
@@ -41,6 +49,8 @@ func ParseDateTime(s string) (time.Time, error) {
 	frac := s[base:i]
 	zone := s[i:]
 	switch {
+	case zone == "" && !zoneRequired:
+		zone = "Z"
 	case zone == "Z" || zone == "z":
 		zone = "Z"
 	case len(zone) == 3 && isSign(zone[0]) && isDigits(zone[1:]):

@@ -361,10 +361,10 @@ func (v *fieldErrors) test(e TestInput, vs valueset.Sets, now time.Time) {
 			v.add("t[0].ma", "only for rapid antigen tests")
 		}
 	}
-	switch sc, err := hcert.ParseDateTime(e.SampledAt); {
+	switch sc, err := hcert.ParseZonedDateTime(e.SampledAt); {
 	case e.SampledAt == "":
 		v.add("t[0].sc", "required")
-	case err != nil || len(e.SampledAt) < len("2006-01-02T15:04:05Z"):
+	case err != nil:
 		v.add("t[0].sc", "must be an RFC 3339 date-time with time zone")
 	case sc.After(now.Add(dateTimeSlack)):
 		v.add("t[0].sc", "in the future")

@@ -150,10 +150,7 @@ func vectorVerifier(t testing.TB, vec *vector) *Verifier {
 	t.Helper()
 	var opts []Option
 	if vec.TestCtx.ValidationClock != "" {
-		clock, err := hcert.ParseDateTime(vec.TestCtx.ValidationClock)
-		if err != nil { // GR and IS write local times without an offset: read as UTC
-			clock, err = hcert.ParseDateTime(vec.TestCtx.ValidationClock + "Z")
-		}
+		clock, err := hcert.ParseDateTime(vec.TestCtx.ValidationClock) // GR and IS write no offset: UTC
 		if err != nil {
 			t.Fatalf("VALIDATIONCLOCK: %v", err)
 		}

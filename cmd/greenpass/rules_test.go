@@ -35,6 +35,8 @@ func TestRulesEvalCommand(t *testing.T) {
 		{"data on stdin", []string{write("e2.json", `{"var":"a.0"}`), "-"}, `{"a":[7]}`, 0, "7\n", ""},
 		{"expression on stdin", []string{"-", data}, `{"in":["x",["x"]]}`, 0, "true\n", ""},
 		{"invalid expression", []string{write("bad.json", `{"or":[true]}`), data}, "", 2, "", "unrecognised operator"},
+		{"branch not taken is not evaluated", []string{write("lazy.json", `{"if":[false,{"plusTime":["2021-06-01",{"var":"payload.v.0.dn"},"month"]},true]}`), data}, "", 0, "true\n", ""},
+		{"branch taken fails", []string{write("eager.json", `{"if":[true,{"plusTime":["2021-06-01",{"var":"payload.v.0.dn"},"month"]},true]}`), data}, "", 2, "", "amount"},
 		{"error at evaluation", []string{write("lt.json", `{"<":[{"var":"x"},1]}`), data}, "", 2, "", "integer"},
 		{"data not JSON", []string{expr, write("nojson.json", `{"a":`)}, "", 2, "", "is not JSON"},
 		{"missing file", []string{expr, filepath.Join(dir, "none.json")}, "", 2, "", "no such file"},

@@ -37,7 +37,7 @@ func runVerify(ctx context.Context, args []string, std stdio) int {
 		country     = fs.String("country", "", "the checkpoint's country `CC`: check its acceptance rules and the issuing country's invalidation rules (rules from --rules or the --trust server)")
 		region      = fs.String("region", "", "the checkpoint's region, for regional rules")
 		rulesFile   = fs.String("rules", "", "business rules `FILE` (one rule or a JSON array, the gateway's format) for --country")
-		at          = fs.String("at", "", "validation clock as RFC 3339 `TIME` (default: now)")
+		at          = fs.String("at", "", "validation clock as an RFC 3339 `TIME`; without an offset it is UTC (default: now)")
 		asJSON      = fs.Bool("json", false, "print one JSON object per input (JSON Lines)")
 		showPerson  = fs.Bool("show-person", false, "print names and date of birth in the human output")
 		kidFallback = fs.Bool("kid-fallback", false, "when no trusted DSC has the kid, try every trusted DSC (CovPass/CWA behaviour; off per the EU test vectors)")

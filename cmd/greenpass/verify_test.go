@@ -84,6 +84,8 @@ func TestVerifyCommand(t *testing.T) {
 		{"text on stdin", []string{"verify", "--dsc", f.dsc, "--at", f.clock, "-"}, []byte(f.hc1 + "\r\n"), 0, []string{"-: VALID"}, nil, ""},
 		{"show person", []string{"verify", "--dsc", f.dsc, "--at", f.clock, "--show-person", f.text}, nil, 0, []string{"Musterfrau-Gößinger, Gabriele, born 1998-02-26"}, nil, ""},
 		{"no trust", []string{"verify", "--at", f.clock, f.text}, nil, 1, []string{"INVALID", "signature: DSC_UNKNOWN"}, nil, "no trusted DSCs"},
+		{"clock without offset is UTC", []string{"verify", "--dsc", f.dsc, "--at", "2021-06-01T12:00:00.822623", f.text}, nil, 0, []string{"cert.txt: VALID"}, nil, ""},
+		{"expired at a clock without offset", []string{"verify", "--dsc", f.dsc, "--at", "2026-11-23T00:00:00", f.text}, nil, 1, []string{"expiry: CERT_EXPIRED"}, nil, ""},
 		{"expired at today's clock", []string{"verify", "--dsc", f.dsc, "--at", "2026-11-23T00:00:00Z", f.text}, nil, 1, []string{"INVALID", "expiry: CERT_EXPIRED"}, nil, ""},
 		{"tampered", []string{"verify", "--dsc", f.dsc, "--at", f.clock, tampered}, nil, 1, []string{"tampered.txt: INVALID"}, nil, ""},
 		{"one valid one invalid", []string{"verify", "--dsc", f.dsc, "--at", f.clock, f.text, tampered}, nil, 1, []string{"VALID vaccination", "INVALID"}, nil, ""},

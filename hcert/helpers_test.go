@@ -3,6 +3,7 @@ package hcert
 import (
 	"encoding/hex"
 	"encoding/json"
+	"reflect"
 	"testing"
 )
 
@@ -18,5 +19,12 @@ func equalJSON(t *testing.T, a, b any) bool {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return string(ja) == string(jb)
+	var va, vb any
+	if err := json.Unmarshal(ja, &va); err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(jb, &vb); err != nil {
+		t.Fatal(err)
+	}
+	return reflect.DeepEqual(va, vb)
 }

@@ -42,10 +42,13 @@ type Certificate struct {
 	Tests        []Test        `cbor:"t,omitempty" json:"t,omitempty"`
 	Recoveries   []Recovery    `cbor:"r,omitempty" json:"r,omitempty"`
 
-	// present records which top-level keys the payload carried (with a
-	// non-null value), for schema validation: a missing dob is an error, an
-	// empty one is not.
-	present fieldSet
+	// raw is the payload as signed, kept by DecodePayload: it is what the
+	// certificate shows as JSON (empty strings and keys outside the schema
+	// included), and missing lists the keys it lacks that the schema
+	// requires or counts (paths like "v[0].vp", "nam.fnt"). Both are nil for
+	// a certificate built in code.
+	raw     []byte
+	missing map[string]bool
 }
 
 // Name is the person's name as written and transliterated (ICAO 9303).
@@ -136,34 +139,87 @@ func (c *Count) UnmarshalCBOR(data []byte) error {
 	return fmt.Errorf("%w: count is not a non-negative integer", errValue)
 }
 
-// fieldSet is a bit set of top-level payload keys.
-type fieldSet uint8
-
-const (
-	hasVer fieldSet = 1 << iota
-	hasNam
-	hasDob
-	hasV
-	hasT
-	hasR
-)
-
-// wirePayload is the decoding target: pointers tell a missing (or null)
-// key from an empty value, in one pass over the CBOR.
+// The wire* types are the decoding targets: pointers tell a missing (or
+// null) key from an empty value, in one pass over the CBOR.
 type wirePayload struct {
-	Ver *string       `cbor:"ver"`
-	Nam *Name         `cbor:"nam"`
-	Dob *string       `cbor:"dob"`
-	V   []Vaccination `cbor:"v"`
-	T   []Test        `cbor:"t"`
-	R   []Recovery    `cbor:"r"`
+	Ver *string           `cbor:"ver"`
+	Nam *wireName         `cbor:"nam"`
+	Dob *string           `cbor:"dob"`
+	V   []wireVaccination `cbor:"v"`
+	T   []wireTest        `cbor:"t"`
+	R   []wireRecovery    `cbor:"r"`
+}
+
+type wireName struct {
+	Fn  *string `cbor:"fn"`
+	Fnt *string `cbor:"fnt"`
+	Gn  *string `cbor:"gn"`
+	Gnt *string `cbor:"gnt"`
+}
+
+type wireVaccination struct {
+	Tg *string `cbor:"tg"`
+	Vp *string `cbor:"vp"`
+	Mp *string `cbor:"mp"`
+	Ma *string `cbor:"ma"`
+	Dn *Count  `cbor:"dn"`
+	Sd *Count  `cbor:"sd"`
+	Dt *string `cbor:"dt"`
+	Co *string `cbor:"co"`
+	Is *string `cbor:"is"`
+	Ci *string `cbor:"ci"`
+}
+
+type wireTest struct {
+	Tg *string `cbor:"tg"`
+	Tt *string `cbor:"tt"`
+	Nm *string `cbor:"nm"`
+	Ma *string `cbor:"ma"`
+	Sc *string `cbor:"sc"`
+	Dr *string `cbor:"dr"`
+	Tr *string `cbor:"tr"`
+	Tc *string `cbor:"tc"`
+	Co *string `cbor:"co"`
+	Is *string `cbor:"is"`
+	Ci *string `cbor:"ci"`
+}
+
+type wireRecovery struct {
+	Tg *string `cbor:"tg"`
+	Fr *string `cbor:"fr"`
+	Co *string `cbor:"co"`
+	Is *string `cbor:"is"`
+	Df *string `cbor:"df"`
+	Du *string `cbor:"du"`
+	Ci *string `cbor:"ci"`
+}
+
+// keys records which keys a decoded payload lacks.
+type keys map[string]bool
+
+// str returns *p, noting path as missing when p is nil.
+func (k keys) str(p *string, path string) string {
+	if p == nil {
+		k[path] = true
+		return ""
+	}
+	return *p
+}
+
+func (k keys) count(p *Count, path string) Count {
+	if p == nil {
+		k[path] = true
+		return 0
+	}
+	return *p
 }
 
 // DecodePayload decodes the DCC payload (the raw value of claim -260/1).
-// Unknown keys are ignored (the schema allows them) and null groups are
-// treated as absent (BG issued a million certificates with "t": null). Values
-// of the wrong type yield ErrPayloadType, malformed CBOR ErrCBOR; whether the
-// fields satisfy the schema is Validate's job.
+// Unknown keys are kept for display but not modelled (the schema allows
+// them), and null values are treated as absent (BG issued a million
+// certificates with "t": null). Values of the wrong type yield
+// ErrPayloadType, malformed CBOR ErrCBOR; whether the fields satisfy the
+// schema is Validate's job.
 func DecodePayload(raw []byte) (*Certificate, error) {
 	if majorType(raw) != majorMap {
 		return nil, fmt.Errorf("%w: DCC payload is not a map", ErrPayloadType)
@@ -172,26 +228,49 @@ func DecodePayload(raw []byte) (*Certificate, error) {
 	if err := decodeInto(raw, &w, "DCC payload"); err != nil {
 		return nil, err
 	}
-	c := &Certificate{Vaccinations: w.V, Tests: w.T, Recoveries: w.R}
-	if w.Ver != nil {
-		c.Version, c.present = *w.Ver, c.present|hasVer
+	k := keys{}
+	c := &Certificate{raw: raw, missing: k}
+	c.Version = k.str(w.Ver, "ver")
+	c.DateOfBirth = k.str(w.Dob, "dob")
+	if w.Nam == nil {
+		k["nam"] = true
+		w.Nam = &wireName{}
 	}
-	if w.Nam != nil {
-		c.Name, c.present = *w.Nam, c.present|hasNam
+	c.Name = Name{
+		Family:         k.str(w.Nam.Fn, "nam.fn"),
+		FamilyStandard: k.str(w.Nam.Fnt, "nam.fnt"),
+		Given:          k.str(w.Nam.Gn, "nam.gn"),
+		GivenStandard:  k.str(w.Nam.Gnt, "nam.gnt"),
 	}
-	if w.Dob != nil {
-		c.DateOfBirth, c.present = *w.Dob, c.present|hasDob
+	for i, e := range w.V {
+		p := entryPath("v", i)
+		c.Vaccinations = append(c.Vaccinations, Vaccination{
+			Target: k.str(e.Tg, p+"tg"), Vaccine: k.str(e.Vp, p+"vp"), Product: k.str(e.Mp, p+"mp"),
+			Manufacturer: k.str(e.Ma, p+"ma"), DoseNumber: k.count(e.Dn, p+"dn"), TotalDoses: k.count(e.Sd, p+"sd"),
+			Date: k.str(e.Dt, p+"dt"), Country: k.str(e.Co, p+"co"), Issuer: k.str(e.Is, p+"is"), ID: k.str(e.Ci, p+"ci"),
+		})
 	}
-	for _, g := range []struct {
-		n   int
-		bit fieldSet
-	}{{len(w.V), hasV}, {len(w.T), hasT}, {len(w.R), hasR}} {
-		if g.n > 0 {
-			c.present |= g.bit
-		}
+	for i, e := range w.T {
+		p := entryPath("t", i)
+		c.Tests = append(c.Tests, Test{
+			Target: k.str(e.Tg, p+"tg"), TestType: k.str(e.Tt, p+"tt"), TestName: k.str(e.Nm, p+"nm"),
+			Device: k.str(e.Ma, p+"ma"), SampledAt: k.str(e.Sc, p+"sc"), ResultAt: k.str(e.Dr, p+"dr"),
+			Result: k.str(e.Tr, p+"tr"), Centre: k.str(e.Tc, p+"tc"), Country: k.str(e.Co, p+"co"),
+			Issuer: k.str(e.Is, p+"is"), ID: k.str(e.Ci, p+"ci"),
+		})
+	}
+	for i, e := range w.R {
+		p := entryPath("r", i)
+		c.Recoveries = append(c.Recoveries, Recovery{
+			Target: k.str(e.Tg, p+"tg"), FirstPositive: k.str(e.Fr, p+"fr"), Country: k.str(e.Co, p+"co"),
+			Issuer: k.str(e.Is, p+"is"), ValidFrom: k.str(e.Df, p+"df"), ValidUntil: k.str(e.Du, p+"du"), ID: k.str(e.Ci, p+"ci"),
+		})
 	}
 	return c, nil
 }
+
+// has reports whether the decoded payload carries the key at path.
+func (c *Certificate) has(path string) bool { return !c.missing[path] }
 
 // Type returns the certificate type, TypeUnknown unless exactly one group is
 // present.

@@ -27,26 +27,43 @@ func (e SchemaError) Error() string {
 	return "DCC schema: " + strings.Join(parts, "; ")
 }
 
-// Validate checks the payload against the DCC schema 1.3.x: required fields,
-// patterns, lengths, formats, exactly one of v/t/r with exactly one entry.
-// It follows the schema's own tolerance policy (Postel, SCHEMA FAQ) where real
-// certificates differ from the letter: date fields may carry a time after the
-// date, dob may be a date-time, test dates may use ±hh or ±hhmm offsets, and
-// tc (required up to 1.2) is optional as in 1.3. Value-set membership is not a
+// Validate checks the payload against the DCC schema 1.3.x as written:
+// required keys must be present (an empty string is a present string: most
+// fields have no minimum length), patterns, lengths and formats hold, and
+// exactly one of v/t/r has exactly one entry. It follows the schema's own
+// tolerance policy (Postel, SCHEMA FAQ) where real certificates differ from
+// the letter: date fields may carry a time after the date, dob may be a
+// date-time, test dates may use ±hh or ±hhmm offsets or none (UTC), and tc
+// (required up to 1.2) is optional as in 1.3. Value-set membership is not a
 // schema matter; business rules check it. Returns nil or a SchemaError.
+//
+// A certificate built in code is validated as it would be signed: encoded
+// (empty optional fields left out) and decoded again.
 func (c *Certificate) Validate() error {
-	var v validator
-	decoded := c.present != 0
-	if !matchVersion(c.Version) {
+	if c.raw == nil {
+		enc, err := encMode.Marshal(c)
+		if err != nil {
+			return fmt.Errorf("DCC payload: %w", err)
+		}
+		decoded, err := DecodePayload(enc)
+		if err != nil {
+			return err
+		}
+		return decoded.Validate()
+	}
+	v := validator{c: c}
+	if !c.has("ver") {
+		v.add("ver", "required")
+	} else if !matchVersion(c.Version) {
 		v.add("ver", "must be a version like 1.3.0")
 	}
-	if decoded && c.present&hasNam == 0 {
+	if !c.has("nam") {
 		v.add("nam", "required")
 	} else {
 		v.name(c.Name)
 	}
 	switch {
-	case decoded && c.present&hasDob == 0:
+	case !c.has("dob"):
 		v.add("dob", "required")
 	case !matchDOB(c.DateOfBirth):
 		v.add("dob", "must be YYYY-MM-DD, YYYY-MM, YYYY or empty, with a year 1900–2099")
@@ -69,30 +86,29 @@ func (c *Certificate) Validate() error {
 	}
 	for i, e := range c.Vaccinations {
 		p := entryPath("v", i)
-		v.required(p, "tg", e.Target)
-		v.required(p, "vp", e.Vaccine)
-		v.required(p, "mp", e.Product)
-		v.required(p, "ma", e.Manufacturer)
-		if e.DoseNumber < 1 {
+		v.required(p, "tg", "vp", "mp", "ma")
+		if v.required(p, "dn") && e.DoseNumber < 1 {
 			v.add(p+"dn", "must be an integer ≥ 1")
 		}
-		if e.TotalDoses < 1 {
+		if v.required(p, "sd") && e.TotalDoses < 1 {
 			v.add(p+"sd", "must be an integer ≥ 1")
 		}
-		v.date(p+"dt", e.Date)
+		if v.required(p, "dt") {
+			v.date(p+"dt", e.Date)
+		}
 		v.common(p, e.Country, e.Issuer, e.ID)
 	}
 	for i, e := range c.Tests {
 		p := entryPath("t", i)
-		v.required(p, "tg", e.Target)
-		v.required(p, "tt", e.TestType)
-		v.required(p, "tr", e.Result)
+		v.required(p, "tg", "tt", "tr")
 		v.maxLen(p+"nm", e.TestName)
 		v.maxLen(p+"tc", e.Centre)
-		if _, err := ParseDateTime(e.SampledAt); err != nil {
-			v.add(p+"sc", err.Error())
+		if v.required(p, "sc") {
+			if _, err := ParseDateTime(e.SampledAt); err != nil {
+				v.add(p+"sc", err.Error())
+			}
 		}
-		if e.ResultAt != "" {
+		if c.has(p + "dr") {
 			if _, err := ParseDateTime(e.ResultAt); err != nil {
 				v.add(p+"dr", err.Error())
 			}
@@ -101,26 +117,38 @@ func (c *Certificate) Validate() error {
 	}
 	for i, e := range c.Recoveries {
 		p := entryPath("r", i)
-		v.required(p, "tg", e.Target)
-		v.date(p+"fr", e.FirstPositive)
-		v.date(p+"df", e.ValidFrom)
-		v.date(p+"du", e.ValidUntil)
+		v.required(p, "tg")
+		for _, f := range []struct{ key, s string }{{"fr", e.FirstPositive}, {"df", e.ValidFrom}, {"du", e.ValidUntil}} {
+			if v.required(p, f.key) {
+				v.date(p+f.key, f.s)
+			}
+		}
 		v.common(p, e.Country, e.Issuer, e.ID)
 	}
-	if len(v) == 0 {
+	if len(v.errs) == 0 {
 		return nil
 	}
-	return SchemaError(v)
+	return SchemaError(v.errs)
 }
 
-type validator []FieldError
+type validator struct {
+	c    *Certificate
+	errs []FieldError
+}
 
-func (v *validator) add(field, problem string) { *v = append(*v, FieldError{field, problem}) }
+func (v *validator) add(field, problem string) { v.errs = append(v.errs, FieldError{field, problem}) }
 
-func (v *validator) required(prefix, field, s string) {
-	if s == "" {
-		v.add(prefix+field, "required")
+// required reports every key of the entry at prefix that is missing, and
+// whether all of them are present.
+func (v *validator) required(prefix string, keys ...string) bool {
+	ok := true
+	for _, k := range keys {
+		if !v.c.has(prefix + k) {
+			v.add(prefix+k, "required")
+			ok = false
+		}
 	}
+	return ok
 }
 
 func (v *validator) maxLen(field, s string) {
@@ -137,12 +165,11 @@ func (v *validator) date(field, s string) {
 
 // common checks the fields every entry has: co, is, ci.
 func (v *validator) common(prefix, country, issuer, id string) {
-	if !matchCountry(country) {
-		v.add(prefix+"co", "must be 1–10 upper-case letters")
+	if v.required(prefix, "co") && !matchCountry(country) {
+		v.add(prefix+"co", "must contain an upper-case letter A–Z (schema pattern [A-Z]{1,10})")
 	}
-	v.required(prefix, "is", issuer)
+	v.required(prefix, "is", "ci")
 	v.maxLen(prefix+"is", issuer)
-	v.required(prefix, "ci", id)
 	v.maxLen(prefix+"ci", id)
 }
 
@@ -155,9 +182,8 @@ func (v *validator) name(n Name) {
 			v.add(f.field, "must contain only A–Z and <")
 		}
 	}
-	// Schema 1.3.2: at least one transliterated name. An empty string counts
-	// as absent here: it identifies nobody.
-	if n.FamilyStandard == "" && n.GivenStandard == "" {
+	// Schema 1.3.2: at least one transliterated name is present.
+	if !v.c.has("nam.fnt") && !v.c.has("nam.gnt") {
 		v.add("nam", "fnt or gnt is required")
 	}
 }
@@ -208,13 +234,9 @@ func matchDOB(s string) bool {
 	return true
 }
 
-// matchCountry implements [A-Z]{1,10}.
-func matchCountry(s string) bool {
-	if len(s) < 1 || len(s) > 10 {
-		return false
-	}
-	return strings.Trim(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZ") == ""
-}
+// matchCountry implements the schema's pattern [A-Z]{1,10} as JSON Schema
+// applies it: unanchored, so the value must contain an upper-case letter.
+func matchCountry(s string) bool { return strings.ContainsAny(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZ") }
 
 // entryPath is the JSON path prefix of group entry i ("v[0].").
 func entryPath(group string, i int) string {

@@ -117,6 +117,9 @@ type Result struct {
 
 	// DSC is the trusted certificate whose key verified the signature.
 	DSC *trustlist.DSC `json:"-"`
+	// claimedBy is DSC, or when the signature failed the first trusted DSC
+	// with the message's kid: key usage and expiry are judged against it.
+	claimedBy *trustlist.DSC
 }
 
 // FirstReason returns the first failure in stage order, or nil when valid.

@@ -185,6 +185,9 @@ func (v *Verifier) checkSignature(r *Result, msg *hcert.Sign1) {
 	mismatch := 0
 	var lastErr error
 	for _, dsc := range candidates {
+		if r.claimedBy == nil && !fallback {
+			r.claimedBy = dsc
+		}
 		if dsc.Key == nil {
 			mismatch++
 			lastErr = dsc.KeyErr
@@ -192,7 +195,7 @@ func (v *Verifier) checkSignature(r *Result, msg *hcert.Sign1) {
 		}
 		err := msg.Verify(dsc.Key)
 		if err == nil {
-			r.DSC = dsc
+			r.DSC, r.claimedBy = dsc, dsc
 			r.pass(StageSignature)
 			return
 		}
@@ -247,16 +250,19 @@ func (v *Verifier) decodePayload(r *Result, payload []byte) (*hcert.Claims, *hce
 	return claims, cert
 }
 
+// checkKeyUsage and checkExpiry judge the DSC that verified the signature,
+// or, when the signature failed, the trusted DSC the message names by its
+// kid: the result then still shows every reason (the verdict stays invalid).
 func (v *Verifier) checkKeyUsage(r *Result, cert *hcert.Certificate) {
-	if cert == nil || r.DSC == nil {
-		return // skipped: no payload or no trusted signer
+	if cert == nil || r.claimedBy == nil {
+		return // skipped: no payload, or no trusted DSC has the kid
 	}
 	t := cert.Type()
 	if t == hcert.TypeUnknown {
 		r.fail(StageKeyUsage, CodeTypeUnknown, "certificate must hold exactly one of v, t, r")
 		return
 	}
-	allowed := allowedTypes(r.DSC.Certificate.UnknownExtKeyUsage)
+	allowed := allowedTypes(r.claimedBy.Certificate.UnknownExtKeyUsage)
 	if allowed != nil && !allowed[t] {
 		r.fail(StageKeyUsage, CodeKeyUsage, fmt.Sprintf("the DSC's extended key usage does not allow %s certificates", t))
 		return
@@ -266,7 +272,8 @@ func (v *Verifier) checkKeyUsage(r *Result, cert *hcert.Certificate) {
 
 // checkExpiry enforces DSC.notBefore ≤ iat ≤ clock ≤ exp ≤ DSC.notAfter
 // (HCERT §3.3.5–3.3.6; the EU test data's expiration semantics). The DSC
-// bounds are checked when the signer is known.
+// bounds are checked when the signer is known; without one (no trusted DSC
+// has the kid) the certificate's own times are still checked.
 func (v *Verifier) checkExpiry(r *Result, claims *hcert.Claims) {
 	if claims == nil {
 		return
@@ -280,7 +287,7 @@ func (v *Verifier) checkExpiry(r *Result, claims *hcert.Claims) {
 	if claims.IssuedAt.After(now.Add(v.skew)) {
 		fail(CodeCertNotYetValid, "certificate issued in the future, at "+claims.IssuedAt.Format(time.RFC3339))
 	}
-	if d := r.DSC; d != nil {
+	if d := r.claimedBy; d != nil {
 		c := d.Certificate
 		if now.After(c.NotAfter) {
 			fail(CodeDSCExpired, "the signing DSC expired at "+c.NotAfter.UTC().Format(time.RFC3339))
@@ -294,8 +301,6 @@ func (v *Verifier) checkExpiry(r *Result, claims *hcert.Claims) {
 		if claims.ExpiresAt.After(c.NotAfter) {
 			fail(CodeOutlivesDSC, "certificate expires after its DSC")
 		}
-	} else if r.Stages.Get(StageSignature) != Pass {
-		return // skipped: without a trusted signer the DSC bounds are unknown
 	}
 	if !failed {
 		r.pass(StageExpiry)

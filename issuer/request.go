@@ -2,6 +2,7 @@ package issuer
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -21,7 +22,8 @@ const MaxRequestSize = 16 << 10
 
 // Request is an issuance request: the person and exactly one vaccination,
 // test or recovery entry in DCC schema 1.3 fields. The fields the issuer's
-// profile and the server determine (ver, co, is, ci) are not part of it.
+// profile and the server determine (ver, is, ci) are not part of it; co, the
+// country of vaccination or test, defaults to the issuer's country.
 type Request struct {
 	Name         NameInput          `json:"nam"`
 	DateOfBirth  string             `json:"dob"`
@@ -58,6 +60,7 @@ type VaccinationInput struct {
 	DoseNumber   int    `json:"dn"`
 	TotalDoses   int    `json:"sd"`
 	Date         string `json:"dt"`
+	Country      string `json:"co,omitempty"` // where the dose was given; default: the issuer's country
 }
 
 // TestInput is the t entry without the server's fields.
@@ -69,6 +72,7 @@ type TestInput struct {
 	SampledAt string `json:"sc"`
 	Result    string `json:"tr"`
 	Centre    string `json:"tc,omitempty"`
+	Country   string `json:"co,omitempty"` // where the test was taken; default: the issuer's country
 }
 
 // RecoveryInput is the r entry without the server's fields.
@@ -77,6 +81,7 @@ type RecoveryInput struct {
 	FirstPositive string `json:"fr"`
 	ValidFrom     string `json:"df"`
 	ValidUntil    string `json:"du"`
+	Country       string `json:"co,omitempty"` // where the positive test was taken; default: the issuer's country
 }
 
 // ErrMalformed is a request that is not a well-formed issuance request
@@ -85,7 +90,7 @@ var ErrMalformed = errors.New("malformed request")
 
 // serverFields are schema fields the server sets; a request carrying them
 // gets a message saying so rather than "unknown field".
-var serverFields = map[string]bool{"ver": true, "co": true, "is": true, "ci": true}
+var serverFields = map[string]bool{"ver": true, "is": true, "ci": true}
 
 // ParseRequest decodes an issuance request strictly: one JSON object,
 // no unknown fields, nothing after it. Errors wrap ErrMalformed and never
@@ -179,12 +184,15 @@ func (r *Request) Validate(vs valueset.Sets, now time.Time) error {
 	case hcert.TypeVaccination:
 		v.one("v", len(r.Vaccinations))
 		v.vaccination(r.Vaccinations[0], vs, now)
+		v.country("v[0].co", r.Vaccinations[0].Country, vs)
 	case hcert.TypeTest:
 		v.one("t", len(r.Tests))
 		v.test(r.Tests[0], vs, now)
+		v.country("t[0].co", r.Tests[0].Country, vs)
 	case hcert.TypeRecovery:
 		v.one("r", len(r.Recoveries))
 		v.recovery(r.Recoveries[0], vs, now)
+		v.country("r[0].co", r.Recoveries[0].Country, vs)
 	}
 	if r.Transfer != nil && !testIDPattern.MatchString(r.Transfer.TestID) {
 		v.add("transfer.testId", "must be 64 hexadecimal characters (the SHA-256 of the test's GUID)")
@@ -316,6 +324,14 @@ func (v *fieldErrors) date(field, s string, earliest, latest time.Time) time.Tim
 	return d
 }
 
+// country checks an optional co: a code of the country value set (absent:
+// the issuer's country is used).
+func (v *fieldErrors) country(field, code string, vs valueset.Sets) {
+	if code != "" {
+		v.coded(field, code, vs.Get(valueset.Country))
+	}
+}
+
 func (v *fieldErrors) coded(field, code string, set *valueset.Set) {
 	switch {
 	case code == "":
@@ -412,20 +428,20 @@ func (r *Request) certificate(country, issuerName, uvci string) *hcert.Certifica
 		c.Vaccinations = []hcert.Vaccination{{
 			Target: e.Target, Vaccine: e.Vaccine, Product: e.Product, Manufacturer: e.Manufacturer,
 			DoseNumber: hcert.Count(e.DoseNumber), TotalDoses: hcert.Count(e.TotalDoses), Date: e.Date,
-			Country: country, Issuer: issuerName, ID: uvci,
+			Country: cmp.Or(e.Country, country), Issuer: issuerName, ID: uvci,
 		}}
 	case hcert.TypeTest:
 		e := r.Tests[0]
 		c.Tests = []hcert.Test{{
 			Target: e.Target, TestType: e.TestType, TestName: e.TestName, Device: e.Device,
 			SampledAt: e.SampledAt, Result: e.Result, Centre: e.Centre,
-			Country: country, Issuer: issuerName, ID: uvci,
+			Country: cmp.Or(e.Country, country), Issuer: issuerName, ID: uvci,
 		}}
 	case hcert.TypeRecovery:
 		e := r.Recoveries[0]
 		c.Recoveries = []hcert.Recovery{{
 			Target: e.Target, FirstPositive: e.FirstPositive, ValidFrom: e.ValidFrom, ValidUntil: e.ValidUntil,
-			Country: country, Issuer: issuerName, ID: uvci,
+			Country: cmp.Or(e.Country, country), Issuer: issuerName, ID: uvci,
 		}}
 	}
 	return c

@@ -108,6 +108,11 @@ func TestValidate(t *testing.T) {
 			r.Tests[0].SampledAt = "2026-11-23T12:00:00+01:00"
 			return r
 		}, []string{"t[0].sc"}},
+		{"dose abroad", func(r *Request) *Request { r.Vaccinations[0].Country = "AT"; return r }, nil},
+		{"test abroad", func(*Request) *Request { r := testRequest(); r.Tests[0].Country = "VA"; return r }, nil},
+		{"recovery abroad", func(*Request) *Request { r := recoveryRequest(); r.Recoveries[0].Country = "FR"; return r }, nil},
+		{"co not a country", func(r *Request) *Request { r.Vaccinations[0].Country = "EU"; return r }, []string{"v[0].co"}},
+		{"co lower case", func(*Request) *Request { r := testRequest(); r.Tests[0].Country = "at"; return r }, []string{"t[0].co"}},
 		{"df before fr", func(*Request) *Request { r := recoveryRequest(); r.Recoveries[0].ValidFrom = "2026-09-01"; return r }, []string{"r[0].df"}},
 		{"du before df", func(*Request) *Request { r := recoveryRequest(); r.Recoveries[0].ValidUntil = "2026-10-11"; return r }, []string{"r[0].du"}},
 		{"du too late", func(*Request) *Request { r := recoveryRequest(); r.Recoveries[0].ValidUntil = "2027-04-01"; return r }, []string{"r[0].du"}},

@@ -142,6 +142,17 @@ func TestIssueFillsServerFields(t *testing.T) {
 	if want := testNow.Add(365 * 24 * time.Hour); !got.ExpiresAt.Equal(want) {
 		t.Errorf("exp %v, want %v", got.ExpiresAt, want)
 	}
+	// A dose given abroad keeps its country of vaccination; is and the
+	// UVCI stay the issuer's.
+	abroad := vaccinationRequest()
+	abroad.Vaccinations[0].Country = "AT"
+	got, err = f.svc.Issue(context.Background(), pharmacy, abroad, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v := got.Certificate.Vaccinations[0]; v.Country != "AT" || v.Issuer != "Apotheke am Markt" || !strings.HasPrefix(got.UVCI, "URN:UVCI:01:DE:") {
+		t.Errorf("dose abroad: co %q is %q uvci %q", v.Country, v.Issuer, got.UVCI)
+	}
 	noName := pharmacy
 	noName.Name = ""
 	got, err = f.svc.Issue(context.Background(), noName, vaccinationRequest(), "")

@@ -1,6 +1,6 @@
 // Package valueset holds the EU DCC value sets — the coded vocabularies
 // of certificate fields (disease, vaccine, product, marketing
-// authorisation holder, test type, test result) — in the format of the EU
+// authorisation holder, test type, test result, country) — in the format of the EU
 // value-set repository and the DGCA business-rule service. A built-in copy
 // is embedded; the trust-list sync replaces it with the gateway's.
 package valueset
@@ -21,6 +21,7 @@ const (
 	Manufacturer = "vaccines-covid-19-auth-holders" // v.ma
 	TestType     = "covid-19-lab-test-type"         // t.tt
 	TestResult   = "covid-19-lab-result"            // t.tr
+	Country      = "country-2-codes"                // co
 )
 
 // Value is one code's entry.
@@ -84,6 +85,8 @@ func (ss Sets) IDs() []string {
 	sort.Strings(ids)
 	return ids
 }
+
+//go:generate go run gencountries.go
 
 //go:embed data/*.json
 var builtin embed.FS

@@ -20,6 +20,11 @@ func TestBuiltin(t *testing.T) {
 		{TestType, "LP217198-3", true, true},
 		{TestResult, "260415000", true, true},
 		{TestResult, "260415001", false, false},
+		{Country, "DE", true, true},
+		{Country, "VA", true, true},
+		{Country, "XK", false, false}, // user-assigned, not ISO 3166-1
+		{Country, "YU", false, false}, // withdrawn
+		{Country, "EU", false, false},
 		{Product, "", false, false},
 		{"no-such-set", "x", false, false},
 	}
@@ -32,7 +37,10 @@ func TestBuiltin(t *testing.T) {
 			t.Errorf("%s.Active(%q) = %v, want %v", c.set, c.code, got, c.active)
 		}
 	}
-	if got, want := len(ss.IDs()), 6; got != want {
+	if n := len(ss.Get(Country).Values); n != 249 {
+		t.Errorf("%d countries, want ISO 3166-1's 249", n)
+	}
+	if got, want := len(ss.IDs()), 7; got != want {
 		t.Errorf("%d built-in sets %v, want %d", got, ss.IDs(), want)
 	}
 	// Builtin returns copies: changing one does not change the next.

@@ -494,6 +494,10 @@ func (s *Service) SignTestHash(ctx context.Context, partnerID, country, dcci str
 	if now.After(ds.Certificate.NotAfter) || now.Before(ds.Certificate.NotBefore) {
 		return nil, fmt.Errorf("%w: the test document signer certificate is outside its validity", ErrNoSigner)
 	}
+	if alg, err := hcert.NewKey(ds.Signer.Public()); err != nil || alg.Alg() != hcert.AlgES256 {
+		// The labs hash a Sig_structure with the protected header {1: -7}.
+		return nil, fmt.Errorf("%w: hash signing is ES256 by contract, and the test document signer is not an ECDSA P-256 key", ErrNoSigner)
+	}
 	sig, err := hcert.SignDigest(s.cfg.Rand, ds.Signer, digest)
 	if err != nil {
 		return nil, err

@@ -14,6 +14,7 @@ import (
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/elliptic"
+	"crypto/rsa"
 	"crypto/rand"
 	"crypto/x509"
 	"crypto/x509/pkix"
@@ -91,6 +92,38 @@ type InitOptions struct {
 	KeeperURL string
 	// Now is the clock for validity periods (time.Now when nil).
 	Now func() time.Time
+	// Alg is the DSCs' COSE algorithm: AlgES256 (default, ECDSA P-256) or
+	// AlgPS256 (RSA-PSS, 3072-bit keys, as several countries sign).
+	Alg string
+}
+
+// DSC algorithms Init can make.
+const (
+	AlgES256 = "ES256"
+	AlgPS256 = "PS256"
+)
+
+// dscKeyBits is the RSA modulus of PS256 document signers (the size
+// countries signing with RSA-PSS use; HCERT requires at least 2048).
+const dscKeyBits = 3072
+
+// AlgOf names the COSE algorithm a document signer key signs with.
+func AlgOf(pub crypto.PublicKey) string {
+	if _, ok := pub.(*rsa.PublicKey); ok {
+		return AlgPS256
+	}
+	return AlgES256
+}
+
+// newDSCKey makes a document signer key for alg.
+func newDSCKey(alg string) (crypto.Signer, error) {
+	switch alg {
+	case "", AlgES256:
+		return ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	case AlgPS256:
+		return rsa.GenerateKey(rand.Reader, dscKeyBits)
+	}
+	return nil, fmt.Errorf("keys: algorithm %q is not ES256 or PS256", alg)
 }
 
 // Exists reports whether dir holds a key set.
@@ -103,6 +136,9 @@ func Exists(dir string) bool {
 func Init(ctx context.Context, dir string, opts InitOptions) (*Set, error) {
 	if Exists(dir) {
 		return nil, fmt.Errorf("keys: %s already holds keys", dir)
+	}
+	if opts.Alg != "" && opts.Alg != AlgES256 && opts.Alg != AlgPS256 {
+		return nil, fmt.Errorf("keys: algorithm %q is not ES256 or PS256", opts.Alg)
 	}
 	if opts.Country == "" {
 		opts.Country = "DE"
@@ -149,7 +185,7 @@ func Init(ctx context.Context, dir string, opts InitOptions) (*Set, error) {
 
 	set := &Set{CSCA: csca, DSCs: map[hcert.Type]*DSC{}}
 	for _, t := range Types {
-		priv, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		priv, err := newDSCKey(opts.Alg)
 		if err != nil {
 			return nil, err
 		}

@@ -49,11 +49,12 @@ func runKeysInit(ctx context.Context, args []string, std stdio) int {
 	fs := flag.NewFlagSet("keys init", flag.ContinueOnError)
 	data, keeper := keyFlags(fs)
 	country := fs.String("country", "DE", "country (C=) of the certificates")
+	alg := fs.String("alg", keys.AlgES256, "the document signers' algorithm: ES256 (ECDSA P-256) or PS256 (RSA-PSS, 3072-bit keys)")
 	if code, ok := parseFlags(fs, args, std.err, "Usage: greenpass keys init [flags]\n\nCreates a development trust chain in DATA/keys; refuses to overwrite one.\n\nFlags:"); !ok {
 		return code
 	}
 	dir := filepath.Join(*data, "keys")
-	set, err := keys.Init(ctx, dir, keys.InitOptions{Country: *country, KeeperURL: *keeper})
+	set, err := keys.Init(ctx, dir, keys.InitOptions{Country: *country, KeeperURL: *keeper, Alg: strings.ToUpper(*alg)})
 	if err != nil {
 		fmt.Fprintf(std.err, "greenpass keys init: %v\n", err)
 		return exitUsage
@@ -61,7 +62,7 @@ func runKeysInit(ctx context.Context, args []string, std stdio) int {
 	fmt.Fprintf(std.out, "keys created in %s\n", dir)
 	for _, t := range keys.Types {
 		d := set.DSCs[t]
-		fmt.Fprintf(std.out, "  DSC %-11s kid %x  %s\n", t, d.KID, filepath.Join(dir, "dsc-"+string(t)+".pem"))
+		fmt.Fprintf(std.out, "  DSC %-11s %s kid %x  %s\n", t, keys.AlgOf(d.Signer.Public()), d.KID, filepath.Join(dir, "dsc-"+string(t)+".pem"))
 	}
 	return exitOK
 }

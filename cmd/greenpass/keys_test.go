@@ -40,6 +40,7 @@ func TestKeysCommands(t *testing.T) {
 		{"keys", "frob"},
 		{"keys", "issuer-token", "--data", dir}, // no --sub
 		{"keys", "issuer-token", "--data", dir, "--sub", "x", "--roles", "root"}, // unknown role
+		{"keys", "init", "--data", t.TempDir(), "--alg", "ES384"},                // not a DCC algorithm
 	} {
 		if code, _, _ := runCLI(t, nil, args...); code != 2 {
 			t.Errorf("%v: exit %d, want 2", args, code)

@@ -20,7 +20,9 @@ func FuzzVerifyText(f *testing.F) {
 		if err != nil {
 			f.Fatal(err)
 		}
-		var vec vector
+		var vec struct {
+			Prefix string `json:"PREFIX"`
+		}
 		if json.Unmarshal(raw, &vec) == nil && vec.Prefix != "" {
 			f.Add(vec.Prefix)
 		}

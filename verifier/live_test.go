@@ -57,7 +57,7 @@ func TestLiveSeesWhatIsPublishedNow(t *testing.T) {
 		}, "AT", CodeRuleFailed},
 		{"the checkpoint's own country has no such rule", func() {}, "", ""},
 		{"a new revocation", func() {
-			msg := parseText(t, text)
+			msg := mustDecode(t, text)
 			hashes := trustlist.RevocationHashes(msg.Signature, true, "DE", cert.UVCI())
 			src.revoked = trustlist.NewRevocationList(trustlist.Revocation{KID: base64.StdEncoding.EncodeToString(dsc.KID),
 				Type: trustlist.HashUCI, Hash: hashes[trustlist.HashUCI]})

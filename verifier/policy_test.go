@@ -113,7 +113,7 @@ func TestRevocationStage(t *testing.T) {
 	dsc := newDSC(t, key, nil, dscFrom, dscTo)
 	cert := vaccination()
 	text := issueText(t, key, dsc.KID, cert, issued, expires)
-	msg := parseText(t, text)
+	msg := mustDecode(t, text)
 	hashes := trustlist.RevocationHashes(msg.Signature, true, "DE", cert.UVCI())
 	kid := base64.StdEncoding.EncodeToString(dsc.KID)
 	for _, ht := range trustlist.HashTypes {

@@ -305,3 +305,13 @@ func TestImageLimits(t *testing.T) {
 		})
 	}
 }
+
+// mustDecode returns the COSE_Sign1 message of an HC1 text.
+func mustDecode(t testing.TB, text string) *hcert.Sign1 {
+	t.Helper()
+	u, err := hcert.Decode(text)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u.Sign1
+}

@@ -30,6 +30,7 @@ type CertificateIssuer interface {
 	Issue(ctx context.Context, who issuer.Issuer, req *issuer.Request, idempotencyKey string) (*issuer.Issued, error)
 	Lookup(ctx context.Context, issuerID, uvci string) (*issuer.Audit, error)
 	Revoke(ctx context.Context, issuerID, uvci string) (*issuer.Revocation, bool, error)
+	Issued(ctx context.Context, issuerID, country string, from, to time.Time, cursor string, limit int) (issuer.Page, error)
 }
 
 // Issuance configures the issuing API.
@@ -71,6 +72,7 @@ type admissionMetrics struct {
 // MountIssuance adds the issuing API:
 //
 //	POST /api/v1/certificates          issue (JSON, PNG, PDF or text by Accept)
+//	GET  /api/v1/certificates?from=&to=&cursor=&limit=   the issuer's own audit records, oldest first, paged
 //	GET  /api/v1/certificates/{uvci}   the audit record, to the issuer that made it
 //	POST /api/v1/certificates/{uvci}/revoke   revoke it (201; 200 when revoked before)
 //
@@ -110,6 +112,7 @@ func (s *Server) MountIssuance(cfg Issuance) {
 	h := &issueHandler{cfg: cfg, log: s, metrics: m}
 	g := s.echo.Group("/api/v1/certificates", s.RequireIssuer(cfg.Tokens), refuseSuspended(cfg.Suspensions))
 	g.POST("", h.issue, h.admit)
+	g.GET("", h.list)
 	g.GET("/:uvci", h.lookup)
 	g.POST("/:uvci/revoke", h.revoke)
 }
@@ -232,6 +235,57 @@ func (h *issueHandler) issue(c echo.Context) error {
 func blob(c echo.Context, status int, contentType string, b []byte) error {
 	c.Response().Header().Set(echo.HeaderContentLength, strconv.Itoa(len(b)))
 	return c.Blob(status, contentType, b)
+}
+
+// list answers the issuer's own certificates issued in [from, to] (RFC
+// 3339, a zoneless time is UTC; a date is its whole UTC day; defaults: the
+// last 24 hours), a page of limit (50) at a time; next continues.
+func (h *issueHandler) list(c echo.Context) error {
+	q := c.QueryParams()
+	to, err := queryTime(q.Get("to"), true, time.Now())
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, "to: "+err.Error())
+	}
+	from, err := queryTime(q.Get("from"), false, to.Add(-24*time.Hour))
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, "from: "+err.Error())
+	}
+	limit := 0
+	if l := q.Get("limit"); l != "" {
+		if limit, err = strconv.Atoi(l); err != nil || limit < 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, "limit must be a positive number")
+		}
+	}
+	id := Issuer(c)
+	page, err := h.cfg.Service.Issued(c.Request().Context(), id.Subject, id.Country, from, to, q.Get("cursor"), limit)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, page)
+}
+
+// queryTime reads a time parameter: an RFC 3339 date-time (UTC without an
+// offset) or a date, which means its first instant, or with end its last;
+// def when empty.
+func queryTime(s string, end bool, def time.Time) (time.Time, error) {
+	switch {
+	case s == "":
+		return def, nil
+	case len(s) == len(time.DateOnly):
+		d, err := time.Parse(time.DateOnly, s)
+		if err != nil {
+			return time.Time{}, errors.New("not a date (YYYY-MM-DD) or an RFC 3339 date-time")
+		}
+		if end {
+			d = d.Add(24*time.Hour - time.Millisecond)
+		}
+		return d, nil
+	}
+	t, err := hcert.ParseDateTime(s)
+	if err != nil {
+		return time.Time{}, errors.New("not a date (YYYY-MM-DD) or an RFC 3339 date-time")
+	}
+	return t, nil
 }
 
 func (h *issueHandler) lookup(c echo.Context) error {

@@ -80,6 +80,10 @@ type Engine interface {
 	// order, leaving out expired ones. prefix is printable ASCII (IDs that
 	// are meant to be listed are built so).
 	List(ctx context.Context, coll, prefix string, limit int) ([]Record, error)
+	// ListAfter is List from the first ID after after (exclusive; "" is
+	// the prefix's start): the next page after a page's last ID, or the IDs
+	// from a key within the prefix on. after is printable ASCII too.
+	ListAfter(ctx context.Context, coll, prefix, after string, limit int) ([]Record, error)
 	// Sweep deletes the collection's records expired at now and says how many.
 	Sweep(ctx context.Context, coll string) (int, error)
 	// Ping checks the engine can serve requests.
@@ -162,6 +166,7 @@ type Records interface {
 	Update(ctx context.Context, coll, id string, ifVersion int64, expiresAt time.Time, data []byte) (Record, error)
 	Delete(ctx context.Context, coll, id string) error
 	List(ctx context.Context, coll, prefix string, limit int) ([]Record, error)
+	ListAfter(ctx context.Context, coll, prefix, after string, limit int) ([]Record, error)
 }
 
 // Collection is typed access to one collection: T is stored as JSON.
@@ -231,7 +236,12 @@ type Item[T any] struct {
 
 // List returns up to limit values whose IDs start with prefix, in ID order.
 func (c Collection[T]) List(ctx context.Context, prefix string, limit int) ([]Item[T], error) {
-	recs, err := c.engine.List(ctx, c.name, prefix, limit)
+	return c.ListAfter(ctx, prefix, "", limit)
+}
+
+// ListAfter is List from the first ID after after on (see Engine.ListAfter).
+func (c Collection[T]) ListAfter(ctx context.Context, prefix, after string, limit int) ([]Item[T], error) {
+	recs, err := c.engine.ListAfter(ctx, c.name, prefix, after, limit)
 	if err != nil {
 		return nil, err
 	}

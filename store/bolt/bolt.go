@@ -311,13 +311,26 @@ func (e *Embedded) Sweep(ctx context.Context, coll string) (int, error) {
 	return n, err
 }
 
-// List implements store.Engine: a cursor from the prefix on.
+// List implements store.Engine.
 func (e *Embedded) List(ctx context.Context, coll, prefix string, limit int) ([]store.Record, error) {
+	return e.ListAfter(ctx, coll, prefix, "", limit)
+}
+
+// ListAfter implements store.Engine: a cursor from the prefix, or from
+// after, on.
+func (e *Embedded) ListAfter(ctx context.Context, coll, prefix, after string, limit int) ([]store.Record, error) {
 	if err := e.check(ctx); err != nil {
 		return nil, err
 	}
 	if err := store.CheckPrefix(prefix); err != nil {
 		return nil, err
+	}
+	if err := store.CheckPrefix(after); err != nil {
+		return nil, err
+	}
+	start := prefix
+	if after > prefix {
+		start = after
 	}
 	var out []store.Record
 	err := e.db.View(func(tx *bolt.Tx) error {
@@ -327,7 +340,10 @@ func (e *Embedded) List(ctx context.Context, coll, prefix string, limit int) ([]
 		}
 		now := e.now()
 		c := b.Cursor()
-		for k, v := c.Seek([]byte(prefix)); k != nil && len(out) < limit && strings.HasPrefix(string(k), prefix); k, v = c.Next() {
+		for k, v := c.Seek([]byte(start)); k != nil && len(out) < limit && strings.HasPrefix(string(k), prefix); k, v = c.Next() {
+			if string(k) == after {
+				continue
+			}
 			r, err := decodeRecord(string(k), v)
 			if err != nil {
 				return err

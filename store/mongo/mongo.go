@@ -233,19 +233,30 @@ func (m *Mongo) Sweep(ctx context.Context, coll string) (int, error) {
 	return int(res.DeletedCount), nil
 }
 
-// List implements store.Engine: a range query on _id, which the _id index
-// serves in order.
+// List implements store.Engine.
 func (m *Mongo) List(ctx context.Context, coll, prefix string, limit int) ([]store.Record, error) {
+	return m.ListAfter(ctx, coll, prefix, "", limit)
+}
+
+// ListAfter implements store.Engine: a range query on _id, which the _id
+// index serves in order.
+func (m *Mongo) ListAfter(ctx context.Context, coll, prefix, after string, limit int) ([]store.Record, error) {
 	if err := m.check(ctx); err != nil {
 		return nil, err
 	}
 	if err := store.CheckPrefix(prefix); err != nil {
 		return nil, err
 	}
+	if err := store.CheckPrefix(after); err != nil {
+		return nil, err
+	}
 	if limit <= 0 {
 		return nil, nil
 	}
 	rng := bson.D{{Key: "$gte", Value: prefix}}
+	if after >= prefix {
+		rng = bson.D{{Key: "$gt", Value: after}}
+	}
 	if end := store.PrefixEnd(prefix); end != "" {
 		rng = append(rng, bson.E{Key: "$lt", Value: end})
 	}

@@ -268,6 +268,40 @@ func Run(t *testing.T, open Opener, concurrency bool) {
 			if _, err := e.List(ctx, collTransfers, "bad\x00", 10); err == nil {
 				t.Fatal("a prefix with a control character was accepted")
 			}
+			// Pages: after a page's last ID, and from a key within the prefix.
+			after := func(prefix, after string, limit int) string {
+				t.Helper()
+				recs, err := e.ListAfter(ctx, collTransfers, prefix, after, limit)
+				if err != nil {
+					t.Fatal(err)
+				}
+				var out []string
+				for _, r := range recs {
+					out = append(out, r.ID)
+				}
+				return fmt.Sprint(out)
+			}
+			for _, tc := range []struct{ prefix, after, want string }{
+				{"lab/", "lab/a/1", "[lab/a/3 lab/ab lab/b/2]"},
+				{"lab/", "lab/a/2", "[lab/a/3 lab/ab lab/b/2]"}, // after an expired ID
+				{"lab/", "lab/ab", "[lab/b/2]"},
+				{"lab/", "lab/b/2", "[]"},
+				{"lab/", "lab/b", "[lab/b/2]"}, // a key within the prefix, not an ID
+				{"lab/", "", "[lab/a/1 lab/a/3 lab/ab lab/b/2]"},
+				{"lab/", "a", "[lab/a/1 lab/a/3 lab/ab lab/b/2]"}, // before the prefix: from its start
+				{"lab/", "z", "[]"},                                // beyond it
+				{"", "lab/b/2", "[other]"},
+			} {
+				if got := after(tc.prefix, tc.after, 10); got != tc.want {
+					t.Fatalf("ListAfter(%q, %q) = %s, want %s", tc.prefix, tc.after, got, tc.want)
+				}
+			}
+			if got := after("lab/", "lab/a/1", 2); got != "[lab/a/3 lab/ab]" {
+				t.Fatalf("ListAfter(lab/, lab/a/1, 2) = %s", got)
+			}
+			if _, err := e.ListAfter(ctx, collTransfers, "lab/", "bad\x00", 10); err == nil {
+				t.Fatal("an after key with a control character was accepted")
+			}
 		}},
 		{"a lease has one holder until released or expired", func(t *testing.T, e store.Engine, clock *fakeClock) {
 			a, err := store.AcquireLease(ctx, e, "sync", "host-a", time.Minute, clock.Now)

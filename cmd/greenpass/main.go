@@ -35,6 +35,7 @@ const (
 
 func commands() []command {
 	return []command{
+		{"certificates", "list, show and revoke the issuer's own certificates on a running server", runCertificates},
 		{"gateway", "serve a demo gateway on loopback to try sync against", runGateway},
 		{"issue", "issue one certificate through a running server (JSON, HC1 text, QR PNG or PDF)", runIssue},
 		{"keys", "create development keys, print issuer tokens", runKeys},

@@ -289,7 +289,7 @@ func Run(t *testing.T, open Opener, concurrency bool) {
 				{"lab/", "lab/b", "[lab/b/2]"}, // a key within the prefix, not an ID
 				{"lab/", "", "[lab/a/1 lab/a/3 lab/ab lab/b/2]"},
 				{"lab/", "a", "[lab/a/1 lab/a/3 lab/ab lab/b/2]"}, // before the prefix: from its start
-				{"lab/", "z", "[]"},                                // beyond it
+				{"lab/", "z", "[]"},                               // beyond it
 				{"", "lab/b/2", "[other]"},
 			} {
 				if got := after(tc.prefix, tc.after, 10); got != tc.want {

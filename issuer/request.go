@@ -412,10 +412,10 @@ func (v *fieldErrors) recovery(e RecoveryInput, vs valueset.Sets, now time.Time)
 func (r *Request) certificate(country, issuerName, uvci string) *hcert.Certificate {
 	n := r.Name
 	if n.FamilyStandard == "" {
-		n.FamilyStandard = truncate(Transliterate(n.Family))
+		n.FamilyStandard = StandardName(n.Family)
 	}
 	if n.GivenStandard == "" {
-		n.GivenStandard = truncate(Transliterate(n.Given))
+		n.GivenStandard = StandardName(n.Given)
 	}
 	c := &hcert.Certificate{
 		Version:     SchemaVersion,
@@ -449,6 +449,10 @@ func (r *Request) certificate(country, issuerName, uvci string) *hcert.Certifica
 
 // SchemaVersion is the DCC schema version of issued certificates.
 const SchemaVersion = "1.3.0"
+
+// StandardName is the ICAO 9303 form a certificate carries for a written
+// name (fnt, gnt) when the request gives none.
+func StandardName(name string) string { return truncate(Transliterate(name)) }
 
 // truncate keeps a standardised name within the schema's 80 characters
 // (ICAO 9303 truncates long names too).

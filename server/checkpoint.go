@@ -118,13 +118,16 @@ func (h *checkpointHandler) authorize(next echo.HandlerFunc) echo.HandlerFunc {
 			subtle.ConstantTimeCompare([]byte(k), []byte(h.cfg.Key)) == 1 {
 			return next(c)
 		}
+		// Checkpoints have the role verify; issuers read a previous
+		// certificate at the counter (a booster's prefill).
 		if token, ok := strings.CutPrefix(req.Header.Get(echo.HeaderAuthorization), "Bearer "); ok && h.cfg.Tokens != nil {
-			if id, err := h.cfg.Tokens.Verify(token); err == nil && id.Has(auth.RoleVerify) {
+			if id, err := h.cfg.Tokens.Verify(token); err == nil && (id.Has(auth.RoleVerify) ||
+				id.Has(auth.RoleIssueVaccination) || id.Has(auth.RoleIssueTest) || id.Has(auth.RoleIssueRecovery)) {
 				return next(c)
 			}
 		}
 		c.Response().Header().Set(echo.HeaderWWWAuthenticate, `Bearer realm="greenpass checkpoint"`)
-		return echo.NewHTTPError(http.StatusUnauthorized, "this checkpoint needs its key (X-Checkpoint-Key) or a token with the role verify")
+		return echo.NewHTTPError(http.StatusUnauthorized, "this checkpoint needs its key (X-Checkpoint-Key) or a token with the role verify or issue:v|t|r")
 	}
 }
 

@@ -205,6 +205,8 @@ func (verifyTokens) Verify(token string) (*auth.Identity, error) {
 		return &auth.Identity{Subject: "door", Roles: []auth.Role{auth.RoleVerify}}, nil
 	case "pharmacy":
 		return &auth.Identity{Subject: "pharmacy", Roles: []auth.Role{auth.RoleIssueVaccination}}, nil
+	case "operator":
+		return &auth.Identity{Subject: "operator", Roles: []auth.Role{auth.RoleAdmin}}, nil
 	}
 	return nil, auth.ErrUnauthorized
 }
@@ -223,7 +225,8 @@ func TestCheckpointAccessControl(t *testing.T) {
 		{"wrong key", []string{"X-Checkpoint-Key", "guess"}, 401},
 		{"key", []string{"X-Checkpoint-Key", "a-long-shared-key-123"}, 200},
 		{"verify token", []string{"Authorization", "Bearer checkpoint"}, 200},
-		{"issuer token without verify", []string{"Authorization", "Bearer pharmacy"}, 401},
+		{"issuer token: the counter reads a previous certificate", []string{"Authorization", "Bearer pharmacy"}, 200},
+		{"token with neither verify nor issue roles", []string{"Authorization", "Bearer operator"}, 401},
 	} {
 		if rec := post(t, h, "/api/v1/verify", "text/plain", []byte(text), tc.headers...); rec.Code != tc.status {
 			t.Errorf("%s: %d, want %d", tc.name, rec.Code, tc.status)

@@ -150,3 +150,23 @@ func BuiltinDocuments() [][]byte {
 	}
 	return out
 }
+
+// ProductDefaults are what goes with a vaccine product on a certificate:
+// its marketing authorisation holder (ma) and vaccine type (vp).
+type ProductDefaults struct {
+	Holder  string `json:"ma"`
+	Vaccine string `json:"vp"`
+}
+
+// Products are the defaults of the vaccines given in the EU, by product
+// code (mp), as the EU vaccine encoding instructions pair them; a form
+// offers them after the product is picked.
+var Products = map[string]ProductDefaults{
+	"EU/1/20/1528": {Holder: "ORG-100030215", Vaccine: "1119349007"},     // Comirnaty, BioNTech, mRNA
+	"EU/1/20/1507": {Holder: "ORG-100031184", Vaccine: "1119349007"},     // Spikevax, Moderna, mRNA
+	"EU/1/21/1529": {Holder: "ORG-100001699", Vaccine: "29061000087103"}, // Vaxzevria, AstraZeneca, viral vector
+	"EU/1/20/1525": {Holder: "ORG-100001417", Vaccine: "29061000087103"}, // Jcovden, Janssen, viral vector
+	"EU/1/21/1618": {Holder: "ORG-100032020", Vaccine: "1162643001"},     // Nuvaxovid, Novavax, protein subunit
+	"Vidprevtyn":   {Holder: "ORG-100000788", Vaccine: "1162643001"},     // Sanofi Pasteur, protein subunit
+	"VLA2001":      {Holder: "ORG-100036422", Vaccine: "1157024006"},     // Valneva, inactivated
+}

@@ -65,3 +65,14 @@ func TestParseErrors(t *testing.T) {
 		t.Error("Load of a broken file: no error")
 	}
 }
+
+// Every product default names codes of the built-in sets that may still
+// be used.
+func TestProductDefaultsAreActiveCodes(t *testing.T) {
+	ss := Builtin()
+	for mp, d := range Products {
+		if !ss.Get(Product).Active(mp) || !ss.Get(Manufacturer).Active(d.Holder) || !ss.Get(Vaccine).Active(d.Vaccine) {
+			t.Errorf("%s → %+v: not active codes of the value sets", mp, d)
+		}
+	}
+}

@@ -564,6 +564,7 @@ func mountIssuance(ctx context.Context, srv *server.Server, cfg *serveConfig, se
 		Polls:       admission.NewRates(cfg.pickupRate, cfg.pickupBurst, 100_000, nil),
 	})
 	srv.MountAdmin(server.Admin{Service: svc, Tokens: cached})
+	srv.MountCounter(server.Counter{Tokens: cached, Suspensions: svc, ValueSets: vs, DefaultIssuerName: cfg.issuerName})
 	return svc, cached, nil
 }
 

@@ -163,60 +163,12 @@
     return true;
   }
 
-  // --- the camera loop ----------------------------------------------------
+  // --- the camera loop (scan.js) -------------------------------------------
   const video = $("video");
-  const canvas = document.createElement("canvas");
-  let running = false;
-  // The code is held inside the frame in the middle of the view: only the
-  // middle 80 % of the picture is sent, at most 800 pixels wide — 40 % of
-  // a 1280×720 frame's pixels, and so of the server's decoding — while a
-  // code a third of the frame high still has 2 pixels per module.
-  const CROP = 0.8;
-  const MAX_SIDE = 800;
-  const MIN_INTERVAL = 250;    // at most four frames a second
-
-  function frameBlob() {
-    const w = video.videoWidth, h = video.videoHeight;
-    if (!w || !h) return Promise.resolve(null);
-    const cw = Math.round(w * CROP), ch = Math.round(h * CROP);
-    const scale = Math.min(1, MAX_SIDE / Math.max(cw, ch));
-    canvas.width = Math.round(cw * scale);
-    canvas.height = Math.round(ch * scale);
-    canvas.getContext("2d").drawImage(video, (w - cw) / 2, (h - ch) / 2, cw, ch, 0, 0, canvas.width, canvas.height);
-    return new Promise((resolve) => canvas.toBlob(resolve, "image/jpeg", 0.85));
-  }
-
-  async function loop() {
-    while (running) {
-      const started = performance.now();
-      try {
-        const blob = await frameBlob();
-        if (blob && running) {
-          const r = await verify(blob, true);
-          if (running && handle(r)) { running = false; break; }
-        }
-      } catch (err) {
-        status(t().offline);
-      }
-      const wait = Math.max(0, MIN_INTERVAL - (performance.now() - started));
-      await new Promise((res) => setTimeout(res, wait));
-    }
-  }
-  function startLoop() { if (!running && video.srcObject) { running = true; state("scanning"); loop(); } }
-  function stopLoop() { running = false; }
-
-  async function startCamera() {
-    if (!navigator.mediaDevices || !navigator.mediaDevices.getUserMedia) throw new Error("no camera API");
-    const stream = await navigator.mediaDevices.getUserMedia({
-      audio: false,
-      video: { facingMode: { ideal: "environment" }, width: { ideal: 1280 }, height: { ideal: 720 } },
-    });
-    video.srcObject = stream;
-    await video.play();
-    // A camera can open and still send nothing (a blocked sensor, a
-    // virtual device): wait for the first frame.
-    while (!video.videoWidth) await new Promise((res) => setTimeout(res, 100));
-  }
+  const scanner = GreenpassScanner.create(video, async (blob) => handle(await verify(blob, true)));
+  function startLoop() { if (!scanner.running && video.srcObject) { state("scanning"); scanner.start(() => status(t().offline)); } }
+  function stopLoop() { scanner.stop(); }
+  const startCamera = () => scanner.open();
 
   // Until the first frame arrives the page offers the photo button: after
   // CAMERA_WAIT without one it says the camera is not available (a

@@ -3,7 +3,6 @@ package hcert
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
 	"reflect"
 	"strings"
 	"testing"
@@ -73,33 +72,23 @@ func TestValidateFollowsTheSchemaOnTheWire(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			m := wirePayloadMap()
 			tt.modify(m)
-			raw, err := encMode.Marshal(m)
-			if err != nil {
-				t.Fatal(err)
-			}
-			c, err := DecodePayload(raw)
-			if err != nil {
-				t.Fatal(err)
-			}
-			err = c.Validate()
-			if tt.field == "" {
-				if err != nil {
-					t.Fatalf("Validate() = %v, want nil", err)
-				}
-				return
-			}
-			var se SchemaError
-			if !errors.As(err, &se) {
-				t.Fatalf("Validate() = %v, want a SchemaError on %s", err, tt.field)
-			}
-			for _, fe := range se {
-				if fe.Field == tt.field {
-					return
-				}
-			}
-			t.Fatalf("Validate() = %v, want an error on %s", err, tt.field)
+			wantFieldError(t, decodeMap(t, m).Validate(), tt.field)
 		})
 	}
+}
+
+// decodeMap encodes a payload map as CBOR and decodes it as a DCC payload.
+func decodeMap(t *testing.T, m map[string]any) *Certificate {
+	t.Helper()
+	raw, err := encMode.Marshal(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := DecodePayload(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
 }
 
 // The JSON of a decoded certificate is the signed payload: empty strings,
@@ -110,14 +99,7 @@ func TestDecodedPayloadJSONKeepsWhatWasSigned(t *testing.T) {
 	m["nam"].(map[string]any)["gn"] = ""
 	m["meta"] = map[string]any{"ref": []any{1, "a<b", nil}}
 	m["r"] = nil
-	raw, err := encMode.Marshal(m)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := DecodePayload(raw)
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := decodeMap(t, m)
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf) // as verify --json writes
 	enc.SetEscapeHTML(false)

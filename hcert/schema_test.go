@@ -42,25 +42,31 @@ func TestValidate(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			c := testCertificate()
 			tt.modify(c)
-			err := c.Validate()
-			if tt.field == "" {
-				if err != nil {
-					t.Fatalf("Validate() = %v, want nil", err)
-				}
-				return
-			}
-			var se SchemaError
-			if !errors.As(err, &se) {
-				t.Fatalf("Validate() = %v, want a SchemaError on %s", err, tt.field)
-			}
-			for _, fe := range se {
-				if fe.Field == tt.field {
-					return
-				}
-			}
-			t.Fatalf("Validate() = %v, want an error on %s", err, tt.field)
+			wantFieldError(t, c.Validate(), tt.field)
 		})
 	}
+}
+
+// wantFieldError fails unless err is nil (field "") or a SchemaError that
+// names field.
+func wantFieldError(t *testing.T, err error, field string) {
+	t.Helper()
+	if field == "" {
+		if err != nil {
+			t.Fatalf("Validate() = %v, want nil", err)
+		}
+		return
+	}
+	var se SchemaError
+	if !errors.As(err, &se) {
+		t.Fatalf("Validate() = %v, want a SchemaError on %s", err, field)
+	}
+	for _, fe := range se {
+		if fe.Field == field {
+			return
+		}
+	}
+	t.Fatalf("Validate() = %v, want an error on %s", err, field)
 }
 
 func TestValidateTestEntry(t *testing.T) {

@@ -84,19 +84,27 @@ func (s *Server) MountCheckpoint(cfg Checkpoint) {
 	s.quiet["/api/v1/verify"] = true
 	s.ownLimit["/api/v1/verify"] = true
 
-	static, _ := fs.Sub(checkpointFiles, "checkpoint")
-	files := http.FileServer(http.FS(static))
+	s.mountPage("/check", checkpointFiles, "checkpoint", "default-src 'self'; img-src 'self' data: blob:; media-src 'self' blob:")
+}
+
+// mountPage serves the embedded files in dir of files at path and below,
+// with the page's Content-Security-Policy, never cached unchecked.
+func (s *Server) mountPage(path string, files embed.FS, dir, csp string) {
+	static, _ := fs.Sub(files, dir)
+	handler := http.FileServer(http.FS(static))
 	serve := func(c echo.Context) error {
-		c.Response().Header().Set("Cache-Control", "no-cache")
-		c.Response().Header().Set("Content-Security-Policy", "default-src 'self'; img-src 'self' data: blob:; media-src 'self' blob:")
-		c.Response().Header().Set("X-Content-Type-Options", "nosniff")
+		hdr := c.Response().Header()
+		hdr.Set("Cache-Control", "no-cache")
+		hdr.Set("Content-Security-Policy", csp)
+		hdr.Set("X-Content-Type-Options", "nosniff")
+		hdr.Set("Referrer-Policy", "no-referrer")
 		req := c.Request().Clone(c.Request().Context())
-		req.URL.Path = "/" + strings.TrimPrefix(strings.TrimPrefix(req.URL.Path, "/check"), "/")
-		files.ServeHTTP(c.Response(), req)
+		req.URL.Path = "/" + strings.TrimPrefix(strings.TrimPrefix(req.URL.Path, path), "/")
+		handler.ServeHTTP(c.Response(), req)
 		return nil
 	}
-	s.echo.GET("/check", serve)
-	s.echo.GET("/check/*", serve)
+	s.echo.GET(path, serve)
+	s.echo.GET(path+"/*", serve)
 }
 
 type checkpointHandler struct {

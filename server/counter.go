@@ -2,9 +2,7 @@ package server
 
 import (
 	"embed"
-	"io/fs"
 	"net/http"
-	"strings"
 
 	"github.com/labstack/echo/v4"
 
@@ -43,21 +41,8 @@ func (s *Server) MountCounter(cfg Counter) {
 	g.GET("", h.profile)
 	g.POST("/names", h.names)
 
-	static, _ := fs.Sub(counterFiles, "counter")
-	files := http.FileServer(http.FS(static))
-	serve := func(c echo.Context) error {
-		hdr := c.Response().Header()
-		hdr.Set("Cache-Control", "no-cache")
-		hdr.Set("Content-Security-Policy", "default-src 'self'; img-src 'self' data: blob:; media-src 'self' blob:; frame-src 'self' blob:; connect-src 'self' blob:; object-src 'none'; base-uri 'none'; form-action 'self'")
-		hdr.Set("X-Content-Type-Options", "nosniff")
-		hdr.Set("Referrer-Policy", "no-referrer")
-		req := c.Request().Clone(c.Request().Context())
-		req.URL.Path = "/" + strings.TrimPrefix(strings.TrimPrefix(req.URL.Path, "/counter"), "/")
-		files.ServeHTTP(c.Response(), req)
-		return nil
-	}
-	s.echo.GET("/counter", serve)
-	s.echo.GET("/counter/*", serve)
+	s.mountPage("/counter", counterFiles, "counter", "default-src 'self'; img-src 'self' data: blob:; media-src 'self' blob:; "+
+		"frame-src 'self' blob:; connect-src 'self' blob:; object-src 'none'; base-uri 'none'; form-action 'self'")
 }
 
 type counterHandler struct{ cfg Counter }

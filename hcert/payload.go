@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"math"
+
+	"github.com/fxamacker/cbor/v2"
 )
 
 // Type is the kind of a certificate, named after its payload group.
@@ -139,80 +141,19 @@ func (c *Count) UnmarshalCBOR(data []byte) error {
 	return fmt.Errorf("%w: count is not a non-negative integer", errValue)
 }
 
-// The wire* types are the decoding targets: pointers tell a missing (or
-// null) key from an empty value, in one pass over the CBOR.
+// wirePayload is the decoding target: pointers tell a missing (or null)
+// top-level key from an empty value, in one pass over the CBOR.
 type wirePayload struct {
-	Ver *string           `cbor:"ver"`
-	Nam *wireName         `cbor:"nam"`
-	Dob *string           `cbor:"dob"`
-	V   []wireVaccination `cbor:"v"`
-	T   []wireTest        `cbor:"t"`
-	R   []wireRecovery    `cbor:"r"`
+	Ver *string       `cbor:"ver"`
+	Nam *Name         `cbor:"nam"`
+	Dob *string       `cbor:"dob"`
+	V   []Vaccination `cbor:"v"`
+	T   []Test        `cbor:"t"`
+	R   []Recovery    `cbor:"r"`
 }
 
-type wireName struct {
-	Fn  *string `cbor:"fn"`
-	Fnt *string `cbor:"fnt"`
-	Gn  *string `cbor:"gn"`
-	Gnt *string `cbor:"gnt"`
-}
-
-type wireVaccination struct {
-	Tg *string `cbor:"tg"`
-	Vp *string `cbor:"vp"`
-	Mp *string `cbor:"mp"`
-	Ma *string `cbor:"ma"`
-	Dn *Count  `cbor:"dn"`
-	Sd *Count  `cbor:"sd"`
-	Dt *string `cbor:"dt"`
-	Co *string `cbor:"co"`
-	Is *string `cbor:"is"`
-	Ci *string `cbor:"ci"`
-}
-
-type wireTest struct {
-	Tg *string `cbor:"tg"`
-	Tt *string `cbor:"tt"`
-	Nm *string `cbor:"nm"`
-	Ma *string `cbor:"ma"`
-	Sc *string `cbor:"sc"`
-	Dr *string `cbor:"dr"`
-	Tr *string `cbor:"tr"`
-	Tc *string `cbor:"tc"`
-	Co *string `cbor:"co"`
-	Is *string `cbor:"is"`
-	Ci *string `cbor:"ci"`
-}
-
-type wireRecovery struct {
-	Tg *string `cbor:"tg"`
-	Fr *string `cbor:"fr"`
-	Co *string `cbor:"co"`
-	Is *string `cbor:"is"`
-	Df *string `cbor:"df"`
-	Du *string `cbor:"du"`
-	Ci *string `cbor:"ci"`
-}
-
-// keys records which keys a decoded payload lacks.
+// keys records which keys a decoded payload lacks (paths like "v[0].vp").
 type keys map[string]bool
-
-// str returns *p, noting path as missing when p is nil.
-func (k keys) str(p *string, path string) string {
-	if p == nil {
-		k[path] = true
-		return ""
-	}
-	return *p
-}
-
-func (k keys) count(p *Count, path string) Count {
-	if p == nil {
-		k[path] = true
-		return 0
-	}
-	return *p
-}
 
 // DecodePayload decodes the DCC payload (the raw value of claim -260/1).
 // Unknown keys are kept for display but not modelled (the schema allows
@@ -228,45 +169,107 @@ func DecodePayload(raw []byte) (*Certificate, error) {
 	if err := decodeInto(raw, &w, "DCC payload"); err != nil {
 		return nil, err
 	}
-	k := keys{}
-	c := &Certificate{raw: raw, missing: k}
-	c.Version = k.str(w.Ver, "ver")
-	c.DateOfBirth = k.str(w.Dob, "dob")
+	c := &Certificate{raw: raw, Vaccinations: w.V, Tests: w.T, Recoveries: w.R}
+	var missing keys
+	top := func(p *string, key string) string {
+		if p == nil {
+			if missing == nil {
+				missing = keys{}
+			}
+			missing[key] = true
+			return ""
+		}
+		return *p
+	}
+	c.Version, c.DateOfBirth = top(w.Ver, "ver"), top(w.Dob, "dob")
 	if w.Nam == nil {
-		k["nam"] = true
-		w.Nam = &wireName{}
+		top(nil, "nam")
+	} else {
+		c.Name = *w.Nam
 	}
-	c.Name = Name{
-		Family:         k.str(w.Nam.Fn, "nam.fn"),
-		FamilyStandard: k.str(w.Nam.Fnt, "nam.fnt"),
-		Given:          k.str(w.Nam.Gn, "nam.gn"),
-		GivenStandard:  k.str(w.Nam.Gnt, "nam.gnt"),
+	// An empty value may be a present "" or an absent key, which the
+	// schema tells apart; only then is the payload read again for its keys
+	// (real certificates rarely have an empty required field).
+	if c.emptyRequired() {
+		entries, err := presentKeys(raw)
+		if err != nil {
+			return nil, err
+		}
+		if missing == nil {
+			missing = keys{}
+		}
+		for path := range entries {
+			missing[path] = true
+		}
 	}
-	for i, e := range w.V {
-		p := entryPath("v", i)
-		c.Vaccinations = append(c.Vaccinations, Vaccination{
-			Target: k.str(e.Tg, p+"tg"), Vaccine: k.str(e.Vp, p+"vp"), Product: k.str(e.Mp, p+"mp"),
-			Manufacturer: k.str(e.Ma, p+"ma"), DoseNumber: k.count(e.Dn, p+"dn"), TotalDoses: k.count(e.Sd, p+"sd"),
-			Date: k.str(e.Dt, p+"dt"), Country: k.str(e.Co, p+"co"), Issuer: k.str(e.Is, p+"is"), ID: k.str(e.Ci, p+"ci"),
-		})
-	}
-	for i, e := range w.T {
-		p := entryPath("t", i)
-		c.Tests = append(c.Tests, Test{
-			Target: k.str(e.Tg, p+"tg"), TestType: k.str(e.Tt, p+"tt"), TestName: k.str(e.Nm, p+"nm"),
-			Device: k.str(e.Ma, p+"ma"), SampledAt: k.str(e.Sc, p+"sc"), ResultAt: k.str(e.Dr, p+"dr"),
-			Result: k.str(e.Tr, p+"tr"), Centre: k.str(e.Tc, p+"tc"), Country: k.str(e.Co, p+"co"),
-			Issuer: k.str(e.Is, p+"is"), ID: k.str(e.Ci, p+"ci"),
-		})
-	}
-	for i, e := range w.R {
-		p := entryPath("r", i)
-		c.Recoveries = append(c.Recoveries, Recovery{
-			Target: k.str(e.Tg, p+"tg"), FirstPositive: k.str(e.Fr, p+"fr"), Country: k.str(e.Co, p+"co"),
-			Issuer: k.str(e.Is, p+"is"), ValidFrom: k.str(e.Df, p+"df"), ValidUntil: k.str(e.Du, p+"du"), ID: k.str(e.Ci, p+"ci"),
-		})
-	}
+	c.missing = missing
 	return c, nil
+}
+
+// required are the keys of each entry the schema requires (tc is optional
+// since 1.3), and the transliterated names of which one is needed.
+var required = map[string][]string{
+	"v":   {"tg", "vp", "mp", "ma", "dn", "sd", "dt", "co", "is", "ci"},
+	"t":   {"tg", "tt", "sc", "tr", "co", "is", "ci"},
+	"r":   {"tg", "fr", "co", "is", "df", "du", "ci"},
+	"nam": {"fnt", "gnt"},
+}
+
+// emptyRequired reports whether a required field (or both transliterated
+// names) holds its zero value: present-but-empty or absent, undecided.
+func (c *Certificate) emptyRequired() bool {
+	if c.Name.FamilyStandard == "" && c.Name.GivenStandard == "" {
+		return true
+	}
+	for _, e := range c.Vaccinations {
+		if e.Target == "" || e.Vaccine == "" || e.Product == "" || e.Manufacturer == "" || e.DoseNumber == 0 || e.TotalDoses == 0 ||
+			e.Date == "" || e.Country == "" || e.Issuer == "" || e.ID == "" {
+			return true
+		}
+	}
+	for _, e := range c.Tests {
+		if e.Target == "" || e.TestType == "" || e.SampledAt == "" || e.Result == "" || e.Country == "" || e.Issuer == "" || e.ID == "" {
+			return true
+		}
+	}
+	for _, e := range c.Recoveries {
+		if e.Target == "" || e.FirstPositive == "" || e.Country == "" || e.Issuer == "" || e.ValidFrom == "" || e.ValidUntil == "" || e.ID == "" {
+			return true
+		}
+	}
+	return false
+}
+
+// presentKeys reads the payload's name and entries as key sets and returns
+// the paths of the required keys that are absent or null.
+func presentKeys(raw []byte) (keys, error) {
+	var w struct {
+		Nam map[string]cbor.RawMessage   `cbor:"nam"`
+		V   []map[string]cbor.RawMessage `cbor:"v"`
+		T   []map[string]cbor.RawMessage `cbor:"t"`
+		R   []map[string]cbor.RawMessage `cbor:"r"`
+	}
+	if err := decodeInto(raw, &w, "DCC payload"); err != nil {
+		return nil, err
+	}
+	out := keys{}
+	check := func(prefix string, m map[string]cbor.RawMessage, want []string) {
+		for _, k := range want {
+			if v, ok := m[k]; !ok || len(v) == 1 && v[0] == 0xF6 { // absent or null
+				out[prefix+k] = true
+			}
+		}
+	}
+	check("nam.", w.Nam, required["nam"])
+	for _, g := range []struct {
+		name    string
+		entries []map[string]cbor.RawMessage
+	}{{"v", w.V}, {"t", w.T}, {"r", w.R}} {
+		for i, m := range g.entries {
+			check(entryPath(g.name, i), m, required[g.name])
+		}
+	}
+	return out, nil
 }
 
 // has reports whether the decoded payload carries the key at path.

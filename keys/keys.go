@@ -6,7 +6,10 @@
 // crypto.Signer, so where the key lives is configuration.
 //
 // Init makes a development trust chain: a CSCA, and per certificate type a
-// DSC restricted to that type by its extended key usage, all ES256.
+// DSC restricted to that type by its extended key usage (ES256, or PS256 on
+// request); and the instance's place in the trust network as a gateway
+// sees a country: an upload certificate signing its DSC entries, and a
+// trust anchor signing its CSCA and upload entries.
 package keys
 
 import (
@@ -47,8 +50,15 @@ const (
 
 // File names in the key directory.
 const (
-	cscaCert       = "csca.pem"
-	cscaKey        = "csca.key"
+	cscaCert   = "csca.pem"
+	cscaKey    = "csca.key"
+	uploadCert = "upload.pem"
+	uploadKey  = "upload.key"
+	// AnchorCert is the development trust anchor (PEM), the certificate
+	// another instance syncing from this one trusts (greenpass sync
+	// --trust-anchor).
+	AnchorCert     = "trust-anchor.pem"
+	anchorKey      = "trust-anchor.key"
 	issuerTokenKey = "issuer-token.key"
 	trustListKey   = "trustlist.key"
 	// TrustListPublicKey is the trust-list key's public part (PEM), the
@@ -77,12 +87,22 @@ type DSC struct {
 	Signer      crypto.Signer
 }
 
+// Party is a certificate with its signing key.
+type Party struct {
+	Certificate *x509.Certificate
+	Signer      crypto.Signer
+}
+
 // Set is the key material of an instance.
 type Set struct {
-	CSCA        *x509.Certificate
-	DSCs        map[hcert.Type]*DSC
-	IssuerToken crypto.Signer // signs issuer JWTs (ES256)
-	TrustList   crypto.Signer // signs the published trust lists (ECDSA P-256)
+	CSCA *x509.Certificate
+	DSCs map[hcert.Type]*DSC
+	// Upload signs the DSC entries this instance publishes, Anchor its
+	// CSCA and upload entries (CMS, as a country and the gateway do).
+	// Nil for a key set made before they existed (Complete adds them).
+	Upload, Anchor *Party
+	IssuerToken    crypto.Signer // signs issuer JWTs (ES256)
+	TrustList      crypto.Signer // signs the published trust lists (ECDSA P-256)
 }
 
 // InitOptions configure Init.
@@ -211,6 +231,10 @@ func Init(ctx context.Context, dir string, opts InitOptions) (*Set, error) {
 		set.DSCs[t] = &DSC{Type: t, Certificate: cert, KID: kidOf(der), Signer: priv}
 	}
 
+	if set.Upload, set.Anchor, err = newNetwork(w, opts.Country, start); err != nil {
+		return nil, err
+	}
+
 	listPriv, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		return nil, err
@@ -256,25 +280,25 @@ func Load(ctx context.Context, dir, keeperURL string) (*Set, error) {
 	}
 	set := &Set{CSCA: csca, DSCs: map[hcert.Type]*DSC{}}
 	for _, t := range Types {
-		der, err := readCert(filepath.Join(dir, dscCertFile(t)))
+		p, err := readParty(ctx, r, dir, dscCertFile(t), dscKeyFile(t))
 		if err != nil {
 			return nil, err
 		}
-		cert, err := x509.ParseCertificate(der)
-		if err != nil {
-			return nil, fmt.Errorf("keys: %s: %w", dscCertFile(t), err)
-		}
-		signer, err := r.key(ctx, filepath.Join(dir, dscKeyFile(t)))
-		if err != nil {
-			return nil, err
-		}
-		if !publicKeysEqual(signer.Public(), cert.PublicKey) {
-			return nil, fmt.Errorf("keys: %s does not belong to %s", dscKeyFile(t), dscCertFile(t))
-		}
-		set.DSCs[t] = &DSC{Type: t, Certificate: cert, KID: kidOf(der), Signer: signer}
+		set.DSCs[t] = &DSC{Type: t, Certificate: p.Certificate, KID: kidOf(p.Certificate.Raw), Signer: p.Signer}
 	}
 	if set.IssuerToken, err = r.key(ctx, filepath.Join(dir, issuerTokenKey)); err != nil {
 		return nil, err
+	}
+	for _, p := range []struct {
+		cert, key string
+		to        **Party
+	}{{uploadCert, uploadKey, &set.Upload}, {AnchorCert, anchorKey, &set.Anchor}} {
+		if _, err := os.Stat(filepath.Join(dir, p.cert)); errors.Is(err, fs.ErrNotExist) {
+			continue // a key set from before: Complete adds them
+		}
+		if *p.to, err = readParty(ctx, r, dir, p.cert, p.key); err != nil {
+			return nil, err
+		}
 	}
 	if set.TrustList, err = r.key(ctx, filepath.Join(dir, trustListKey)); err != nil {
 		return nil, err
@@ -285,18 +309,89 @@ func Load(ctx context.Context, dir, keeperURL string) (*Set, error) {
 	return set, nil
 }
 
-// DSCCertificates reads the DER certificates of the DSCs in dir, without
-// their private keys (the trust-list sync publishes them).
-func DSCCertificates(dir string) ([][]byte, error) {
-	var out [][]byte
-	for _, t := range Types {
-		der, err := readCert(filepath.Join(dir, dscCertFile(t)))
+// newNetwork makes the upload certificate (self-signed, C=country) and
+// the development trust anchor that signs the CSCA and upload entries,
+// and writes them.
+func newNetwork(w *writer, country string, start time.Time) (upload, anchor *Party, err error) {
+	mk := func(name string, ca bool, certFile, keyFile string) (*Party, error) {
+		priv, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, der)
+		tmpl := &x509.Certificate{
+			SerialNumber: serial(),
+			Subject:      pkix.Name{CommonName: name, Country: []string{country}},
+			NotBefore:    start,
+			NotAfter:     start.AddDate(5, 0, 0),
+			KeyUsage:     x509.KeyUsageDigitalSignature,
+		}
+		if ca {
+			tmpl.IsCA, tmpl.BasicConstraintsValid = true, true
+			tmpl.KeyUsage |= x509.KeyUsageCertSign
+		}
+		der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, priv.Public(), priv)
+		if err != nil {
+			return nil, fmt.Errorf("keys: %s: %w", name, err)
+		}
+		if err := w.cert(certFile, der); err != nil {
+			return nil, err
+		}
+		if err := w.key(keyFile, priv); err != nil {
+			return nil, err
+		}
+		cert, _ := x509.ParseCertificate(der)
+		return &Party{Certificate: cert, Signer: priv}, nil
 	}
-	return out, nil
+	if upload, err = mk("greenpass development upload "+country, false, uploadCert, uploadKey); err != nil {
+		return nil, nil, err
+	}
+	if anchor, err = mk("greenpass development trust anchor", true, AnchorCert, anchorKey); err != nil {
+		return nil, nil, err
+	}
+	return upload, anchor, nil
+}
+
+// Complete adds the upload certificate and the trust anchor to a key set
+// made before they existed, and returns the set as Load does. A set that
+// has them is returned as it is.
+func Complete(ctx context.Context, dir, keeperURL string) (*Set, error) {
+	set, err := Load(ctx, dir, keeperURL)
+	if err != nil || set.Upload != nil && set.Anchor != nil {
+		return set, err
+	}
+	w, err := newWriter(ctx, dir, keeperURL)
+	if err != nil {
+		return nil, err
+	}
+	defer w.close()
+	country := "DE"
+	if c := set.CSCA.Subject.Country; len(c) > 0 {
+		country = c[0]
+	}
+	if set.Upload, set.Anchor, err = newNetwork(w, country, time.Now().UTC().Add(-time.Hour)); err != nil {
+		return nil, err
+	}
+	return set, nil
+}
+
+// readParty reads a certificate and its private key, which must match.
+func readParty(ctx context.Context, r *reader, dir, certFile, keyFile string) (*Party, error) {
+	der, err := readCert(filepath.Join(dir, certFile))
+	if err != nil {
+		return nil, err
+	}
+	cert, err := x509.ParseCertificate(der)
+	if err != nil {
+		return nil, fmt.Errorf("keys: %s: %w", certFile, err)
+	}
+	signer, err := r.key(ctx, filepath.Join(dir, keyFile))
+	if err != nil {
+		return nil, err
+	}
+	if !publicKeysEqual(signer.Public(), cert.PublicKey) {
+		return nil, fmt.Errorf("keys: %s does not belong to %s", keyFile, certFile)
+	}
+	return &Party{Certificate: cert, Signer: signer}, nil
 }
 
 func serial() *big.Int {

@@ -42,8 +42,8 @@ func TestInitAndLoad(t *testing.T) {
 		t.Fatal("Init overwrote an existing key set")
 	}
 	entries, _ := os.ReadDir(dir)
-	if len(entries) != 11 {
-		t.Fatalf("%d files, want 11 (CSCA, 3 DSCs, token key, trust-list key and its public part)", len(entries))
+	if len(entries) != 15 {
+		t.Fatalf("%d files, want 15 (CSCA, 3 DSCs, upload certificate, trust anchor, token key, trust-list key and its public part)", len(entries))
 	}
 	for _, e := range entries {
 		info, _ := e.Info()
@@ -67,6 +67,10 @@ func TestInitAndLoad(t *testing.T) {
 			t.Fatalf("%s: country %v", typ, b.Certificate.Subject.Country)
 		}
 	}
+	if loaded.Upload == nil || loaded.Anchor == nil || !loaded.Upload.Certificate.Equal(set.Upload.Certificate) ||
+		!loaded.Anchor.Certificate.IsCA || loaded.Upload.Certificate.Subject.Country[0] != "AT" {
+		t.Fatalf("upload certificate and trust anchor: %+v %+v", loaded.Upload, loaded.Anchor)
+	}
 	pubPEM, err := os.ReadFile(filepath.Join(dir, TrustListPublicKey))
 	if err != nil {
 		t.Fatal(err)
@@ -75,10 +79,6 @@ func TestInitAndLoad(t *testing.T) {
 	pub, err := x509.ParsePKIXPublicKey(block.Bytes)
 	if err != nil || !loaded.TrustList.Public().(*ecdsa.PublicKey).Equal(pub) {
 		t.Fatalf("%s is not the trust-list key's public part: %v", TrustListPublicKey, err)
-	}
-	ders, err := DSCCertificates(dir)
-	if err != nil || len(ders) != 3 || !bytes.Equal(ders[0], loaded.DSCs[Types[0]].Certificate.Raw) {
-		t.Fatalf("DSCCertificates: %d, %v", len(ders), err)
 	}
 	if _, err := Load(ctx, t.TempDir(), ""); err == nil || !strings.Contains(err.Error(), "no keys") {
 		t.Fatalf("Load of an empty dir: %v", err)
@@ -162,5 +162,32 @@ func TestLoadRejectsMismatchedKey(t *testing.T) {
 	os.WriteFile(filepath.Join(dir, dscKeyFile(hcert.TypeTest)), v, 0o600)
 	if _, err := Load(ctx, dir, ""); err == nil || !strings.Contains(err.Error(), "does not belong") {
 		t.Fatalf("Load with a swapped key: %v", err)
+	}
+}
+
+// A key set from before the upload certificate and the trust anchor gets
+// them from Complete, once.
+func TestCompleteAddsTheNetworkParties(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	if _, err := Init(ctx, dir, InitOptions{Country: "AT"}); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []string{uploadCert, uploadKey, AnchorCert, anchorKey} {
+		if err := os.Remove(filepath.Join(dir, f)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	old, err := Load(ctx, dir, "")
+	if err != nil || old.Upload != nil || old.Anchor != nil {
+		t.Fatalf("old key set: %+v, %v", old, err)
+	}
+	set, err := Complete(ctx, dir, "")
+	if err != nil || set.Upload == nil || set.Anchor == nil || set.Upload.Certificate.Subject.Country[0] != "AT" {
+		t.Fatalf("Complete: %+v, %v", set, err)
+	}
+	again, err := Complete(ctx, dir, "")
+	if err != nil || !again.Anchor.Certificate.Equal(set.Anchor.Certificate) {
+		t.Fatalf("a second Complete made new parties: %v", err)
 	}
 }

@@ -15,6 +15,8 @@ import (
 	"fmt"
 	"math/big"
 
+	"github.com/smallstep/pkcs7"
+
 	"github.com/greenpass-dcc/greenpass/hcert"
 )
 
@@ -118,4 +120,21 @@ func ParsePublicKey(data []byte) (crypto.PublicKey, error) {
 		return nil, errors.New("neither PEM nor Base64 DER")
 	}
 	return x509.ParsePKIXPublicKey(der)
+}
+
+// SignCMS makes a detached CMS SignedData (SHA-256) over data, signed by
+// cert's key: how a gateway entry carries its signature (an upload
+// certificate signs a country's DSCs, the trust anchor its CSCAs and
+// upload certificates).
+func SignCMS(data []byte, cert *x509.Certificate, key crypto.Signer) ([]byte, error) {
+	sd, err := pkcs7.NewSignedData(data)
+	if err != nil {
+		return nil, err
+	}
+	sd.SetDigestAlgorithm(pkcs7.OIDDigestAlgorithmSHA256)
+	if err := sd.AddSigner(cert, key, pkcs7.SignerInfoConfig{}); err != nil {
+		return nil, err
+	}
+	sd.Detach()
+	return sd.Finish()
 }

@@ -15,10 +15,13 @@ import (
 
 func runKeys(ctx context.Context, args []string, std stdio) int {
 	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
-		fmt.Fprintln(std.err, `Usage: greenpass keys init|issuer-token [flags]
+		fmt.Fprintln(std.err, `Usage: greenpass keys init|complete|issuer-token [flags]
 
   init          create the development trust chain (CSCA, one DSC per certificate
-                type, issuer-token key) in DATA/keys
+                type, upload certificate, trust anchor, issuer-token and
+                trust-list keys) in DATA/keys
+  complete      add the upload certificate and trust anchor to a key set made
+                before they existed (its trust-list entries are then signed)
   issuer-token  print a bearer token for an issuer, signed with the issuer-token key
 
 Run "greenpass keys SUBCOMMAND --help" for its flags.`)
@@ -30,10 +33,12 @@ Run "greenpass keys SUBCOMMAND --help" for its flags.`)
 	switch args[0] {
 	case "init":
 		return runKeysInit(ctx, args[1:], std)
+	case "complete":
+		return runKeysComplete(ctx, args[1:], std)
 	case "issuer-token":
 		return runIssuerToken(ctx, args[1:], std)
 	}
-	fmt.Fprintf(std.err, "greenpass keys: unknown subcommand %q (init, issuer-token)\n", args[0])
+	fmt.Fprintf(std.err, "greenpass keys: unknown subcommand %q (init, complete, issuer-token)\n", args[0])
 	return exitUsage
 }
 
@@ -59,11 +64,27 @@ func runKeysInit(ctx context.Context, args []string, std stdio) int {
 		fmt.Fprintf(std.err, "greenpass keys init: %v\n", err)
 		return exitUsage
 	}
-	fmt.Fprintf(std.out, "keys created in %s\n", dir)
+	fmt.Fprintf(std.out, "keys created in %s (trust anchor for instances syncing from this one: %s)\n", dir, filepath.Join(dir, keys.AnchorCert))
 	for _, t := range keys.Types {
 		d := set.DSCs[t]
 		fmt.Fprintf(std.out, "  DSC %-11s %s kid %x  %s\n", t, keys.AlgOf(d.Signer.Public()), d.KID, filepath.Join(dir, "dsc-"+string(t)+".pem"))
 	}
+	return exitOK
+}
+
+func runKeysComplete(ctx context.Context, args []string, std stdio) int {
+	fs := flag.NewFlagSet("keys complete", flag.ContinueOnError)
+	data, keeper := keyFlags(fs)
+	if code, ok := parseFlags(fs, args, std.err, "Usage: greenpass keys complete [flags]\n\nAdds the upload certificate and the trust anchor to the key set in DATA/keys when it lacks them.\n\nFlags:"); !ok {
+		return code
+	}
+	dir := filepath.Join(*data, "keys")
+	set, err := keys.Complete(ctx, dir, *keeper)
+	if err != nil {
+		fmt.Fprintf(std.err, "greenpass keys complete: %v\n", err)
+		return exitUsage
+	}
+	fmt.Fprintf(std.out, "upload certificate %s, trust anchor %s\n", set.Upload.Certificate.Subject.CommonName, filepath.Join(dir, keys.AnchorCert))
 	return exitOK
 }
 

@@ -315,7 +315,7 @@ func serve(ctx context.Context, cfg *serveConfig, log *slog.Logger) error {
 		return err
 	}
 	// This instance's DSCs go into every list it publishes.
-	local, err := localEntries(filepath.Join(cfg.dataDir, "keys"))
+	local, err := localEntries(keySet)
 	if err != nil {
 		return err
 	}
@@ -584,5 +584,17 @@ func loadOrInitKeys(ctx context.Context, cfg *serveConfig, log *slog.Logger) (*k
 		log.Warn("created development keys: not for production", "dir", dir)
 		return set, nil
 	}
-	return keys.Load(ctx, dir, cfg.keysSecret)
+	set, err := keys.Load(ctx, dir, cfg.keysSecret)
+	if err != nil || set.Upload != nil && set.Anchor != nil {
+		return set, err
+	}
+	// A key set from before the upload certificate and the trust anchor.
+	// Instances sharing a store share one key set: they are not made here.
+	if cfg.mongoURI != "" {
+		log.Warn("the key set has no upload certificate and trust anchor: this instance's trust-list entries go out unsigned, "+
+			"and gateway clients (another greenpass syncing from this one) drop them; greenpass keys complete adds them", "dir", dir)
+		return set, nil
+	}
+	log.Info("adding an upload certificate and a trust anchor to the development keys", "dir", dir)
+	return keys.Complete(ctx, dir, cfg.keysSecret)
 }

@@ -202,27 +202,21 @@ func (l storeLock) Lock(ctx context.Context) (func(context.Context) error, func(
 	return lease.Renew, release, nil
 }
 
-// localEntries are this instance's own DSCs as trust-list entries.
-func localEntries(keyDir string) ([]trustlist.Entry, error) {
-	ders, err := keys.DSCCertificates(keyDir)
-	if err != nil {
-		return nil, err
+// localEntries are this instance's own trust-list entries: its DSCs, CSCA
+// and upload certificate, signed as a country's are at the gateway.
+func localEntries(set *keys.Set) ([]trustlist.Entry, error) {
+	k := trustlistsync.OwnKeys{CSCA: set.CSCA}
+	if c := set.CSCA.Subject.Country; len(c) > 0 {
+		k.Country = c[0]
 	}
-	var out []trustlist.Entry
-	for _, der := range ders {
-		c, err := x509.ParseCertificate(der)
-		if err != nil {
-			return nil, err
-		}
-		country := ""
-		if len(c.Subject.Country) > 0 {
-			country = c.Subject.Country[0]
-		}
-		e := trustlist.NewEntry(trustlist.TypeDSC, country, der)
-		e.Timestamp = c.NotBefore.UTC().Format(time.RFC3339)
-		out = append(out, e)
+	for _, t := range keys.Types {
+		k.DSCs = append(k.DSCs, set.DSCs[t].Certificate)
 	}
-	return out, nil
+	if set.Upload != nil && set.Anchor != nil {
+		k.Upload = &trustlistsync.Signer{Cert: set.Upload.Certificate, Key: set.Upload.Signer}
+		k.Anchor = &trustlistsync.Signer{Cert: set.Anchor.Certificate, Key: set.Anchor.Signer}
+	}
+	return trustlistsync.OwnEntries(k)
 }
 
 func runSync(ctx context.Context, args []string, std stdio) int {
@@ -345,7 +339,7 @@ func openSyncJob(ctx context.Context, storage storageConfig, opts *syncOptions, 
 		return fail(fmt.Errorf("%w (greenpass keys init makes a key set)", err))
 	default:
 		job.signer = set.TrustList
-		if job.local, err = localEntries(keyDir); err != nil {
+		if job.local, err = localEntries(set); err != nil {
 			return fail(err)
 		}
 	}

@@ -108,7 +108,7 @@ func TestSyncCommand(t *testing.T) {
 		Published       bool
 		Dropped         []struct{ Code string }
 	}
-	if err := json.Unmarshal([]byte(out), &rep); err != nil || !rep.Published || rep.Accepted != 5 || rep.Local != 3 ||
+	if err := json.Unmarshal([]byte(out), &rep); err != nil || !rep.Published || rep.Accepted != 5 || rep.Local != 5 || // own: 3 DSCs, the CSCA, the upload certificate
 		len(rep.Dropped) != 1 || rep.Dropped[0].Code != "CMS_SIGNER" {
 		t.Fatalf("report %s (%v)", out, err)
 	}

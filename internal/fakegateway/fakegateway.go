@@ -26,8 +26,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/smallstep/pkcs7"
-
 	"github.com/greenpass-dcc/greenpass/hcert"
 	"github.com/greenpass-dcc/greenpass/trustlist"
 )
@@ -261,16 +259,7 @@ func EntryFor(typ, country string, der []byte) trustlist.Entry {
 
 // SignCMS makes a detached CMS SignedData (SHA-256) over data.
 func SignCMS(data []byte, signer Party) ([]byte, error) {
-	sd, err := pkcs7.NewSignedData(data)
-	if err != nil {
-		return nil, err
-	}
-	sd.SetDigestAlgorithm(pkcs7.OIDDigestAlgorithmSHA256)
-	if err := sd.AddSigner(signer.Cert, signer.Key, pkcs7.SignerInfoConfig{}); err != nil {
-		return nil, err
-	}
-	sd.Detach()
-	return sd.Finish()
+	return trustlist.SignCMS(data, signer.Cert, signer.Key)
 }
 
 // Entries returns the listed entries, optionally of one type and country.

@@ -2,6 +2,9 @@ package server
 
 import (
 	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"io"
 	"net/http"
 	"strconv"
 	"strings"
@@ -28,6 +31,9 @@ type TrustLists interface {
 //	GET /trustList[/{type}[/{country}]]   gateway TrustListDto lists
 //	GET /signercertificateStatus          DGCA verifier service: all kids
 //	GET /signercertificateUpdate          DGCA verifier service: one DSC per call, X-RESUME-TOKEN paging
+//	GET /signercertificateStatus/delta    DGCA verifier service: kids listed and removed since If-Modified-Since
+//	POST /signercertificateUpdate         DGCA verifier service: the DSCs of a list of kids, by country
+//	GET /trustedissuers                   DGCA verifier service: the trusted issuers (none synced: [])
 //
 // Documents carry a weak ETag over their content (If-None-Match → 304),
 // Last-Modified = the snapshot's issue time, gzip when asked for, and the
@@ -41,20 +47,22 @@ func (s *Server) MountTrustLists(tl TrustLists) {
 		"/trustList/DSC/":          (*trustlist.View).CovPassList,
 		"/trustList/signing-key":   (*trustlist.View).SigningKey,
 		"/signercertificateStatus": (*trustlist.View).SignerStatus,
+		"/trustedissuers":          (*trustlist.View).TrustedIssuers,
 		"/valuesets":               (*trustlist.View).ValueSetList,
 		"/countrylist":             (*trustlist.View).CountryList,
 	}
 	routes := map[string]echo.HandlerFunc{
-		"/trustList":                h.gateway,
-		"/trustList/:type":          h.gateway,
-		"/trustList/:type/:country": h.gateway,
-		"/signercertificateUpdate":  h.update,
-		"/rules":                    h.ruleList,
-		"/rules/:country":           h.ruleList,
-		"/rules/:country/:hash":     h.rule,
-		"/valuesets/:hash":          h.valueSet,
-		"/revocation/lists":         h.revocationIndex,
-		"/revocation/lists/:kid":    h.revocationList,
+		"/trustList":                     h.gateway,
+		"/trustList/:type":               h.gateway,
+		"/trustList/:type/:country":      h.gateway,
+		"/signercertificateUpdate":       h.update,
+		"/signercertificateStatus/delta": h.delta,
+		"/rules":                         h.ruleList,
+		"/rules/:country":                h.ruleList,
+		"/rules/:country/:hash":          h.rule,
+		"/valuesets/:hash":               h.valueSet,
+		"/revocation/lists":              h.revocationIndex,
+		"/revocation/lists/:kid":         h.revocationList,
 	}
 	for path, pick := range documents {
 		routes[path] = h.document(pick)
@@ -66,6 +74,59 @@ func (s *Server) MountTrustLists(tl TrustLists) {
 		s.quiet[path] = true
 		s.bare[path] = true
 	}
+	s.echo.POST("/signercertificateUpdate", h.lookup)
+}
+
+// delta answers the kids listed and removed since If-Modified-Since (RFC
+// 3339 or an HTTP date; all of them without it), as the DGCA verifier
+// service does.
+func (h trustListHandler) delta(c echo.Context) error {
+	v, err := h.view()
+	if err != nil {
+		return err
+	}
+	var since time.Time
+	if ims := c.Request().Header.Get("If-Modified-Since"); ims != "" {
+		if since, err = time.Parse(time.RFC3339, ims); err != nil {
+			if since, err = http.ParseTime(ims); err != nil {
+				// The reference's answer, word for word.
+				return c.String(http.StatusBadRequest, "Can not parse if-modified-since header")
+			}
+		}
+	}
+	return document(c, v.Delta(since))
+}
+
+// Bounds of POST /signercertificateUpdate.
+const (
+	maxLookupBody = 1 << 20
+	maxLookupKIDs = 10_000
+)
+
+// lookup answers the DSCs of the kids in the body (a JSON array), by
+// country; unknown kids are left out ({} when none is known).
+func (h trustListHandler) lookup(c echo.Context) error {
+	v, err := h.view()
+	if err != nil {
+		return err
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(c.Response(), c.Request().Body, maxLookupBody))
+	var mbe *http.MaxBytesError
+	switch {
+	case errors.As(err, &mbe):
+		return echo.NewHTTPError(http.StatusRequestEntityTooLarge, "the kid list is larger than 1 MiB")
+	case err != nil:
+		return echo.NewHTTPError(http.StatusBadRequest, "could not read the body")
+	}
+	var kids []string
+	if err := json.Unmarshal(body, &kids); err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, "the body must be a JSON array of kids (Base64)")
+	}
+	if len(kids) > maxLookupKIDs {
+		return echo.NewHTTPError(http.StatusBadRequest, "at most 10,000 kids at a time")
+	}
+	c.Response().Header().Set("Cache-Control", "no-cache")
+	return c.JSON(http.StatusOK, v.Lookup(kids))
 }
 
 type trustListHandler struct{ tl TrustLists }

@@ -49,7 +49,20 @@ type Snapshot struct {
 	ValueSets   []ValueSetEntry `json:"valueSets,omitempty"`
 	Countries   []string        `json:"countries,omitempty"`
 	Revocations []Revocation    `json:"revocations,omitempty"`
+	// Removed are the entries earlier snapshots had and this one has not,
+	// with when they went (the DGCA delta's "deleted"), for RemovedKeep.
+	Removed []Removal `json:"removed,omitempty"`
 }
+
+// Removal is an entry that left the trust list.
+type Removal struct {
+	Entry
+	At time.Time `json:"at"`
+}
+
+// RemovedKeep is how long a removal is remembered: a verifier app asking
+// for the changes since a point older than this gets the full list again.
+const RemovedKeep = 90 * 24 * time.Hour
 
 // SnapshotEntry is a trust-list entry with its sequence number.
 type SnapshotEntry struct {
@@ -60,6 +73,9 @@ type SnapshotEntry struct {
 	Entry
 	// Local marks this service's own DSCs, published without upstream.
 	Local bool `json:"local,omitempty"`
+	// Since is when the entry first appeared in a snapshot (the DGCA
+	// delta's "updated" after a point); zero in snapshots from before.
+	Since time.Time `json:"since,omitzero"`
 }
 
 // NewSnapshot makes a snapshot of entries issued at issuedAt. Entries that
@@ -67,11 +83,12 @@ type SnapshotEntry struct {
 // numbered after prev's highest in a fixed order (country, kid,
 // thumbprint), so the same input always gives the same snapshot.
 func NewSnapshot(prev *Snapshot, issuedAt time.Time, source string, entries []SnapshotEntry) *Snapshot {
-	known := map[string]int64{}
+	issuedAt = issuedAt.UTC().Truncate(time.Second)
+	known := map[string]SnapshotEntry{}
 	var next int64
 	if prev != nil {
 		for _, e := range prev.Entries {
-			known[e.identity()] = e.ID
+			known[e.identity()] = e
 			next = max(next, e.ID)
 		}
 	}
@@ -88,16 +105,43 @@ func NewSnapshot(prev *Snapshot, issuedAt time.Time, source string, entries []Sn
 		return strings.Compare(a.CertificateType+a.Country+a.KID+a.Thumbprint, b.CertificateType+b.Country+b.KID+b.Thumbprint)
 	})
 	for i := range out {
-		if id, ok := known[out[i].identity()]; ok {
-			out[i].ID = id
+		if old, ok := known[out[i].identity()]; ok {
+			out[i].ID, out[i].Since = old.ID, old.Since
+			if out[i].Since.IsZero() && prev != nil {
+				out[i].Since = prev.IssuedAt // listed before history was kept
+			}
 		} else {
 			next++
-			out[i].ID = next
+			out[i].ID, out[i].Since = next, issuedAt
 		}
 	}
 	slices.SortFunc(out, func(a, b SnapshotEntry) int { return cmp.Compare(a.ID, b.ID) })
-	return &Snapshot{Format: snapshotFormat, IssuedAt: issuedAt.UTC().Truncate(time.Second), Source: source, Entries: out}
+	snap := &Snapshot{Format: snapshotFormat, IssuedAt: issuedAt, Source: source, Entries: out}
+	snap.Removed = removals(prev, seen, issuedAt)
+	return snap
 }
+
+// removals are prev's removals still remembered and not listed again,
+// plus prev's entries this snapshot (whose identities are listed) lacks.
+func removals(prev *Snapshot, listed map[string]bool, now time.Time) []Removal {
+	if prev == nil {
+		return nil
+	}
+	var out []Removal
+	for _, r := range prev.Removed {
+		if !listed[r.identity()] && now.Sub(r.At) < RemovedKeep {
+			out = append(out, r)
+		}
+	}
+	for _, e := range prev.Entries {
+		if !listed[e.identity()] {
+			out = append(out, Removal{Entry: e.Entry, At: now})
+		}
+	}
+	return out
+}
+
+func (r Removal) identity() string { return SnapshotEntry{Entry: r.Entry}.identity() }
 
 func (e SnapshotEntry) identity() string {
 	return e.CertificateType + "/" + strings.ToLower(e.Thumbprint)

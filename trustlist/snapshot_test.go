@@ -188,3 +188,28 @@ var fuzzSigner = func() *ecdsa.PrivateKey {
 	k, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	return k
 }()
+
+// A snapshot remembers when each entry came and which went, for the DGCA
+// delta: a removal is kept for RemovedKeep, and an entry listed again is
+// no longer removed.
+func TestSnapshotHistory(t *testing.T) {
+	a, b := snapEntry(TypeDSC, "DE", selfSigned(t, "DE")), snapEntry(TypeDSC, "AT", selfSigned(t, "AT"))
+	t0 := time.Date(2026, 11, 1, 3, 0, 0, 0, time.UTC)
+	s1 := NewSnapshot(nil, t0, "test", []SnapshotEntry{a, b})
+	s2 := NewSnapshot(s1, t0.Add(time.Hour), "test", []SnapshotEntry{a})
+	if len(s2.Removed) != 1 || s2.Removed[0].KID != b.KID || !s2.Removed[0].At.Equal(t0.Add(time.Hour)) || !s2.Entries[0].Since.Equal(t0) {
+		t.Fatalf("after b left: removed %+v, a since %v", s2.Removed, s2.Entries[0].Since)
+	}
+	s3 := NewSnapshot(s2, t0.Add(2*time.Hour), "test", []SnapshotEntry{a})
+	if len(s3.Removed) != 1 {
+		t.Fatalf("the removal is forgotten a snapshot later: %+v", s3.Removed)
+	}
+	s4 := NewSnapshot(s3, t0.Add(RemovedKeep+2*time.Hour), "test", []SnapshotEntry{a})
+	if len(s4.Removed) != 0 {
+		t.Fatalf("a removal older than RemovedKeep is kept: %+v", s4.Removed)
+	}
+	back := NewSnapshot(s3, t0.Add(3*time.Hour), "test", []SnapshotEntry{a, b})
+	if len(back.Removed) != 0 || !back.Entries[1].Since.Equal(t0.Add(3*time.Hour)) {
+		t.Fatalf("b listed again: removed %+v, entries %+v", back.Removed, back.Entries)
+	}
+}

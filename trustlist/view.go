@@ -82,6 +82,13 @@ type View struct {
 	updates    []SignerUpdate       // DSCs in ID order
 	emptyList  *Response
 
+	// The DGCA verifier service's delta and lookup: the DSCs listed with
+	// when they came, those removed with when they went, by kid.
+	listed, removed []kidAt
+	byKID           map[string][]KIDData
+	fullDelta       *Response
+	trustedIssuers  *Response
+
 	rules         []*certlogic.Rule
 	ruleList      *Response
 	ruleLists     map[string]*Response // by country
@@ -126,6 +133,19 @@ func NewView(snap *Snapshot, hash string, signer crypto.Signer) (*View, []error)
 		parsed = append(parsed, d)
 	}
 	v.list = NewList(parsed...)
+	v.byKID = map[string][]KIDData{}
+	for _, e := range dscs {
+		v.listed = append(v.listed, kidAt{e.KID, e.Since})
+		v.byKID[e.KID] = append(v.byKID[e.KID], KIDData{Country: e.Country, KID: e.KID, RawData: e.RawData})
+	}
+	for _, r := range snap.Removed {
+		if r.CertificateType == TypeDSC {
+			v.removed = append(v.removed, kidAt{r.KID, r.At})
+			v.byKID[r.KID] = append(v.byKID[r.KID], KIDData{Country: r.Country, KID: r.KID, RawData: r.RawData})
+		}
+	}
+	v.fullDelta = v.delta(time.Time{})
+	v.trustedIssuers = mk("application/json", []byte("[]"), []byte("[]"), true)
 
 	// CovPass: Base64 r‖s signature line, then the JSON it signs.
 	if covJSON, sig, err := covPassList(snap, signer); err != nil {
@@ -245,6 +265,69 @@ func (v *View) SignerUpdate(after int64) (SignerUpdate, bool) {
 	}
 	return v.updates[i], true
 }
+
+// kidAt is a DSC's kid with when it came or went.
+type kidAt struct {
+	KID string
+	At  time.Time
+}
+
+// KIDData is a DSC as POST /signercertificateUpdate answers it.
+type KIDData struct {
+	Country string `json:"-"`
+	KID     string `json:"kid"`
+	RawData string `json:"rawData"`
+}
+
+// Delta is GET /signercertificateStatus/delta: the kids of the DSCs listed
+// after since ("updated") and of those removed after it ("deleted"); all of
+// them for a zero since.
+func (v *View) Delta(since time.Time) *Response {
+	if since.IsZero() {
+		return v.fullDelta
+	}
+	return v.delta(since)
+}
+
+func (v *View) delta(since time.Time) *Response {
+	pick := func(items []kidAt) []string {
+		out := []string{}
+		for _, it := range items {
+			if since.IsZero() || it.At.After(since) {
+				out = append(out, it.KID)
+			}
+		}
+		return out
+	}
+	body, _ := json.Marshal(struct {
+		Updated []string `json:"updated"`
+		Deleted []string `json:"deleted"`
+	}{pick(v.listed), pick(v.removed)})
+	r, _ := newResponse("application/json", body, body, v.IssuedAt, nil, false)
+	return r
+}
+
+// Lookup is POST /signercertificateUpdate: the DSCs (listed, or removed
+// within RemovedKeep) with the kids asked for, by country.
+func (v *View) Lookup(kids []string) map[string][]KIDData {
+	out := map[string][]KIDData{}
+	asked := map[string]bool{}
+	for _, kid := range kids {
+		if asked[kid] {
+			continue
+		}
+		asked[kid] = true
+		for _, d := range v.byKID[kid] {
+			out[d.Country] = append(out[d.Country], d)
+		}
+	}
+	return out
+}
+
+// TrustedIssuers is GET /trustedissuers: the trusted issuers of the DGCA
+// verifier service (DID and HTTP issuer URLs). None are synced: an empty,
+// signed list.
+func (v *View) TrustedIssuers() *Response { return v.trustedIssuers }
 
 // UpstreamRevocations are the revocation entries the sync imported.
 func (v *View) UpstreamRevocations() []Revocation { return v.revocations }

@@ -61,6 +61,9 @@ func TestKeysCommands(t *testing.T) {
 			t.Errorf("%v: exit %d %s", tc.args, code, errText)
 		}
 	}
+	if code, out, errText := runCLI(t, nil, "keys", "complete", "--data", dir); code != 0 || !strings.Contains(out, "trust-anchor.pem") {
+		t.Errorf("keys complete on a complete set: exit %d %s%s", code, out, errText)
+	}
 	if code, _, errText := runCLI(t, nil, "keys", "--help"); code != 0 || !strings.Contains(errText, "issuer-token") {
 		t.Errorf("keys --help: exit %d %s", code, errText)
 	}

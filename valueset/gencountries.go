@@ -25,7 +25,6 @@ type value struct {
 	Lang    string `json:"lang"`
 	Active  bool   `json:"active"`
 	System  string `json:"system"`
-	Version string `json:"version"`
 }
 
 func main() {
@@ -41,7 +40,7 @@ func main() {
 			if name == "" || name == code {
 				continue // withdrawn codes CLDR no longer names
 			}
-			values[code] = value{Display: name, Lang: "en", Active: true, System: "urn:iso:std:iso:3166", Version: ""}
+			values[code] = value{Display: name, Lang: "en", Active: true, System: "urn:iso:std:iso:3166"}
 		}
 	}
 	doc := map[string]any{"valueSetId": "country-2-codes", "valueSetDate": time.Now().UTC().Format(time.DateOnly), "valueSetValues": values}

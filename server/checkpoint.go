@@ -25,6 +25,7 @@ import (
 	"github.com/greenpass-dcc/greenpass/admission"
 	"github.com/greenpass-dcc/greenpass/auth"
 	"github.com/greenpass-dcc/greenpass/hcert"
+	"github.com/greenpass-dcc/greenpass/issuer"
 	"github.com/greenpass-dcc/greenpass/qrscan"
 	"github.com/greenpass-dcc/greenpass/verifier"
 )
@@ -53,6 +54,9 @@ type Checkpoint struct {
 	// neither, the API is open (development).
 	Key    string
 	Tokens TokenVerifier
+	// Suspensions refuse suspended issuers' tokens (the counter reads a
+	// previous certificate with one); nil: none.
+	Suspensions SuspensionChecker
 	// MaxBody bounds an upload (10 MB when zero).
 	MaxBody int64
 	// BodyTimeout bounds reading an upload (10 s when zero; 408 after
@@ -129,8 +133,15 @@ func (h *checkpointHandler) authorize(next echo.HandlerFunc) echo.HandlerFunc {
 		// Checkpoints have the role verify; issuers read a previous
 		// certificate at the counter (a booster's prefill).
 		if token, ok := strings.CutPrefix(req.Header.Get(echo.HeaderAuthorization), "Bearer "); ok && h.cfg.Tokens != nil {
-			if id, err := h.cfg.Tokens.Verify(token); err == nil && (id.Has(auth.RoleVerify) ||
-				id.Has(auth.RoleIssueVaccination) || id.Has(auth.RoleIssueTest) || id.Has(auth.RoleIssueRecovery)) {
+			id, err := h.cfg.Tokens.Verify(token)
+			switch {
+			case err != nil:
+			case id.Has(auth.RoleVerify):
+				return next(c)
+			case id.Has(auth.RoleIssueVaccination) || id.Has(auth.RoleIssueTest) || id.Has(auth.RoleIssueRecovery):
+				if h.cfg.Suspensions != nil && h.cfg.Suspensions.Suspended(id.Subject) {
+					return issuer.ErrSuspended
+				}
 				return next(c)
 			}
 		}

@@ -207,14 +207,21 @@ func (verifyTokens) Verify(token string) (*auth.Identity, error) {
 		return &auth.Identity{Subject: "pharmacy", Roles: []auth.Role{auth.RoleIssueVaccination}}, nil
 	case "operator":
 		return &auth.Identity{Subject: "operator", Roles: []auth.Role{auth.RoleAdmin}}, nil
+	case "rogue":
+		return &auth.Identity{Subject: "rogue", Roles: []auth.Role{auth.RoleIssueTest}}, nil
 	}
 	return nil, auth.ErrUnauthorized
 }
 
+// suspendedSet is a SuspensionChecker over a fixed set of issuer ids.
+type suspendedSet map[string]bool
+
+func (s suspendedSet) Suspended(id string) bool { return s[id] }
+
 func TestCheckpointAccessControl(t *testing.T) {
 	text, v := checkpointFixture(t)
 	s := newTestServer(t, nil)
-	s.MountCheckpoint(Checkpoint{Verifier: v, Key: "a-long-shared-key-123", Tokens: verifyTokens{}})
+	s.MountCheckpoint(Checkpoint{Verifier: v, Key: "a-long-shared-key-123", Tokens: verifyTokens{}, Suspensions: suspendedSet{"rogue": true}})
 	h := s.Handler()
 	for _, tc := range []struct {
 		name    string
@@ -227,6 +234,7 @@ func TestCheckpointAccessControl(t *testing.T) {
 		{"verify token", []string{"Authorization", "Bearer checkpoint"}, 200},
 		{"issuer token: the counter reads a previous certificate", []string{"Authorization", "Bearer pharmacy"}, 200},
 		{"token with neither verify nor issue roles", []string{"Authorization", "Bearer operator"}, 401},
+		{"a suspended issuer's token", []string{"Authorization", "Bearer rogue"}, 403},
 	} {
 		if rec := post(t, h, "/api/v1/verify", "text/plain", []byte(text), tc.headers...); rec.Code != tc.status {
 			t.Errorf("%s: %d, want %d", tc.name, rec.Code, tc.status)

@@ -350,6 +350,7 @@ func serve(ctx context.Context, cfg *serveConfig, log *slog.Logger) error {
 	case "token":
 		cp.Tokens = issuerTokens
 	}
+	cp.Suspensions = issuerSvc
 	srv.MountCheckpoint(cp)
 
 	ln, err := net.Listen("tcp", cfg.addr)

@@ -48,15 +48,13 @@ func (s *Service) Issued(ctx context.Context, issuerID, country string, from, to
 		return out, fmt.Errorf("%w: limit must be 1 to %d", ErrMalformed, MaxPageSize)
 	}
 	prefix := "URN:UVCI:01:" + country + ":" + uvciIssuerPart(issuerID) + "/"
-	// IDs from from's millisecond on sort after this key.
-	after := prefix + base36(big.NewInt(max(from.UnixMilli()-1, 0)), 9) + "}"
+	after, toKey := timeRange(prefix, from, to)
 	if cursor != "" {
 		if !strings.HasPrefix(cursor, prefix) {
 			return out, fmt.Errorf("%w: the cursor is not one of this listing's", ErrMalformed)
 		}
 		after = cursor
 	}
-	toKey := prefix + base36(big.NewInt(max(to.UnixMilli(), 0)), 9) + "}" // after every ID of to's millisecond
 	scanned := 0
 	for scanned < scanLimit {
 		items, err := s.audit.ListAfter(ctx, prefix, after, min(limit+1, scanLimit-scanned))
@@ -88,4 +86,13 @@ func (s *Service) Issued(ctx context.Context, issuerID, country string, from, to
 	}
 	out.Next = after // the scan bound reached: the caller goes on from here
 	return out, nil
+}
+
+// timeRange gives the keys that bound the UVCIs under prefix issued from
+// from to to, both inclusive to the millisecond: every such ID sorts after
+// after and before toKey. ("}" sorts after the base-36 digits and "#".)
+func timeRange(prefix string, from, to time.Time) (after, toKey string) {
+	after = prefix + base36(big.NewInt(max(from.UnixMilli()-1, 0)), 9) + "}"
+	toKey = prefix + base36(big.NewInt(max(to.UnixMilli(), 0)), 9) + "}"
+	return after, toKey
 }

@@ -176,8 +176,8 @@ type WindowRevocation struct {
 	Previous int       `json:"previous"` // in the window, revoked before
 }
 
-// maxWindow bounds the audit records read for one window revocation.
-const maxWindow = 5_000_000
+// windowPage is how many audit records a window revocation reads at a time.
+const windowPage = 1000
 
 // RevokeWindow revokes every certificate the issuer made from from (inclusive)
 // to to (exclusive), through the same records as a single revocation, and
@@ -192,27 +192,38 @@ func (s *Service) RevokeWindow(ctx context.Context, admin, issuerID string, from
 	if from.IsZero() || to.IsZero() || !from.Before(to) {
 		return out, ErrBadWindow
 	}
+	// Per country, only the window's range of the issuer's UVCIs is read
+	// (they sort by the millisecond of issuing), a page at a time; the
+	// audit record's iat, whole seconds at most a second before the UVCI's
+	// time, decides.
 	part := uvciIssuerPart(issuerID)
 	for a := 'A'; a <= 'Z'; a++ {
 		for b := 'A'; b <= 'Z'; b++ {
 			prefix := "URN:UVCI:01:" + string([]rune{a, b}) + ":" + part + "/"
-			items, err := s.audit.List(ctx, prefix, maxWindow)
-			if err != nil {
-				return out, fmt.Errorf("read audit records: %w", err)
-			}
-			for _, it := range items {
-				au := it.Value
-				if au.Issuer != issuerID || au.IssuedAt.Before(from) || !au.IssuedAt.Before(to) {
-					continue
-				}
-				_, created, err := s.revoke(ctx, &au)
+			after, toKey := timeRange(prefix, from, to.Add(time.Second))
+			for {
+				items, err := s.audit.ListAfter(ctx, prefix, after, windowPage)
 				if err != nil {
-					return out, err
+					return out, fmt.Errorf("read audit records: %w", err)
 				}
-				if created {
-					out.Revoked++
-				} else {
-					out.Previous++
+				for _, it := range items {
+					after = it.ID
+					au := it.Value
+					if it.ID > toKey || au.Issuer != issuerID || au.IssuedAt.Before(from) || !au.IssuedAt.Before(to) {
+						continue
+					}
+					_, created, err := s.revoke(ctx, &au)
+					if err != nil {
+						return out, err
+					}
+					if created {
+						out.Revoked++
+					} else {
+						out.Previous++
+					}
+				}
+				if len(items) < windowPage || after > toKey {
+					break
 				}
 			}
 		}

@@ -109,6 +109,15 @@ func TestRevokeWindow(t *testing.T) {
 	if _, err := f.svc.Revoked(ctx, longOne); err != nil {
 		t.Fatalf("long issuer's certificate: %v", err)
 	}
+	// iat is whole seconds; the UVCI has the millisecond: a certificate of
+	// 03:00:00.700 was issued (iat) at 03:00:00, inside a window to 03:00:00.500.
+	edge := issueAt(pharmacy, start.Add(3*time.Hour+700*time.Millisecond))
+	if res, err := f.svc.RevokeWindow(ctx, "operator-1", pharmacy.ID, start.Add(3*time.Hour), start.Add(3*time.Hour+500*time.Millisecond)); err != nil || res.Revoked != 1 {
+		t.Fatalf("window ending inside the second of issuing: %+v, %v", res, err)
+	}
+	if _, err := f.svc.Revoked(ctx, edge); err != nil {
+		t.Fatalf("the certificate of 03:00:00.700: %v", err)
+	}
 	for _, w := range [][2]time.Time{{start, start}, {start.Add(time.Hour), start}, {time.Time{}, start}} {
 		if _, err := f.svc.RevokeWindow(ctx, "operator-1", pharmacy.ID, w[0], w[1]); !errors.Is(err, ErrBadWindow) {
 			t.Errorf("window %v: %v", w, err)

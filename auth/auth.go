@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"regexp"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
@@ -45,7 +46,10 @@ type Identity struct {
 	Subject string // issuer id
 	Country string // ISO 3166-1 alpha-2
 	// Name is the issuer's name as certificates show it ("is"); optional.
-	Name    string
+	Name string
+	// Class is the kind of issuer (Classes), for metrics by issuer
+	// class; optional.
+	Class   string
 	Roles   []Role
 	Expires time.Time // set by Verify; ignored by Sign
 }
@@ -53,9 +57,14 @@ type Identity struct {
 // Has reports whether the identity holds role.
 func (id *Identity) Has(role Role) bool { return slices.Contains(id.Roles, role) }
 
+// Classes are the issuer classes a token may name: where certificates
+// come from, for an operator's figures.
+var Classes = []string{"pharmacy", "test-centre", "vaccination-centre", "doctor", "hospital", "laboratory", "authority"}
+
 type claims struct {
 	Country string   `json:"country"`
 	Name    string   `json:"name,omitempty"`
+	Class   string   `json:"class,omitempty"`
 	Roles   []string `json:"roles"`
 	jwt.RegisteredClaims
 }
@@ -83,9 +92,13 @@ func Sign(key crypto.Signer, id Identity, ttl time.Duration, now time.Time) (str
 	if len(id.Name) > 80 {
 		return "", errors.New("auth: name longer than 80 characters")
 	}
+	if id.Class != "" && !slices.Contains(Classes, id.Class) {
+		return "", fmt.Errorf("auth: class %q is not one of %s", id.Class, strings.Join(Classes, ", "))
+	}
 	c := claims{
 		Country: country,
 		Name:    id.Name,
+		Class:   id.Class,
 		Roles:   rs,
 		RegisteredClaims: jwt.RegisteredClaims{
 			Subject:   sub,
@@ -188,7 +201,11 @@ func (v *Verifier) Verify(token string) (*Identity, error) {
 	if err := v.checkLifetime(&c); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrUnauthorized, err)
 	}
-	return &Identity{Subject: c.Subject, Country: c.Country, Name: c.Name, Roles: roles, Expires: c.ExpiresAt.Time}, nil
+	class := c.Class
+	if !slices.Contains(Classes, class) {
+		class = "" // an identity provider's own words are not a metric label
+	}
+	return &Identity{Subject: c.Subject, Country: c.Country, Name: c.Name, Class: class, Roles: roles, Expires: c.ExpiresAt.Time}, nil
 }
 
 // checkLifetime refuses a token that lives longer than MaxLifetime (with

@@ -88,8 +88,8 @@ func (s *Server) MountIssuance(cfg Issuance) {
 		Help: "Issuance requests refused before any work, by reason (rate: 429, busy: 503).",
 	}, []string{"reason"}), issued: prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "greenpass_certificates_issued_total",
-		Help: "Certificates issued (idempotent replays not counted), by type (v, t, r).",
-	}, []string{"type"})}
+		Help: "Certificates issued (idempotent replays not counted), by type (v, t, r) and issuer class (the token's class claim; unspecified without one).",
+	}, []string{"type", "class"})}
 	s.registry.MustRegister(m.refused, m.issued)
 	if g := cfg.Gate; g != nil {
 		if cfg.Backoff == nil {
@@ -206,7 +206,11 @@ func (h *issueHandler) issue(c echo.Context) error {
 	if out.Replayed {
 		hdr.Set("Idempotent-Replayed", "true")
 	} else {
-		h.metrics.issued.WithLabelValues(string(out.Type)).Inc()
+		class := id.Class
+		if class == "" {
+			class = "unspecified"
+		}
+		h.metrics.issued.WithLabelValues(string(out.Type), class).Inc()
 	}
 	switch format {
 	case mimePNG:

@@ -227,6 +227,34 @@ func TestIssueIdempotencyHTTP(t *testing.T) {
 	if issued != 1 {
 		t.Errorf("greenpass_certificates_issued_total = %v, want 1", issued)
 	}
+	// By issuer class: the token's class claim, "unspecified" without one.
+	pharmacy, err := auth.Sign(f.set.IssuerToken, auth.Identity{Subject: "apotheke-2", Country: "DE", Class: "pharmacy",
+		Roles: []auth.Role{auth.RoleIssueVaccination}}, time.Hour, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rec := f.do("POST", "/api/v1/certificates", pharmacy, vaccinationBody); rec.Code != 201 {
+		t.Fatalf("issue with a class: %d %s", rec.Code, rec.Body)
+	}
+	byClass := map[string]float64{}
+	mfs, _ = f.srv.registry.Gather()
+	for _, mf := range mfs {
+		if mf.GetName() == "greenpass_certificates_issued_total" {
+			for _, m := range mf.GetMetric() {
+				labels := map[string]string{}
+				for _, l := range m.GetLabel() {
+					labels[l.GetName()] = l.GetValue()
+				}
+				byClass[labels["type"]+"/"+labels["class"]] = m.GetCounter().GetValue()
+			}
+		}
+	}
+	if byClass["v/unspecified"] != 1 || byClass["v/pharmacy"] != 1 {
+		t.Errorf("certificates by type and class: %v", byClass)
+	}
+	if _, err := auth.Sign(f.set.IssuerToken, auth.Identity{Subject: "x", Country: "DE", Class: "casino", Roles: []auth.Role{auth.RoleIssueTest}}, time.Hour, time.Now()); err == nil {
+		t.Error("a token with an unknown class was signed")
+	}
 }
 
 func TestIssueOverload(t *testing.T) {

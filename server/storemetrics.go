@@ -71,6 +71,13 @@ func (m *meteredEngine) ListAfter(ctx context.Context, coll, prefix, after strin
 	return r, err
 }
 
+func (m *meteredEngine) Count(ctx context.Context, coll string) (int, error) {
+	start := time.Now()
+	n, err := m.Engine.Count(ctx, coll)
+	m.observe("count", start, err)
+	return n, err
+}
+
 func (m *meteredEngine) Get(ctx context.Context, coll, id string) (store.Record, error) {
 	start := time.Now()
 	r, err := m.Engine.Get(ctx, coll, id)

@@ -86,6 +86,9 @@ type Engine interface {
 	ListAfter(ctx context.Context, coll, prefix, after string, limit int) ([]Record, error)
 	// Sweep deletes the collection's records expired at now and says how many.
 	Sweep(ctx context.Context, coll string) (int, error)
+	// Count says how many records the collection holds that have not
+	// expired: for gauges read on a schedule, not per request.
+	Count(ctx context.Context, coll string) (int, error)
 	// Ping checks the engine can serve requests.
 	Ping(ctx context.Context) error
 	// Close releases the engine; later calls fail with ErrClosed.

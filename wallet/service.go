@@ -710,3 +710,23 @@ func (s *Service) UploadFromLab(ctx context.Context, p Partner, testID string, u
 	}
 	return base64.StdEncoding.EncodeToString(partial), nil
 }
+
+// Counter counts the records of a collection that have not expired
+// (store.Engine does).
+type Counter interface {
+	Count(ctx context.Context, coll string) (int, error)
+}
+
+// Pending counts the transfer records held: certificates encrypted for an
+// app (until picked up, and the pickup grace after), and registered tests
+// whose lab has not delivered yet. For a gauge read on a schedule: each is a
+// count over the store.
+func Pending(ctx context.Context, c Counter) (certificates, tests int, err error) {
+	if certificates, err = c.Count(ctx, CollEnvelopes); err != nil {
+		return 0, 0, fmt.Errorf("count pending certificates: %w", err)
+	}
+	if tests, err = c.Count(ctx, CollLabPending); err != nil {
+		return 0, 0, fmt.Errorf("count pending tests: %w", err)
+	}
+	return certificates, tests, nil
+}

@@ -94,6 +94,7 @@ func runIssuerToken(ctx context.Context, args []string, std stdio) int {
 	sub := fs.String("sub", "", "issuer id (required)")
 	country := fs.String("country", "DE", "issuer country, ISO 3166-1 alpha-2")
 	name := fs.String("name", "", `issuer name written into certificates ("is"); the server's --issuer-name when empty`)
+	class := fs.String("class", "", "issuer class for the figures by class: "+strings.Join(auth.Classes, ", ")+" (empty: unspecified)")
 	roles := fs.String("roles", "issue:v,issue:t,issue:r", "comma-separated roles: issue:v, issue:t, issue:r, verify (checkpoints), admin (operators: suspend issuers, revoke what they issued)")
 	ttl := fs.Duration("ttl", 12*time.Hour, "how long the token is valid")
 	var maxTTL time.Duration
@@ -118,7 +119,7 @@ func runIssuerToken(ctx context.Context, args []string, std stdio) int {
 			rs = append(rs, auth.Role(r))
 		}
 	}
-	token, err := auth.Sign(set.IssuerToken, auth.Identity{Subject: *sub, Country: *country, Name: *name, Roles: rs}, *ttl, time.Now())
+	token, err := auth.Sign(set.IssuerToken, auth.Identity{Subject: *sub, Country: *country, Name: *name, Class: *class, Roles: rs}, *ttl, time.Now())
 	if err != nil {
 		fmt.Fprintf(std.err, "greenpass keys issuer-token: %v\n", err)
 		return exitUsage

@@ -30,6 +30,7 @@ import (
 	"github.com/greenpass-dcc/greenpass/valueset"
 	"github.com/greenpass-dcc/greenpass/verifier"
 	"github.com/greenpass-dcc/greenpass/wallet"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // serveConfig is everything `greenpass serve` is configured with.
@@ -362,6 +363,32 @@ func serve(ctx context.Context, cfg *serveConfig, log *slog.Logger) error {
 	bg := newBackground(ctx)
 	expiring := append(append([]string{store.Leases}, issuer.Expiring()...), wallet.Expiring()...)
 	bg.Go(func(ctx context.Context) { store.SweepEvery(ctx, engine, cfg.sweepInterval, log, expiring...) })
+	pending := prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "greenpass_transfer_records_pending",
+		Help: "Transfer records held, counted every --sweep-interval: certificates encrypted for their app (until picked up, and a short grace after), tests whose lab has not delivered yet."},
+		[]string{"kind"})
+	srv.Registry().MustRegister(pending)
+	countPending := func(ctx context.Context) {
+		certs, tests, err := wallet.Pending(ctx, engine)
+		if err != nil {
+			log.Warn("transfer records not counted", "error", err)
+			return
+		}
+		pending.WithLabelValues("certificates").Set(float64(certs))
+		pending.WithLabelValues("tests").Set(float64(tests))
+	}
+	countPending(ctx)
+	bg.Go(func(ctx context.Context) {
+		t := time.NewTicker(cfg.sweepInterval)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				countPending(ctx)
+			}
+		}
+	})
 	bg.Go(func(ctx context.Context) { watcher.Run(ctx, cfg.trustRefresh) })
 	bg.Go(func(ctx context.Context) {
 		issuerSvc.WatchSuspensions(ctx, cfg.suspensionRefresh, func(err error) { log.Warn("suspensions not refreshed", "error", err) })

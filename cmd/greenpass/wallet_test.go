@@ -61,7 +61,7 @@ func postJSON(t *testing.T, method, url, token string, body any) (int, []byte) {
 // the certificate; its QR verifies with greenpass verify.
 func TestWalletDirectTransfer(t *testing.T) {
 	dir := t.TempDir()
-	addr, _ := startServe(t, "--data", dir)
+	addr, _ := startServe(t, "--data", dir, "--sweep-interval", "20ms")
 	base := "http://" + addr
 	token := issuerToken(t, dir, "--roles", "issue:t")
 	stranger := issuerToken(t, dir, "--sub", "apotheke-fremd", "--roles", "issue:t,issue:v")
@@ -129,6 +129,8 @@ func TestWalletDirectTransfer(t *testing.T) {
 		t.Fatalf("second transfer: %d", status)
 	}
 
+	// The gauge counts the certificate held for its app.
+	pendingGauge(t, base, `greenpass_transfer_records_pending{kind="certificates"} 1`)
 	code, out, errText := runCLI(t, nil, "wallet", "fetch", "--dir", walletDir)
 	if code != 0 || !strings.Contains(out, "added as #1") {
 		t.Fatalf("fetch: exit %d\n%s%s", code, out, errText)
@@ -272,5 +274,27 @@ func TestLabTransferOverHTTP(t *testing.T) {
 	big := strings.Repeat("x", 10001)
 	if status, _ := postJSON(t, "POST", base+"/version/v1/dcc", "", map[string]string{"registrationToken": big}); status != http.StatusRequestEntityTooLarge {
 		t.Errorf("oversized body: %d", status)
+	}
+}
+
+// pendingGauge waits until /metrics has the line (the gauge is counted
+// every --sweep-interval).
+func pendingGauge(t *testing.T, base, line string) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		resp, err := http.Get(base + "/metrics")
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if strings.Contains(string(body), line) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("/metrics lacks %q within 30 s", line)
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }

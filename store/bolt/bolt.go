@@ -275,6 +275,32 @@ func (e *Embedded) Delete(ctx context.Context, coll, id string) error {
 	})
 }
 
+// Count implements store.Engine: a read-only scan of the collection.
+func (e *Embedded) Count(ctx context.Context, coll string) (int, error) {
+	if err := e.check(ctx); err != nil {
+		return 0, err
+	}
+	n := 0
+	err := e.db.View(func(tx *bolt.Tx) error {
+		b := tx.Bucket([]byte(coll))
+		if b == nil {
+			return nil // a collection never written is empty
+		}
+		now := e.now()
+		return b.ForEach(func(k, v []byte) error {
+			r, err := decodeRecord(string(k), v)
+			if err != nil {
+				return err
+			}
+			if !r.Expired(now) {
+				n++
+			}
+			return nil
+		})
+	})
+	return n, err
+}
+
 // Sweep implements store.Engine. It scans the collection: expiring collections
 // (transfers, idempotency keys) are small, being swept every few minutes.
 func (e *Embedded) Sweep(ctx context.Context, coll string) (int, error) {

@@ -233,6 +233,21 @@ func (m *Mongo) Sweep(ctx context.Context, coll string) (int, error) {
 	return int(res.DeletedCount), nil
 }
 
+// Count implements store.Engine: a count of the records not expired.
+func (m *Mongo) Count(ctx context.Context, coll string) (int, error) {
+	if err := m.check(ctx); err != nil {
+		return 0, err
+	}
+	n, err := m.db.Collection(coll).CountDocuments(ctx, bson.D{{Key: "$or", Value: bson.A{
+		bson.D{{Key: "exp", Value: nil}},
+		bson.D{{Key: "exp", Value: bson.D{{Key: "$gt", Value: m.now()}}}},
+	}}})
+	if err != nil {
+		return 0, fmt.Errorf("store: count %s: %w", coll, err)
+	}
+	return int(n), nil
+}
+
 // List implements store.Engine.
 func (m *Mongo) List(ctx context.Context, coll, prefix string, limit int) ([]store.Record, error) {
 	return m.ListAfter(ctx, coll, prefix, "", limit)

@@ -252,7 +252,24 @@ func Run(t *testing.T, open Opener, concurrency bool) {
 			if got := ids("lab/a/", 2); got != "[lab/a/1 lab/a/2]" {
 				t.Fatalf("List(lab/a/, 2) = %s", got)
 			}
+			count := func() int {
+				t.Helper()
+				n, err := e.Count(ctx, collTransfers)
+				if err != nil {
+					t.Fatal(err)
+				}
+				return n
+			}
+			if n := count(); n != 6 {
+				t.Fatalf("Count = %d, want 6", n)
+			}
+			if n, err := e.Count(ctx, "never_counted"); err != nil || n != 0 {
+				t.Fatalf("Count of a collection never written = %d, %v", n, err)
+			}
 			clock.Advance(time.Minute)
+			if n := count(); n != 5 {
+				t.Fatalf("Count after an expiry = %d, want 5", n)
+			}
 			if got := ids("lab/a/", 10); got != "[lab/a/1 lab/a/3]" {
 				t.Fatalf("after expiry List(lab/a/) = %s", got)
 			}

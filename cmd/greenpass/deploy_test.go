@@ -38,13 +38,8 @@ func TestAlertRulesAndDashboard(t *testing.T) {
 	exposed := map[string]bool{}
 	deadline := time.Now().Add(time.Minute)
 	for {
-		resp, err := http.Get(base + "/metrics")
-		if err != nil {
-			t.Fatal(err)
-		}
-		body, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		for _, m := range regexp.MustCompile(`(?m)^# TYPE (greenpass_\w+)`).FindAllStringSubmatch(string(body), -1) {
+		body := scrape(t, base)
+		for _, m := range regexp.MustCompile(`(?m)^# TYPE (greenpass_\w+)`).FindAllStringSubmatch(body, -1) {
 			exposed[m[1]] = true
 		}
 		if exposed["greenpass_trustlist_sync_last_success_timestamp_seconds"] {
@@ -122,4 +117,19 @@ func TestAlertRulesAndDashboard(t *testing.T) {
 	if len(dash.Panels) < 5 {
 		t.Fatalf("%d panels", len(dash.Panels))
 	}
+}
+
+// scrape returns the server's /metrics text.
+func scrape(t *testing.T, base string) string {
+	t.Helper()
+	resp, err := http.Get(base + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(body)
 }

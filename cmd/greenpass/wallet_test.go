@@ -283,13 +283,7 @@ func pendingGauge(t *testing.T, base, line string) {
 	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		resp, err := http.Get(base + "/metrics")
-		if err != nil {
-			t.Fatal(err)
-		}
-		body, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		if strings.Contains(string(body), line) {
+		if strings.Contains(scrape(t, base), line) {
 			return
 		}
 		if time.Now().After(deadline) {

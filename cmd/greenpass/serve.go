@@ -15,6 +15,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/greenpass-dcc/greenpass/admission"
 	"github.com/greenpass-dcc/greenpass/auth"
 	"github.com/greenpass-dcc/greenpass/blobstore"
@@ -30,7 +32,6 @@ import (
 	"github.com/greenpass-dcc/greenpass/valueset"
 	"github.com/greenpass-dcc/greenpass/verifier"
 	"github.com/greenpass-dcc/greenpass/wallet"
-	"github.com/prometheus/client_golang/prometheus"
 )
 
 // serveConfig is everything `greenpass serve` is configured with.

@@ -271,7 +271,7 @@ func TestIdempotencyConcurrent(t *testing.T) {
 					t.Fatalf("concurrent retries gave different UVCIs: %v", uvcis)
 				}
 			}
-			audits, err := f.engine.List(context.Background(), CollCertificates, "", 100)
+			audits, err := f.engine.ListAfter(context.Background(), CollCertificates, "", "", 100)
 			if err != nil || len(audits) != 1 || audits[0].ID != uvcis[0] {
 				t.Fatalf("audit records after %d concurrent retries: %d (%v)", n, len(audits), err)
 			}
@@ -370,7 +370,7 @@ func TestTransferRefusals(t *testing.T) {
 			if !errors.Is(err, tc.want) {
 				t.Fatalf("Issue: %v, want %v", err, tc.want)
 			}
-			audits, _ := f.engine.List(context.Background(), CollCertificates, "", 10)
+			audits, _ := f.engine.ListAfter(context.Background(), CollCertificates, "", "", 10)
 			if tc.want != nil && (len(audits) != 0 || len(tr.delivered) != 0) {
 				t.Fatalf("refused, yet %d audit records and deliveries %v", len(audits), tr.delivered)
 			}

@@ -60,10 +60,6 @@ func (m *meteredEngine) InsertAll(ctx context.Context, records []store.Insertion
 	return err
 }
 
-func (m *meteredEngine) List(ctx context.Context, coll, prefix string, limit int) ([]store.Record, error) {
-	return m.ListAfter(ctx, coll, prefix, "", limit)
-}
-
 func (m *meteredEngine) ListAfter(ctx context.Context, coll, prefix, after string, limit int) ([]store.Record, error) {
 	start := time.Now()
 	r, err := m.Engine.ListAfter(ctx, coll, prefix, after, limit)

@@ -63,27 +63,7 @@ func (r Record) Expired(now time.Time) bool {
 // durable (fsync'd for the embedded engine, majority-acknowledged for
 // MongoDB).
 type Engine interface {
-	// Insert stores a new record with version 1, or with the next version
-	// when it replaces an expired record (so that a writer holding the old
-	// version cannot update the new record); ErrExists if the ID is taken
-	// by a record that has not expired.
-	Insert(ctx context.Context, coll, id string, expiresAt time.Time, data []byte) (Record, error)
-	// Get returns the record; ErrNotFound if absent or expired.
-	Get(ctx context.Context, coll, id string) (Record, error)
-	// Update replaces data and expiry if the stored version is ifVersion, and
-	// returns the record with the next version; ErrConflict if the version
-	// differs, ErrNotFound if the record is absent or expired.
-	Update(ctx context.Context, coll, id string, ifVersion int64, expiresAt time.Time, data []byte) (Record, error)
-	// Delete removes the record; ErrNotFound if absent.
-	Delete(ctx context.Context, coll, id string) error
-	// List returns up to limit records whose ID starts with prefix, in ID
-	// order, leaving out expired ones. prefix is printable ASCII (IDs that
-	// are meant to be listed are built so).
-	List(ctx context.Context, coll, prefix string, limit int) ([]Record, error)
-	// ListAfter is List from the first ID after after (exclusive; "" is
-	// the prefix's start): the next page after a page's last ID, or the IDs
-	// from a key within the prefix on. after is printable ASCII too.
-	ListAfter(ctx context.Context, coll, prefix, after string, limit int) ([]Record, error)
+	Records
 	// Sweep deletes the collection's records expired at now and says how many.
 	Sweep(ctx context.Context, coll string) (int, error)
 	// Count says how many records the collection holds that have not
@@ -140,7 +120,7 @@ func InsertAll(ctx context.Context, e Records, records ...Insertion) error {
 // collections; a collection exists from its first write.
 const Leases = "leases"
 
-// CheckPrefix admits List prefixes: printable ASCII below '~', so that
+// CheckPrefix admits ListAfter prefixes and keys: printable ASCII below '~', so that
 // the range [prefix, prefix with its last byte incremented) holds exactly
 // the IDs that start with it.
 func CheckPrefix(prefix string) error {
@@ -164,11 +144,24 @@ func PrefixEnd(prefix string) string {
 // Records is the part of Engine that reads and writes records: what a
 // domain package needs of its storage.
 type Records interface {
+	// Insert stores a new record with version 1, or with the next version
+	// when it replaces an expired record (so that a writer holding the old
+	// version cannot update the new record); ErrExists if the ID is taken
+	// by a record that has not expired.
 	Insert(ctx context.Context, coll, id string, expiresAt time.Time, data []byte) (Record, error)
+	// Get returns the record; ErrNotFound if absent or expired.
 	Get(ctx context.Context, coll, id string) (Record, error)
+	// Update replaces data and expiry if the stored version is ifVersion, and
+	// returns the record with the next version; ErrConflict if the version
+	// differs, ErrNotFound if the record is absent or expired.
 	Update(ctx context.Context, coll, id string, ifVersion int64, expiresAt time.Time, data []byte) (Record, error)
+	// Delete removes the record; ErrNotFound if absent.
 	Delete(ctx context.Context, coll, id string) error
-	List(ctx context.Context, coll, prefix string, limit int) ([]Record, error)
+	// ListAfter returns up to limit records whose ID starts with prefix and
+	// sorts after after ("": from the prefix's start), in ID order, leaving
+	// out expired ones: the next page after a page's last ID, or the IDs
+	// from a key within the prefix on. prefix and after are printable ASCII
+	// (IDs that are meant to be listed are built so).
 	ListAfter(ctx context.Context, coll, prefix, after string, limit int) ([]Record, error)
 }
 

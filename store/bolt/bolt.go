@@ -337,11 +337,6 @@ func (e *Embedded) Sweep(ctx context.Context, coll string) (int, error) {
 	return n, err
 }
 
-// List implements store.Engine.
-func (e *Embedded) List(ctx context.Context, coll, prefix string, limit int) ([]store.Record, error) {
-	return e.ListAfter(ctx, coll, prefix, "", limit)
-}
-
 // ListAfter implements store.Engine: a cursor from the prefix, or from
 // after, on.
 func (e *Embedded) ListAfter(ctx context.Context, coll, prefix, after string, limit int) ([]store.Record, error) {

@@ -248,11 +248,6 @@ func (m *Mongo) Count(ctx context.Context, coll string) (int, error) {
 	return int(n), nil
 }
 
-// List implements store.Engine.
-func (m *Mongo) List(ctx context.Context, coll, prefix string, limit int) ([]store.Record, error) {
-	return m.ListAfter(ctx, coll, prefix, "", limit)
-}
-
 // ListAfter implements store.Engine: a range query on _id, which the _id
 // index serves in order.
 func (m *Mongo) ListAfter(ctx context.Context, coll, prefix, after string, limit int) ([]store.Record, error) {

@@ -53,7 +53,7 @@ func Run(t *testing.T, open Opener, concurrency bool) {
 			if _, err := e.Get(ctx, "never_written", "a"); !errors.Is(err, store.ErrNotFound) {
 				t.Fatalf("Get: %v, want ErrNotFound", err)
 			}
-			if recs, err := e.List(ctx, "never_written", "", 10); err != nil || len(recs) != 0 {
+			if recs, err := e.ListAfter(ctx, "never_written", "", "", 10); err != nil || len(recs) != 0 {
 				t.Fatalf("List = %v, %v", recs, err)
 			}
 			if n, err := e.Sweep(ctx, "never_written"); err != nil || n != 0 {
@@ -233,7 +233,7 @@ func Run(t *testing.T, open Opener, concurrency bool) {
 			}
 			ids := func(prefix string, limit int) string {
 				t.Helper()
-				recs, err := e.List(ctx, collTransfers, prefix, limit)
+				recs, err := e.ListAfter(ctx, collTransfers, prefix, "", limit)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -282,7 +282,7 @@ func Run(t *testing.T, open Opener, concurrency bool) {
 			if got := ids("none/", 10); got != "[]" {
 				t.Fatalf("List(none/) = %s", got)
 			}
-			if _, err := e.List(ctx, collTransfers, "bad\x00", 10); err == nil {
+			if _, err := e.ListAfter(ctx, collTransfers, "bad\x00", "", 10); err == nil {
 				t.Fatal("a prefix with a control character was accepted")
 			}
 			// Pages: after a page's last ID, and from a key within the prefix.

@@ -50,6 +50,29 @@ func artefacts(t *testing.T) string {
 	return dir
 }
 
+// headless starts headless Chromium with opts beside the ones every test
+// needs, and returns its context, bounded by timeout, and what closes it.
+func headless(t *testing.T, timeout time.Duration, opts ...chromedp.ExecAllocatorOption) (context.Context, func()) {
+	t.Helper()
+	all := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(chromium(t)), chromedp.NoSandbox, chromedp.DisableGPU, chromedp.UserDataDir(t.TempDir()),
+		chromedp.Flag("disable-quic", true), chromedp.Flag("disable-component-update", true))
+	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), append(all, opts...)...)
+	ctx, cancel := chromedp.NewContext(actx)
+	ctx, cancelTimeout := context.WithTimeout(ctx, timeout)
+	return ctx, func() { cancelTimeout(); cancel(); cancelAlloc() }
+}
+
+// fakeCamera makes the browser's camera play the Y4M video, permission
+// granted.
+func fakeCamera(video string) chromedp.ExecAllocatorOption {
+	return func(a *chromedp.ExecAllocator) {
+		chromedp.Flag("use-fake-ui-for-media-stream", true)(a)
+		chromedp.Flag("use-fake-device-for-media-stream", true)(a)
+		chromedp.Flag("use-file-for-fake-video-capture", video)(a)
+	}
+}
+
 // writeY4M writes img as a one-frame Y4M video (4:2:0), which Chromium's
 // fake camera plays in a loop.
 func writeY4M(t *testing.T, path string, img image.Image) {
@@ -104,7 +127,7 @@ func tamper(t *testing.T, hc1 string) string {
 
 // scanWithCamera opens /check in headless Chromium whose camera shows the
 // QR code of hc1 and waits for the page's verdict; it saves a screenshot.
-func scanWithCamera(t *testing.T, browser, url, hc1, name, lang string) (state, reason string) {
+func scanWithCamera(t *testing.T, url, hc1, name, lang string) (state, reason string) {
 	t.Helper()
 	_, frame, err := render.CameraFrame(hc1, 1280, 720, 7)
 	if err != nil {
@@ -112,26 +135,9 @@ func scanWithCamera(t *testing.T, browser, url, hc1, name, lang string) (state, 
 	}
 	video := filepath.Join(t.TempDir(), name+".y4m")
 	writeY4M(t, video, frame)
-	opts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(browser),
-		chromedp.NoSandbox,
-		chromedp.DisableGPU,
-		chromedp.UserDataDir(t.TempDir()),
-		chromedp.WindowSize(412, 915), // a phone, portrait
-		chromedp.Flag("lang", lang),
-		chromedp.Flag("accept-lang", lang),
-		chromedp.Flag("disable-quic", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("use-fake-ui-for-media-stream", true),
-		chromedp.Flag("use-fake-device-for-media-stream", true),
-		chromedp.Flag("use-file-for-fake-video-capture", video),
-	)
-	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	defer cancelAlloc()
-	ctx, cancel := chromedp.NewContext(actx)
-	defer cancel()
-	ctx, cancelTimeout := context.WithTimeout(ctx, 120*time.Second)
-	defer cancelTimeout()
+	ctx, done := headless(t, 120*time.Second, chromedp.WindowSize(412, 915), // a phone, portrait
+		chromedp.Flag("lang", lang), chromedp.Flag("accept-lang", lang), fakeCamera(video))
+	defer done()
 	fail := func(err error) {
 		t.Helper()
 		status, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`document.body.dataset.state + " | " + document.getElementById("status").textContent + " | video " + document.getElementById("video").videoWidth + " src " + !!document.getElementById("video").srcObject + " paused " + document.getElementById("video").paused + " ready " + document.getElementById("video").readyState + " hidden " + document.hidden`))
@@ -168,7 +174,7 @@ func scanWithCamera(t *testing.T, browser, url, hc1, name, lang string) (state, 
 // certificate turns the page green, a tampered one red with the reason in
 // plain words, in English or German after the browser's language.
 func TestCheckpointPageInBrowser(t *testing.T) {
-	browser := chromium(t)
+	chromium(t)
 	if testing.Short() {
 		t.Skip("browser test: skipped with -short")
 	}
@@ -180,11 +186,11 @@ func TestCheckpointPageInBrowser(t *testing.T) {
 	hc1 := string(issueHTTP(t, addr, token, "text/plain", "", vaccinationRequest))
 	url := "http://" + addr + "/check"
 
-	state, _ := scanWithCamera(t, browser, url, hc1, "valid", "en-US")
+	state, _ := scanWithCamera(t, url, hc1, "valid", "en-US")
 	if state != "valid" {
 		t.Fatalf("valid certificate: page state %q", state)
 	}
-	state, reason := scanWithCamera(t, browser, url, tamper(t, hc1), "tampered", "en-US")
+	state, reason := scanWithCamera(t, url, tamper(t, hc1), "tampered", "en-US")
 	if state != "invalid" || !strings.Contains(reason, "signature is not valid") {
 		t.Fatalf("tampered certificate: page state %q, reason %q", state, reason)
 	}
@@ -193,7 +199,7 @@ func TestCheckpointPageInBrowser(t *testing.T) {
 	}
 	// A German browser gets the page in German, and the page says whose
 	// entry rules apply.
-	state, reason = scanWithCamera(t, browser, url+"?country=DE", tamper(t, hc1), "tampered-de", "de-DE")
+	state, reason = scanWithCamera(t, url+"?country=DE", tamper(t, hc1), "tampered-de", "de-DE")
 	if state != "invalid" || !strings.Contains(reason, "Signatur ist ungültig") || !strings.Contains(reason, "Einreiseregeln von DE") {
 		t.Fatalf("tampered certificate, German: page state %q, reason %q", state, reason)
 	}
@@ -203,20 +209,13 @@ func TestCheckpointPageInBrowser(t *testing.T) {
 // page says the camera is not available and offers the photo button. The
 // browser's camera is replaced by a canvas stream that is never drawn.
 func TestCheckpointPageWithoutFrames(t *testing.T) {
-	browser := chromium(t)
+	chromium(t)
 	if testing.Short() {
 		t.Skip("browser test: skipped with -short")
 	}
 	addr, _ := startServe(t, "--data", t.TempDir())
-	opts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(browser), chromedp.NoSandbox, chromedp.DisableGPU, chromedp.UserDataDir(t.TempDir()),
-		chromedp.Flag("disable-quic", true), chromedp.Flag("disable-component-update", true))
-	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	defer cancelAlloc()
-	ctx, cancel := chromedp.NewContext(actx)
-	defer cancel()
-	ctx, cancelTimeout := context.WithTimeout(ctx, 120*time.Second)
-	defer cancelTimeout()
+	ctx, done := headless(t, 120*time.Second)
+	defer done()
 	silent := `navigator.mediaDevices.getUserMedia = async () => {
 		const c = document.createElement("canvas");
 		return c.captureStream(0);

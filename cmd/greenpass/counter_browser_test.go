@@ -26,20 +26,12 @@ import (
 )
 
 // counterBrowser opens headless Chromium at the given window size and
-// browser language.
+// browser language; it closes when the test ends.
 func counterBrowser(t *testing.T, width, height int, lang string, extra ...chromedp.ExecAllocatorOption) context.Context {
 	t.Helper()
-	opts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(chromium(t)), chromedp.NoSandbox, chromedp.DisableGPU, chromedp.UserDataDir(t.TempDir()),
-		chromedp.WindowSize(width, height), chromedp.Flag("lang", lang), chromedp.Flag("accept-lang", lang),
-		chromedp.Flag("disable-quic", true), chromedp.Flag("disable-component-update", true))
-	opts = append(opts, extra...)
-	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	t.Cleanup(cancelAlloc)
-	ctx, cancel := chromedp.NewContext(actx)
-	t.Cleanup(cancel)
-	ctx, cancelTimeout := context.WithTimeout(ctx, 4*time.Minute)
-	t.Cleanup(cancelTimeout)
+	ctx, done := headless(t, 4*time.Minute, append([]chromedp.ExecAllocatorOption{chromedp.WindowSize(width, height),
+		chromedp.Flag("lang", lang), chromedp.Flag("accept-lang", lang)}, extra...)...)
+	t.Cleanup(done)
 	return ctx
 }
 
@@ -282,8 +274,7 @@ func TestCounterPageInBrowser(t *testing.T) {
 	}
 	video := filepath.Join(t.TempDir(), "previous.y4m")
 	writeY4M(t, video, frame)
-	phone := counterBrowser(t, 800, 915, "de-DE", chromedp.Flag("use-fake-ui-for-media-stream", true),
-		chromedp.Flag("use-fake-device-for-media-stream", true), chromedp.Flag("use-file-for-fake-video-capture", video))
+	phone := counterBrowser(t, 800, 915, "de-DE", fakeCamera(video))
 	// A desktop browser window is at least 500 px wide: the phone's
 	// viewport is emulated.
 	if err := chromedp.Do(phone, chromedp.EmulateViewport(412, 915, chromedp.EmulateMobile), chromedp.Navigate(base+"/counter")); err != nil {

@@ -122,7 +122,14 @@ func TestAlertRulesAndDashboard(t *testing.T) {
 // scrape returns the server's /metrics text.
 func scrape(t *testing.T, base string) string {
 	t.Helper()
-	resp, err := http.Get(base + "/metrics")
+	_, body := httpGet(t, base+"/metrics")
+	return string(body)
+}
+
+// httpGet fetches url and returns the status and the body.
+func httpGet(t *testing.T, url string) (int, []byte) {
+	t.Helper()
+	resp, err := http.Get(url)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -131,5 +138,5 @@ func scrape(t *testing.T, base string) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return string(body)
+	return resp.StatusCode, body
 }

@@ -7,7 +7,6 @@ import (
 	"flag"
 	"io"
 	"log/slog"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -125,13 +124,8 @@ func runServeUntilCancelled(t *testing.T, args ...string) {
 	t.Helper()
 	addr, stop := startServe(t, args...)
 	for _, path := range []string{"/healthz", "/readyz"} {
-		resp, err := http.Get("http://" + addr + path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		if resp.StatusCode != 200 {
-			t.Fatalf("%s = %d", path, resp.StatusCode)
+		if status, _ := httpGet(t, "http://"+addr+path); status != 200 {
+			t.Fatalf("%s = %d", path, status)
 		}
 	}
 	stop()

@@ -5,7 +5,6 @@ import (
 	"crypto/x509"
 	"encoding/json"
 	"encoding/pem"
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -47,18 +46,10 @@ func gatewayFixture(t *testing.T) (*fakegateway.Gateway, *httptest.Server, strin
 
 func covPassList(t *testing.T, addr string) *trustlist.Document {
 	t.Helper()
-	resp, err := http.Get("http://" + addr + "/trustList/DSC/")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
+	status, body := httpGet(t, "http://"+addr+"/trustList/DSC/")
 	doc, err := trustlist.ParseDocument(body)
 	if err != nil {
-		t.Fatalf("GET /trustList/DSC/ = %d: %v", resp.StatusCode, err)
+		t.Fatalf("GET /trustList/DSC/ = %d: %v", status, err)
 	}
 	return doc
 }

@@ -255,7 +255,6 @@
     type = ty;
     for (const b of $("types").children) b.setAttribute("aria-selected", String(b.dataset.type === ty));
     for (const f of document.querySelectorAll("fieldset[data-type]")) f.hidden = f.dataset.type !== ty;
-    $("previous").hidden = false;
     clearErrors();
   }
   // defaults: today, now, the pharmacy's country and name.
@@ -354,7 +353,7 @@
   function request() {
     clearErrors();
     const bad = [];
-    const need = (id, field, value, problem) => {
+    const need = (field, value, problem) => {
       if (value === null || value === "") bad.push(fieldError(field, value === "" ? t().required : problem));
       return value;
     };
@@ -362,17 +361,17 @@
     const body = { nam: {}, dob: "" };
     if (text("fn")) body.nam.fn = text("fn");
     if (text("gn")) body.nam.gn = text("gn");
-    if (!body.nam.fn && !body.nam.gn) need("fn", "nam.fn", "", "");
-    body.dob = need("dob", "dob", text("dob") ? parseDate(text("dob"), true) : "", t().notDate);
-    const date = (id, field) => need(id, field, text(id) ? parseDate(text(id), false) : "", t().notDate);
-    const coded = (id, field) => need(id, field, codeOf($(id)), t().notInList);
+    if (!body.nam.fn && !body.nam.gn) need("nam.fn", "", "");
+    body.dob = need("dob", text("dob") ? parseDate(text("dob"), true) : "", t().notDate);
+    const date = (id, field) => need(field, text(id) ? parseDate(text(id), false) : "", t().notDate);
+    const coded = (id, field) => need(field, codeOf($(id)), t().notInList);
     if (type === "v") {
       const e = { tg: "840539006" };
       e.mp = coded("mp", "v[0].mp");
       e.ma = coded("ma", "v[0].ma");
       e.vp = coded("vp", "v[0].vp");
       const m = /^\s*(\d{1,2})\s*\/\s*(\d{1,2})\s*$/.exec($("dose").value);
-      if (!m) need("dose", "v[0].dn", $("dose").value.trim() ? null : "", t().notDose);
+      if (!m) need("v[0].dn", $("dose").value.trim() ? null : "", t().notDose);
       else { e.dn = +m[1]; e.sd = +m[2]; }
       e.dt = date("dt", "v[0].dt");
       const co = coded("v-co", "v[0].co");
@@ -382,7 +381,7 @@
       const e = { tg: "840539006", tt: $("tt").value, tr: $("tr").value };
       if (e.tt === "LP217198-3") e.ma = coded("device", "t[0].ma");
       else if (text("nm")) e.nm = text("nm");
-      e.sc = need("sc", "t[0].sc", text("sc") ? parseDateTime(text("sc")) : "", t().notDateTime);
+      e.sc = need("t[0].sc", text("sc") ? parseDateTime(text("sc")) : "", t().notDateTime);
       if (text("tc")) e.tc = text("tc");
       const co = coded("t-co", "t[0].co");
       if (co) e.co = co;

@@ -55,37 +55,45 @@ func (s *Service) Issued(ctx context.Context, issuerID, country string, from, to
 		}
 		after = cursor
 	}
-	scanned := 0
-	for scanned < scanLimit {
-		items, err := s.audit.ListAfter(ctx, prefix, after, min(limit+1, scanLimit-scanned))
+	scanned, last := 0, after
+	err := s.eachInRange(ctx, prefix, after, toKey, limit+1, func(id string, a Audit) (bool, error) {
+		if len(out.Certificates) == limit || scanned == scanLimit {
+			out.Next = last // more in the range, or the scan bound reached: go on from here
+			return false, nil
+		}
+		scanned, last = scanned+1, id
+		if a.Issuer != issuerID {
+			return true, nil // another issuer whose id has the same letters and digits
+		}
+		s.markRevoked(ctx, &a)
+		out.Certificates = append(out.Certificates, a)
+		return true, nil
+	})
+	return out, err
+}
+
+// eachInRange calls fn with the audit records under prefix whose IDs sort
+// after after and up to toKey, in ID order, reading page records at a
+// time, until the range ends or fn says to stop.
+func (s *Service) eachInRange(ctx context.Context, prefix, after, toKey string, page int, fn func(id string, a Audit) (bool, error)) error {
+	for {
+		items, err := s.audit.ListAfter(ctx, prefix, after, page)
 		if err != nil {
-			return out, fmt.Errorf("read audit records: %w", err)
+			return fmt.Errorf("read audit records: %w", err)
 		}
 		for _, it := range items {
-			scanned++
 			if it.ID > toKey {
-				return out, nil
+				return nil
 			}
-			if len(out.Certificates) == limit {
-				out.Next = after
-				return out, nil
+			if more, err := fn(it.ID, it.Value); err != nil || !more {
+				return err
 			}
 			after = it.ID
-			a := it.Value
-			if a.Issuer != issuerID {
-				continue // another issuer whose id has the same letters and digits
-			}
-			if rev, _, err := s.revocations.Get(ctx, a.UVCI); err == nil {
-				a.RevokedAt = &rev.RevokedAt
-			}
-			out.Certificates = append(out.Certificates, a)
 		}
-		if len(items) == 0 {
-			return out, nil
+		if len(items) < page {
+			return nil
 		}
 	}
-	out.Next = after // the scan bound reached: the caller goes on from here
-	return out, nil
 }
 
 // timeRange gives the keys that bound the UVCIs under prefix issued from

@@ -530,10 +530,16 @@ func (s *Service) Lookup(ctx context.Context, issuerID, uvci string) (*Audit, er
 	if err != nil {
 		return nil, fmt.Errorf("read audit record: %w", err)
 	}
-	if rev, _, err := s.revocations.Get(ctx, uvci); err == nil {
+	s.markRevoked(ctx, &a)
+	return &a, nil
+}
+
+// markRevoked sets the audit record's RevokedAt when the issuer revoked
+// the certificate.
+func (s *Service) markRevoked(ctx context.Context, a *Audit) {
+	if rev, _, err := s.revocations.Get(ctx, a.UVCI); err == nil {
 		a.RevokedAt = &rev.RevokedAt
 	}
-	return &a, nil
 }
 
 func sha256Hex(b []byte) string {

@@ -201,30 +201,20 @@ func (s *Service) RevokeWindow(ctx context.Context, admin, issuerID string, from
 		for b := 'A'; b <= 'Z'; b++ {
 			prefix := "URN:UVCI:01:" + string([]rune{a, b}) + ":" + part + "/"
 			after, toKey := timeRange(prefix, from, to.Add(time.Second))
-			for {
-				items, err := s.audit.ListAfter(ctx, prefix, after, windowPage)
-				if err != nil {
-					return out, fmt.Errorf("read audit records: %w", err)
+			err := s.eachInRange(ctx, prefix, after, toKey, windowPage, func(_ string, au Audit) (bool, error) {
+				if au.Issuer != issuerID || au.IssuedAt.Before(from) || !au.IssuedAt.Before(to) {
+					return true, nil
 				}
-				for _, it := range items {
-					after = it.ID
-					au := it.Value
-					if it.ID > toKey || au.Issuer != issuerID || au.IssuedAt.Before(from) || !au.IssuedAt.Before(to) {
-						continue
-					}
-					_, created, err := s.revoke(ctx, &au)
-					if err != nil {
-						return out, err
-					}
-					if created {
-						out.Revoked++
-					} else {
-						out.Previous++
-					}
+				_, created, err := s.revoke(ctx, &au)
+				if created {
+					out.Revoked++
+				} else if err == nil {
+					out.Previous++
 				}
-				if len(items) < windowPage || after > toKey {
-					break
-				}
+				return err == nil, err
+			})
+			if err != nil {
+				return out, err
 			}
 		}
 	}

@@ -87,7 +87,6 @@ type View struct {
 	listed, removed []kidAt
 	byKID           map[string][]KIDData
 	fullDelta       *Response
-	trustedIssuers  *Response
 
 	rules         []*certlogic.Rule
 	ruleList      *Response
@@ -122,9 +121,12 @@ func NewView(snap *Snapshot, hash string, signer crypto.Signer) (*View, []error)
 	dscs := snap.OfType(TypeDSC)
 	var parsed []*DSC
 	kids := make([]string, 0, len(dscs))
+	v.byKID = map[string][]KIDData{}
 	for _, e := range dscs {
 		kids = append(kids, e.KID)
 		v.updates = append(v.updates, SignerUpdate{ID: e.ID, KID: e.KID, RawData: e.RawData})
+		v.listed = append(v.listed, kidAt{e.KID, e.Since})
+		v.byKID[e.KID] = append(v.byKID[e.KID], KIDData{Country: e.Country, KID: e.KID, RawData: e.RawData})
 		d, err := e.dsc()
 		if err != nil {
 			errs = append(errs, fmt.Errorf("snapshot entry %d (kid %s, %s): %w", e.ID, e.KID, e.Country, err))
@@ -133,11 +135,6 @@ func NewView(snap *Snapshot, hash string, signer crypto.Signer) (*View, []error)
 		parsed = append(parsed, d)
 	}
 	v.list = NewList(parsed...)
-	v.byKID = map[string][]KIDData{}
-	for _, e := range dscs {
-		v.listed = append(v.listed, kidAt{e.KID, e.Since})
-		v.byKID[e.KID] = append(v.byKID[e.KID], KIDData{Country: e.Country, KID: e.KID, RawData: e.RawData})
-	}
 	for _, r := range snap.Removed {
 		if r.CertificateType == TypeDSC {
 			v.removed = append(v.removed, kidAt{r.KID, r.At})
@@ -145,7 +142,6 @@ func NewView(snap *Snapshot, hash string, signer crypto.Signer) (*View, []error)
 		}
 	}
 	v.fullDelta = v.delta(time.Time{})
-	v.trustedIssuers = mk("application/json", []byte("[]"), []byte("[]"), true)
 
 	// CovPass: Base64 r‖s signature line, then the JSON it signs.
 	if covJSON, sig, err := covPassList(snap, signer); err != nil {
@@ -327,7 +323,7 @@ func (v *View) Lookup(kids []string) map[string][]KIDData {
 // TrustedIssuers is GET /trustedissuers: the trusted issuers of the DGCA
 // verifier service (DID and HTTP issuer URLs). None are synced: an empty,
 // signed list.
-func (v *View) TrustedIssuers() *Response { return v.trustedIssuers }
+func (v *View) TrustedIssuers() *Response { return v.emptyList }
 
 // UpstreamRevocations are the revocation entries the sync imported.
 func (v *View) UpstreamRevocations() []Revocation { return v.revocations }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/base64"
 	"errors"
-	"io"
 	"math"
 	"mime"
 	"net/http"
@@ -179,13 +178,9 @@ func (h *issueHandler) issue(c echo.Context) error {
 			return echo.NewHTTPError(http.StatusUnsupportedMediaType, "the body must be application/json")
 		}
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(c.Response(), req.Body, issuer.MaxRequestSize))
+	body, err := readBody(c, issuer.MaxRequestSize, "the body is larger than 16 KiB")
 	if err != nil {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			return echo.NewHTTPError(http.StatusRequestEntityTooLarge, "the body is larger than 16 KiB")
-		}
-		return echo.NewHTTPError(http.StatusBadRequest, "could not read the body")
+		return err
 	}
 	r, err := issuer.ParseRequest(body)
 	if err != nil {

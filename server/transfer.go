@@ -102,16 +102,26 @@ type transferHandler struct {
 	refused prometheus.Counter
 }
 
+// readBody reads the request body up to limit bytes: 413 with tooLarge
+// beyond it, 400 when it cannot be read.
+func readBody(c echo.Context, limit int64, tooLarge string) ([]byte, error) {
+	body, err := io.ReadAll(http.MaxBytesReader(c.Response(), c.Request().Body, limit))
+	var mbe *http.MaxBytesError
+	switch {
+	case errors.As(err, &mbe):
+		return nil, echo.NewHTTPError(http.StatusRequestEntityTooLarge, tooLarge)
+	case err != nil:
+		return nil, echo.NewHTTPError(http.StatusBadRequest, "could not read the body")
+	}
+	return body, nil
+}
+
 // decode reads a JSON body of the contract's size; unknown fields (the
 // apps' padding) are ignored.
 func decode(c echo.Context, v any) error {
-	body, err := io.ReadAll(http.MaxBytesReader(c.Response(), c.Request().Body, maxTransferBody))
+	body, err := readBody(c, maxTransferBody, "the body is larger than 10,000 bytes")
 	if err != nil {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			return echo.NewHTTPError(http.StatusRequestEntityTooLarge, "the body is larger than 10,000 bytes")
-		}
-		return echo.NewHTTPError(http.StatusBadRequest, "could not read the body")
+		return err
 	}
 	if err := json.Unmarshal(body, v); err != nil {
 		return echo.NewHTTPError(http.StatusBadRequest, "the body is not the expected JSON object")

@@ -3,8 +3,6 @@ package server
 import (
 	"encoding/base64"
 	"encoding/json"
-	"errors"
-	"io"
 	"net/http"
 	"strconv"
 	"strings"
@@ -110,13 +108,9 @@ func (h trustListHandler) lookup(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(c.Response(), c.Request().Body, maxLookupBody))
-	var mbe *http.MaxBytesError
-	switch {
-	case errors.As(err, &mbe):
-		return echo.NewHTTPError(http.StatusRequestEntityTooLarge, "the kid list is larger than 1 MiB")
-	case err != nil:
-		return echo.NewHTTPError(http.StatusBadRequest, "could not read the body")
+	body, err := readBody(c, maxLookupBody, "the kid list is larger than 1 MiB")
+	if err != nil {
+		return err
 	}
 	var kids []string
 	if err := json.Unmarshal(body, &kids); err != nil {

@@ -218,7 +218,8 @@ var checks = map[string]func(context.Context, *Vector, *verifier.Result) (bool, 
 		if r.Certificate == nil || len(v.JSON) == 0 {
 			return r.Certificate != nil, "no payload to compare"
 		}
-		return PayloadDiff(r.Certificate, v.JSON) == "", PayloadDiff(r.Certificate, v.JSON)
+		diff := PayloadDiff(r.Certificate, v.JSON)
+		return diff == "", diff
 	},
 	"EXPECTEDSCHEMAVALIDATION": stage(verifier.StageSchema),
 	"EXPECTEDEXPIRATIONCHECK":  stage(verifier.StageExpiry),

@@ -86,24 +86,24 @@ func (c *Certificate) Validate() error {
 	}
 	for i, e := range c.Vaccinations {
 		p := entryPath("v", i)
-		v.required(p, "tg", "vp", "mp", "ma")
-		if v.required(p, "dn") && e.DoseNumber < 1 {
+		v.required(p, required["v"]...)
+		if v.present(p, "dn") && e.DoseNumber < 1 {
 			v.add(p+"dn", "must be an integer ≥ 1")
 		}
-		if v.required(p, "sd") && e.TotalDoses < 1 {
+		if v.present(p, "sd") && e.TotalDoses < 1 {
 			v.add(p+"sd", "must be an integer ≥ 1")
 		}
-		if v.required(p, "dt") {
+		if v.present(p, "dt") {
 			v.date(p+"dt", e.Date)
 		}
 		v.common(p, e.Country, e.Issuer, e.ID)
 	}
 	for i, e := range c.Tests {
 		p := entryPath("t", i)
-		v.required(p, "tg", "tt", "tr")
+		v.required(p, required["t"]...)
 		v.maxLen(p+"nm", e.TestName)
 		v.maxLen(p+"tc", e.Centre)
-		if v.required(p, "sc") {
+		if v.present(p, "sc") {
 			if _, err := ParseDateTime(e.SampledAt); err != nil {
 				v.add(p+"sc", err.Error())
 			}
@@ -117,9 +117,9 @@ func (c *Certificate) Validate() error {
 	}
 	for i, e := range c.Recoveries {
 		p := entryPath("r", i)
-		v.required(p, "tg")
+		v.required(p, required["r"]...)
 		for _, f := range []struct{ key, s string }{{"fr", e.FirstPositive}, {"df", e.ValidFrom}, {"du", e.ValidUntil}} {
-			if v.required(p, f.key) {
+			if v.present(p, f.key) {
 				v.date(p+f.key, f.s)
 			}
 		}
@@ -138,20 +138,20 @@ type validator struct {
 
 func (v *validator) add(field, problem string) { v.errs = append(v.errs, FieldError{field, problem}) }
 
-// required reports every key of the entry at prefix that is missing, and
-// whether all of them are present.
-func (v *validator) required(prefix string, keys ...string) bool {
-	if v.c.missing == nil {
-		return true // the common case: nothing is missing
-	}
-	ok := true
+// required reports every key of the entry at prefix that is missing (the
+// keys of the required table).
+func (v *validator) required(prefix string, keys ...string) {
 	for _, k := range keys {
-		if !v.c.has(prefix + k) {
+		if !v.present(prefix, k) {
 			v.add(prefix+k, "required")
-			ok = false
 		}
 	}
-	return ok
+}
+
+// present reports whether the entry at prefix has the key; without
+// missing keys (the common case) no path is built.
+func (v *validator) present(prefix, key string) bool {
+	return v.c.missing == nil || v.c.has(prefix+key)
 }
 
 func (v *validator) maxLen(field, s string) {
@@ -166,12 +166,12 @@ func (v *validator) date(field, s string) {
 	}
 }
 
-// common checks the fields every entry has: co, is, ci.
+// common checks the values of the fields every entry has: co, is, ci
+// (their presence is in the required table).
 func (v *validator) common(prefix, country, issuer, id string) {
-	if v.required(prefix, "co") && !matchCountry(country) {
+	if v.present(prefix, "co") && !matchCountry(country) {
 		v.add(prefix+"co", "must contain an upper-case letter A–Z (schema pattern [A-Z]{1,10})")
 	}
-	v.required(prefix, "is", "ci")
 	v.maxLen(prefix+"is", issuer)
 	v.maxLen(prefix+"ci", id)
 }
@@ -186,7 +186,7 @@ func (v *validator) name(n Name) {
 		}
 	}
 	// Schema 1.3.2: at least one transliterated name is present.
-	if !v.c.has("nam.fnt") && !v.c.has("nam.gnt") {
+	if !v.present("nam.", "fnt") && !v.present("nam.", "gnt") {
 		v.add("nam", "fnt or gnt is required")
 	}
 }

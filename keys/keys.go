@@ -351,27 +351,25 @@ func newNetwork(w *writer, country string, start time.Time) (upload, anchor *Par
 	return upload, anchor, nil
 }
 
-// Complete adds the upload certificate and the trust anchor to a key set
-// made before they existed, and returns the set as Load does. A set that
-// has them is returned as it is.
-func Complete(ctx context.Context, dir, keeperURL string) (*Set, error) {
-	set, err := Load(ctx, dir, keeperURL)
-	if err != nil || set.Upload != nil && set.Anchor != nil {
-		return set, err
+// Complete adds the upload certificate and the trust anchor to a set
+// loaded from dir that was made before they existed, writing them beside
+// the others (encrypted with keeperURL's keeper as Init does). A set that
+// has them stays as it is.
+func (set *Set) Complete(ctx context.Context, dir, keeperURL string) error {
+	if set.Upload != nil && set.Anchor != nil {
+		return nil
 	}
 	w, err := newWriter(ctx, dir, keeperURL)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	defer w.close()
 	country := "DE"
 	if c := set.CSCA.Subject.Country; len(c) > 0 {
 		country = c[0]
 	}
-	if set.Upload, set.Anchor, err = newNetwork(w, country, time.Now().UTC().Add(-time.Hour)); err != nil {
-		return nil, err
-	}
-	return set, nil
+	set.Upload, set.Anchor, err = newNetwork(w, country, time.Now().UTC().Add(-time.Hour))
+	return err
 }
 
 // readParty reads a certificate and its private key, which must match.

@@ -182,12 +182,14 @@ func TestCompleteAddsTheNetworkParties(t *testing.T) {
 	if err != nil || old.Upload != nil || old.Anchor != nil {
 		t.Fatalf("old key set: %+v, %v", old, err)
 	}
-	set, err := Complete(ctx, dir, "")
-	if err != nil || set.Upload == nil || set.Anchor == nil || set.Upload.Certificate.Subject.Country[0] != "AT" {
-		t.Fatalf("Complete: %+v, %v", set, err)
+	if err := old.Complete(ctx, dir, ""); err != nil || old.Upload == nil || old.Anchor == nil || old.Upload.Certificate.Subject.Country[0] != "AT" {
+		t.Fatalf("Complete: %+v, %v", old, err)
 	}
-	again, err := Complete(ctx, dir, "")
-	if err != nil || !again.Anchor.Certificate.Equal(set.Anchor.Certificate) {
+	again, err := Load(ctx, dir, "")
+	if err != nil || !again.Anchor.Certificate.Equal(old.Anchor.Certificate) {
+		t.Fatalf("the completed set does not load as it was made: %v", err)
+	}
+	if err := again.Complete(ctx, dir, ""); err != nil || !again.Anchor.Certificate.Equal(old.Anchor.Certificate) {
 		t.Fatalf("a second Complete made new parties: %v", err)
 	}
 }

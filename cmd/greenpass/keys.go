@@ -79,7 +79,10 @@ func runKeysComplete(ctx context.Context, args []string, std stdio) int {
 		return code
 	}
 	dir := filepath.Join(*data, "keys")
-	set, err := keys.Complete(ctx, dir, *keeper)
+	set, err := keys.Load(ctx, dir, *keeper)
+	if err == nil {
+		err = set.Complete(ctx, dir, *keeper)
+	}
 	if err != nil {
 		fmt.Fprintf(std.err, "greenpass keys complete: %v\n", err)
 		return exitUsage

@@ -625,5 +625,5 @@ func loadOrInitKeys(ctx context.Context, cfg *serveConfig, log *slog.Logger) (*k
 		return set, nil
 	}
 	log.Info("adding an upload certificate and a trust anchor to the development keys", "dir", dir)
-	return keys.Complete(ctx, dir, cfg.keysSecret)
+	return set, set.Complete(ctx, dir, cfg.keysSecret)
 }

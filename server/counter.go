@@ -36,7 +36,7 @@ var counterSets = []string{valueset.Disease, valueset.Vaccine, valueset.Product,
 //	GET  /api/v1/issuer         the signed-in issuer: name, country, the types it may issue, its form's value sets
 //	POST /api/v1/issuer/names   {fn, gn} → {fnt, gnt}, the transliteration a certificate carries
 func (s *Server) MountCounter(cfg Counter) {
-	h := &counterHandler{cfg: cfg}
+	h := &counterHandler{cfg: cfg, codes: activeCodes(cfg.ValueSets)}
 	g := s.echo.Group("/api/v1/issuer", s.RequireIssuer(cfg.Tokens), refuseSuspended(cfg.Suspensions))
 	g.GET("", h.profile)
 	g.POST("/names", h.names)
@@ -45,7 +45,30 @@ func (s *Server) MountCounter(cfg Counter) {
 		"frame-src 'self' blob:; connect-src 'self' blob:; object-src 'none'; base-uri 'none'; form-action 'self'")
 }
 
-type counterHandler struct{ cfg Counter }
+type counterHandler struct {
+	cfg   Counter
+	codes map[string]map[string]string // the form's value sets, made once
+}
+
+// activeCodes are the active codes of the counter's value sets, code →
+// display name.
+func activeCodes(sets valueset.Sets) map[string]map[string]string {
+	out := map[string]map[string]string{}
+	for _, sid := range counterSets {
+		set, ok := sets[sid]
+		if !ok {
+			continue
+		}
+		codes := map[string]string{}
+		for code, v := range set.Values {
+			if v.Active {
+				codes[code] = v.Display
+			}
+		}
+		out[sid] = codes
+	}
+	return out
+}
 
 // profile is what the counter shows and offers for the signed-in issuer.
 type profile struct {
@@ -63,7 +86,7 @@ type profile struct {
 func (h *counterHandler) profile(c echo.Context) error {
 	id := Issuer(c)
 	p := profile{ID: id.Subject, Name: id.Name, Country: id.Country, Types: []string{},
-		ValueSets: map[string]map[string]string{}, Products: valueset.Products}
+		ValueSets: h.codes, Products: valueset.Products}
 	if p.Name == "" {
 		p.Name = h.cfg.DefaultIssuerName
 	}
@@ -71,19 +94,6 @@ func (h *counterHandler) profile(c echo.Context) error {
 		if id.Has(auth.Role("issue:" + t)) {
 			p.Types = append(p.Types, t)
 		}
-	}
-	for _, sid := range counterSets {
-		set, ok := h.cfg.ValueSets[sid]
-		if !ok {
-			continue
-		}
-		codes := map[string]string{}
-		for code, v := range set.Values {
-			if v.Active {
-				codes[code] = v.Display
-			}
-		}
-		p.ValueSets[sid] = codes
 	}
 	c.Response().Header().Set("Cache-Control", "no-store")
 	return c.JSON(http.StatusOK, p)

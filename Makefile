@@ -23,6 +23,7 @@ fuzz:
 	for t in FuzzVerifyText FuzzVerifyFrame; do \
 		go test ./verifier -run '^$$' -fuzz "^$$t\$$" -fuzztime $(FUZZTIME) || exit 1; done
 	go test ./qrscan -run '^$$' -fuzz '^FuzzRead$$' -fuzztime $(FUZZTIME)
+	go test ./pdfimage -run '^$$' -fuzz '^FuzzImages$$' -fuzztime $(FUZZTIME)
 	for t in FuzzParseDocument FuzzParseCertificate FuzzDecodeSnapshot FuzzParsePublicKey; do \
 		go test ./trustlist -run '^$$' -fuzz "^$$t\$$" -fuzztime $(FUZZTIME) || exit 1; done
 	for t in FuzzParseRequest FuzzTransliterate; do \

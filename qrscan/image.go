@@ -29,6 +29,9 @@ const (
 	// eight times that); a header declaring more describes pixels its
 	// file cannot contain.
 	maxPixelsPerByte = 25_000
+	// MaxScanBytes is the most one scan holds, what Inspect's ScanBytes
+	// reaches at the limits.
+	MaxScanBytes = MaxDecodedBytes + MaxImagePixels + 6*maxWorkingSide*maxWorkingSide
 )
 
 // Errors callers branch on.

@@ -26,6 +26,7 @@ import (
 	"github.com/greenpass-dcc/greenpass/auth"
 	"github.com/greenpass-dcc/greenpass/hcert"
 	"github.com/greenpass-dcc/greenpass/issuer"
+	"github.com/greenpass-dcc/greenpass/pdfimage"
 	"github.com/greenpass-dcc/greenpass/qrscan"
 	"github.com/greenpass-dcc/greenpass/verifier"
 )
@@ -163,12 +164,15 @@ type person struct {
 	DateOfBirth string     `json:"dob"`
 }
 
+// sendWhat is the answer to a body of another type.
+const sendWhat = "send an image (image/jpeg, image/png, …) or a PDF (application/pdf), a multipart form with the field image, or the HC1: text as text/plain"
+
 func (h *checkpointHandler) verify(c echo.Context) error {
 	req := c.Request()
 	ct := req.Header.Get(echo.HeaderContentType)
 	mt, params, err := mime.ParseMediaType(ct)
 	if err != nil {
-		return echo.NewHTTPError(http.StatusUnsupportedMediaType, "send an image (image/jpeg, image/png, …), a multipart form with the field image, or the HC1: text as text/plain")
+		return echo.NewHTTPError(http.StatusUnsupportedMediaType, sendWhat)
 	}
 	country := strings.ToUpper(c.QueryParam("country"))
 	if country != "" && len(country) != 2 {
@@ -192,14 +196,23 @@ func (h *checkpointHandler) verify(c echo.Context) error {
 		defer leave()
 		res = h.cfg.Verifier.VerifyText(req.Context(), strings.Trim(string(data), "\r\n"), country)
 	} else {
-		if len(data) == 0 || !qrscan.IsImage(data) {
-			return fmt.Errorf("%w: the upload is not a PNG, JPEG, GIF or WebP image", qrscan.ErrImageFormat)
+		var weight int64
+		switch {
+		case pdfimage.IsPDF(data):
+			// What the document's images will need is known only once
+			// they are out: it is weighed at its limits, the reader's and
+			// one image's scan.
+			weight = pdfimage.MaxMemory + qrscan.MaxScanBytes
+		case len(data) == 0 || !qrscan.IsImage(data):
+			return fmt.Errorf("%w: the upload is not a PNG, JPEG, GIF or WebP image or a PDF", qrscan.ErrImageFormat)
+		default:
+			header, err := qrscan.Inspect(data)
+			if err != nil {
+				return err // 413 or 422, before any pixel is decoded
+			}
+			weight = header.ScanBytes
 		}
-		header, err := qrscan.Inspect(data)
-		if err != nil {
-			return err // 413 or 422, before any pixel is decoded
-		}
-		leave, err := h.enter(req.Context(), c, header.ScanBytes)
+		leave, err := h.enter(req.Context(), c, weight)
 		if err != nil {
 			return err
 		}
@@ -211,8 +224,13 @@ func (h *checkpointHandler) verify(c echo.Context) error {
 		}
 		// Pixels that do not decode behind a good header: a client error
 		// too, not a verdict.
-		if r := res.FirstReason(); r != nil && r.Stage == verifier.StagePicture && r.Code == verifier.CodeImageUnreadable {
-			return fmt.Errorf("%w: %s", qrscan.ErrImageFormat, r.Message)
+		if r := res.FirstReason(); r != nil && r.Stage == verifier.StagePicture {
+			switch r.Code {
+			case verifier.CodeImageUnreadable:
+				return fmt.Errorf("%w: %s", qrscan.ErrImageFormat, r.Message)
+			case verifier.CodeImageTooLarge:
+				return fmt.Errorf("%w: %s", qrscan.ErrImageTooLarge, r.Message)
+			}
 		}
 	}
 	out := checkpointResult{Result: res}
@@ -245,12 +263,12 @@ func (h *checkpointHandler) readBody(c echo.Context, mt, boundary string) ([]byt
 	var data []byte
 	var err error
 	switch {
-	case strings.HasPrefix(mt, "image/"), mt == "text/plain":
+	case strings.HasPrefix(mt, "image/"), mt == "application/pdf", mt == "text/plain":
 		data, err = io.ReadAll(body)
 	case mt == "multipart/form-data":
 		data, err = readFormImage(body, boundary)
 	default:
-		return nil, echo.NewHTTPError(http.StatusUnsupportedMediaType, "send an image (image/jpeg, image/png, …), a multipart form with the field image, or the HC1: text as text/plain")
+		return nil, echo.NewHTTPError(http.StatusUnsupportedMediaType, sendWhat)
 	}
 	var mbe *http.MaxBytesError
 	var bad badUpload

@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/greenpass-dcc/greenpass/admission"
+	"github.com/greenpass-dcc/greenpass/internal/qrtest"
+	"github.com/greenpass-dcc/greenpass/pdfimage"
 	"github.com/greenpass-dcc/greenpass/qrscan"
 	"github.com/greenpass-dcc/greenpass/verifier"
 )
@@ -117,5 +119,41 @@ func TestCheckpointMemoryBudget(t *testing.T) {
 	// The budget is given back: the large picture fits again.
 	if rec := post(t, h, "/api/v1/verify", "image/png", large); rec.Code != http.StatusOK {
 		t.Fatalf("after the first finished: %d", rec.Code)
+	}
+}
+
+// A PDF is weighed at its reader's limits, however small its bytes: what
+// its images decode to is known only once they are out. Beside one PDF in
+// progress a second is refused, a small picture still fits.
+func TestCheckpointWeighsAPDFAtItsLimits(t *testing.T) {
+	_, v := checkpointFixture(t)
+	var b bytes.Buffer
+	png.Encode(&b, image.NewGray(image.Rect(0, 0, 200, 200)))
+	small := b.Bytes()
+	sh, err := qrscan.Inspect(small)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pdf := qrtest.PDF(qrtest.PDFGray(8, 8, func(x, y int) byte { return 0 }))
+	bv := blockingVerifier{staticVerifier: v, started: make(chan struct{}, 4), release: make(chan struct{})}
+	s := newTestServer(t, nil)
+	s.MountCheckpoint(Checkpoint{Verifier: bv, Memory: pdfimage.MaxMemory + qrscan.MaxScanBytes + sh.ScanBytes})
+	h := s.Handler()
+
+	first := make(chan *httptest.ResponseRecorder, 1)
+	go func() { first <- post(t, h, "/api/v1/verify", "application/pdf", pdf) }()
+	<-bv.started
+	if rec := post(t, h, "/api/v1/verify", "application/pdf", pdf); rec.Code != http.StatusServiceUnavailable {
+		t.Fatalf("a second PDF beside the first: %d %s", rec.Code, rec.Body)
+	}
+	smallDone := make(chan *httptest.ResponseRecorder, 1)
+	go func() { smallDone <- post(t, h, "/api/v1/verify", "image/png", small) }()
+	<-bv.started
+	close(bv.release)
+	if rec := <-smallDone; rec.Code != http.StatusOK {
+		t.Fatalf("a small picture beside it: %d %s", rec.Code, rec.Body)
+	}
+	if rec := <-first; rec.Code != http.StatusOK {
+		t.Fatalf("the first PDF: %d %s", rec.Code, rec.Body)
 	}
 }

@@ -95,6 +95,15 @@ func TestCheckpointAPI(t *testing.T) {
 	fw, _ := mw.CreateFormFile("image", "frame.jpg")
 	fw.Write(frame)
 	mw.Close()
+	pdf, err := render.PDF(render.Document{HC1: text, Certificate: &hcert.Certificate{Version: "1.3.0"}, IssuedAt: time.Now(), ExpiresAt: time.Now()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var pdfForm bytes.Buffer
+	pw := multipart.NewWriter(&pdfForm)
+	fw, _ = pw.CreateFormFile("image", "certificate.pdf")
+	fw.Write(pdf)
+	pw.Close()
 
 	type result struct {
 		Valid   bool           `json:"valid"`
@@ -111,6 +120,8 @@ func TestCheckpointAPI(t *testing.T) {
 		{"JPEG photo", "/api/v1/verify", "image/jpeg", frame, true, "dob nam ver"},
 		{"live camera frame", "/api/v1/verify?live=1", "image/jpeg", frame, true, "dob nam ver"},
 		{"multipart", "/api/v1/verify", mw.FormDataContentType(), form.Bytes(), true, "dob nam ver"},
+		{"the certificate's PDF", "/api/v1/verify", "application/pdf", pdf, true, "dob nam ver"},
+		{"the PDF in a form", "/api/v1/verify", pw.FormDataContentType(), pdfForm.Bytes(), true, "dob nam ver"},
 		{"HC1 text", "/api/v1/verify", "text/plain; charset=utf-8", []byte(text + "\n"), true, "dob nam ver"},
 		{"whole payload on request", "/api/v1/verify?full=1", "text/plain", []byte(text), true, "dob nam v ver"},
 		{"tampered text", "/api/v1/verify", "text/plain", []byte(strings.Replace(text, "HC1:6", "HC1:7", 1)), false, ""},
@@ -148,6 +159,10 @@ func TestCheckpointAPI(t *testing.T) {
 		t.Fatalf("frame with a menu link: %d %s", rec.Code, rec.Body)
 	}
 	// Client mistakes.
+	pdfBomb := qrtest.PDF(qrtest.PDFGray(12_000, 12_000, func(x, y int) byte { return 255 }))
+	if len(pdfBomb) > 1<<20 {
+		t.Fatalf("the bomb is %d bytes", len(pdfBomb))
+	}
 	for _, tc := range []struct {
 		name, contentType string
 		body              []byte
@@ -159,6 +174,8 @@ func TestCheckpointAPI(t *testing.T) {
 		{"a non-image that sniffs as one", "image/gif", []byte("GIF89a-not-really"), 422, "IMAGE_UNREADABLE"},
 		{"a 16-bit decompression bomb", "image/png", qrtest.PNGHeader(6320, 6320, 16, 6, 300_000), 413, "IMAGE_TOO_LARGE"},
 		{"pixels that do not decode", "image/png", qrtest.PNGHeader(100, 100, 8, 0, 0), 422, "IMAGE_UNREADABLE"},
+		{"a PDF that is not one", "application/pdf", []byte("%PDF-1.7\nhello"), 422, "IMAGE_UNREADABLE"},
+		{"a PDF decompression bomb", "application/pdf", pdfBomb, 413, "IMAGE_TOO_LARGE"},
 		{"JSON", "application/json", []byte(`{}`), 415, "send an image"},
 		{"no content type", "", []byte(`x`), 415, "send an image"},
 		{"too large", "image/jpeg", make([]byte, 2<<20), 413, "larger than"},

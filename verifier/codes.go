@@ -4,6 +4,7 @@ import (
 	"errors"
 
 	"github.com/greenpass-dcc/greenpass/hcert"
+	"github.com/greenpass-dcc/greenpass/pdfimage"
 	"github.com/greenpass-dcc/greenpass/qrscan"
 )
 
@@ -52,7 +53,9 @@ var errorCodes = []struct {
 	code Code
 }{
 	{qrscan.ErrImageTooLarge, CodeImageTooLarge},
+	{pdfimage.ErrTooLarge, CodeImageTooLarge},
 	{qrscan.ErrImageFormat, CodeImageUnreadable},
+	{pdfimage.ErrUnreadable, CodeImageUnreadable},
 	{qrscan.ErrMultiple, CodeMultipleDCCs},
 	{hcert.ErrTooLong, CodeInputTooLong},
 	{hcert.ErrUnsupportedPrefix, CodePrefixUnsupported},

@@ -46,8 +46,9 @@ func runVerify(ctx context.Context, args []string, std stdio) int {
 	if code, ok := parseFlags(fs, args, std.err, `Usage: greenpass verify [flags] INPUT...
 
 Verifies each INPUT and prints VALID or INVALID with the reason. INPUT is an
-image with the QR code (PNG, JPEG, GIF, WebP), a text file holding the HC1:
-string, or - for standard input (image bytes or text, detected).
+image with the QR code (PNG, JPEG, GIF, WebP), a PDF holding it as an image
+(the certificate's printable PDF), a text file holding the HC1: string, or -
+for standard input (image, PDF or text, detected).
 
 Exit status: 0 when every input is valid, 1 when any is invalid, 2 for usage
 or I/O errors.
@@ -110,7 +111,7 @@ Flags:`); !ok {
 			continue
 		}
 		var res *verifier.Result
-		if text, ok := inputText(data); ok && !qrscan.IsImage(data) {
+		if text, ok := inputText(data); ok && !verifier.IsPicture(data) {
 			res = v.VerifyText(ctx, text)
 		} else {
 			// Images, and bytes that are neither image nor text: the

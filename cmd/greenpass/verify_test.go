@@ -10,7 +10,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/greenpass-dcc/greenpass/hcert"
 	"github.com/greenpass-dcc/greenpass/internal/testdata"
+	"github.com/greenpass-dcc/greenpass/render"
 	"github.com/greenpass-dcc/greenpass/verifier"
 )
 
@@ -69,6 +71,12 @@ func TestVerifyCommand(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	pdf, err := render.PDF(render.Document{HC1: f.hc1, Certificate: &hcert.Certificate{Version: "1.3.0"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pdfFile := filepath.Join(f.dir, "certificate.pdf")
+	write(t, pdfFile, string(pdf))
 	tests := []struct {
 		name    string
 		args    []string
@@ -81,6 +89,9 @@ func TestVerifyCommand(t *testing.T) {
 		{"valid text", []string{"verify", "--dsc", f.dsc, "--at", f.clock, f.text}, nil, 0, []string{"cert.txt: VALID vaccination (AT)"}, []string{"Gabriele"}, ""},
 		{"valid image", []string{"verify", "--dsc", f.dsc, "--at", f.clock, f.png}, nil, 0, []string{"1.png: VALID vaccination (AT)"}, nil, ""},
 		{"image on stdin", []string{"verify", "--dsc", f.dsc, "--at", f.clock, "-"}, pngBytes, 0, []string{"-: VALID"}, nil, ""},
+		{"the certificate's PDF", []string{"verify", "--dsc", f.dsc, "--at", f.clock, pdfFile}, nil, 0, []string{"certificate.pdf: VALID vaccination (AT)"}, nil, ""},
+		{"PDF on stdin", []string{"verify", "--dsc", f.dsc, "--at", f.clock, "-"}, pdf, 0, []string{"-: VALID"}, nil, ""},
+		{"a PDF in plain ASCII is no text", []string{"verify", "--dsc", f.dsc, "-"}, []byte("%PDF-1.4\ntrailer\n"), 1, []string{"picture: IMAGE_UNREADABLE"}, nil, ""},
 		{"text on stdin", []string{"verify", "--dsc", f.dsc, "--at", f.clock, "-"}, []byte(f.hc1 + "\r\n"), 0, []string{"-: VALID"}, nil, ""},
 		{"show person", []string{"verify", "--dsc", f.dsc, "--at", f.clock, "--show-person", f.text}, nil, 0, []string{"Musterfrau-Gößinger, Gabriele, born 1998-02-26"}, nil, ""},
 		{"no trust", []string{"verify", "--at", f.clock, f.text}, nil, 1, []string{"INVALID", "signature: DSC_UNKNOWN"}, nil, "no trusted DSCs"},

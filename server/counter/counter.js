@@ -12,7 +12,7 @@
     en: {
       title: "Certificates", signout: "Sign out", tokenLabel: "Issuer token (from your administrator)",
       signinButton: "Sign in", tokenRefused: "The token was not accepted (expired, or for another server).",
-      scan: "Scan previous certificate", upload: "Photo of previous certificate", close: "Close camera",
+      scan: "Scan previous certificate", upload: "Photo or PDF of previous certificate", close: "Close camera",
       fn: "Family name", gn: "Given name(s)", onCertificate: "On the certificate:", dob: "Date of birth",
       dobHint: "26.02.1998, 1998-02-26, 1998", mp: "Vaccine", dose: "Dose (n/m)", dt: "Date of vaccination",
       more: "Manufacturer, vaccine type, country", ma: "Manufacturer", vp: "Vaccine type", coV: "Country of vaccination",
@@ -38,7 +38,7 @@
     de: {
       title: "Zertifikate", signout: "Abmelden", tokenLabel: "Aussteller-Token (von Ihrer Verwaltung)",
       signinButton: "Anmelden", tokenRefused: "Das Token wurde nicht angenommen (abgelaufen oder für einen anderen Server).",
-      scan: "Vorheriges Zertifikat scannen", upload: "Foto des vorherigen Zertifikats", close: "Kamera schließen",
+      scan: "Vorheriges Zertifikat scannen", upload: "Foto oder PDF des vorherigen Zertifikats", close: "Kamera schließen",
       fn: "Nachname", gn: "Vorname(n)", onCertificate: "Im Zertifikat:", dob: "Geburtsdatum",
       dobHint: "26.02.1998, 1998-02-26, 1998", mp: "Impfstoff", dose: "Dosis (n/m)", dt: "Impfdatum",
       more: "Hersteller, Impfstofftyp, Land", ma: "Hersteller", vp: "Impfstofftyp", coV: "Land der Impfung",

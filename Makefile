@@ -24,6 +24,7 @@ fuzz:
 		go test ./verifier -run '^$$' -fuzz "^$$t\$$" -fuzztime $(FUZZTIME) || exit 1; done
 	go test ./qrscan -run '^$$' -fuzz '^FuzzRead$$' -fuzztime $(FUZZTIME)
 	go test ./pdfimage -run '^$$' -fuzz '^FuzzImages$$' -fuzztime $(FUZZTIME)
+	go test ./didtrust -run '^$$' -fuzz '^FuzzOpen$$' -fuzztime $(FUZZTIME)
 	for t in FuzzParseDocument FuzzParseCertificate FuzzDecodeSnapshot FuzzParsePublicKey; do \
 		go test ./trustlist -run '^$$' -fuzz "^$$t\$$" -fuzztime $(FUZZTIME) || exit 1; done
 	for t in FuzzParseRequest FuzzTransliterate; do \

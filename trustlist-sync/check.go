@@ -73,6 +73,10 @@ type checkedCert struct {
 //     certificate of the same country; issued (X.509 signature, issuer DN)
 //     by a CSCA of the same country, within that CSCA's validity.
 //
+// A vouched list (a DID document whose proof the source verified) has no
+// CMS signatures: its CSCAs are taken as the proof vouches for them, its
+// DSCs still need their chain to a CSCA of the same country.
+//
 // progress, when set, is told how many DSCs have been checked.
 func Check(up *Upstream, anchors []*x509.Certificate, now time.Time, progress func(done, total int)) *Checked {
 	out := &Checked{}
@@ -90,7 +94,7 @@ func Check(up *Upstream, anchors []*x509.Certificate, now time.Time, progress fu
 		var accepted []trustlist.Entry
 		for _, e := range entries {
 			c, d := checkEntry(e, now, seen)
-			if d == nil {
+			if d == nil && !up.Vouched {
 				d = checkCMS(e, c.Raw, anchors)
 			}
 			if d != nil {
@@ -135,7 +139,7 @@ func Check(up *Upstream, anchors []*x509.Certificate, now time.Time, progress fu
 					return
 				}
 				if !dupe[i] {
-					d := checkDSC(up.DSCs[i], now, cscas, uploads)
+					d := checkDSC(up.DSCs[i], now, cscas, uploads, up.Vouched)
 					results[i] = result{ok: d == nil, drop: d}
 				}
 				if n := done.Add(1); progress != nil && (n%256 == 0 || int(n) == len(up.DSCs)) {
@@ -242,20 +246,22 @@ func checkCMS(e trustlist.Entry, der []byte, signers []*x509.Certificate) *Drop 
 	return nil
 }
 
-func checkDSC(e trustlist.Entry, now time.Time, cscas, uploads map[string][]checkedCert) *Drop {
+func checkDSC(e trustlist.Entry, now time.Time, cscas, uploads map[string][]checkedCert, vouched bool) *Drop {
 	cert, d := checkEntry(e, now, nil)
 	if d != nil {
 		return d
 	}
-	var signers []*x509.Certificate
-	for _, u := range uploads[e.Country] {
-		signers = append(signers, u.cert)
-	}
-	if d := checkCMS(e, cert.Raw, signers); d != nil {
-		if d.Code == CodeCMSSigner {
-			d.Detail += " of " + e.Country
+	if !vouched {
+		var signers []*x509.Certificate
+		for _, u := range uploads[e.Country] {
+			signers = append(signers, u.cert)
 		}
-		return d
+		if d := checkCMS(e, cert.Raw, signers); d != nil {
+			if d.Code == CodeCMSSigner {
+				d.Detail += " of " + e.Country
+			}
+			return d
+		}
 	}
 	for _, c := range cscas[e.Country] {
 		if !bytes.Equal(c.cert.RawSubject, cert.RawIssuer) || cert.CheckSignatureFrom(c.cert) != nil {

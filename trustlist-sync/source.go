@@ -28,6 +28,11 @@ type Upstream struct {
 	// Other counts entries of types the sync does not use
 	// (AUTHENTICATION, unknown).
 	Other int
+	// Vouched says the source verified the list as a whole (a DID
+	// document's proof under the pinned key): its CSCAs carry no CMS
+	// signature of their own, and no upload certificates sign its DSCs.
+	// Each DSC's chain to a CSCA of its country is still checked.
+	Vouched bool
 }
 
 func (u *Upstream) add(e trustlist.Entry) {
@@ -43,7 +48,8 @@ func (u *Upstream) add(e trustlist.Entry) {
 	}
 }
 
-// Source delivers the upstream trust list.
+// Source delivers the upstream trust list. A source that verifies the
+// list itself (DID) also implements Vouching and needs no trust anchors.
 type Source interface {
 	// Fetch returns the upstream entries; progress is told the bytes read
 	// so far.
@@ -51,6 +57,9 @@ type Source interface {
 	// String names the source for reports and logs, without credentials.
 	String() string
 }
+
+// Vouching is a source that checks the list's own signature.
+type Vouching interface{ Vouches() bool }
 
 // Gateway is a source with the DCCG API: GET {base}/trustList/{CSCA,
 // UPLOAD,DSC}. The client carries the mTLS client certificate when the

@@ -97,6 +97,7 @@ type View struct {
 	valueSetCodes map[string][]string
 	countryList   *Response
 	revocations   []Revocation
+	entries       []SnapshotEntry
 }
 
 // gzipMin is the size below which bodies are sent as they are.
@@ -175,7 +176,26 @@ func NewView(snap *Snapshot, hash string, signer crypto.Signer) (*View, []error)
 	v.emptyList = mk("application/json", []byte("[]"), []byte("[]"), true)
 	errs = append(errs, v.renderRules(snap, mk)...)
 	v.revocations = snap.Revocations
+	v.entries = snap.Entries
 	return v, errs
+}
+
+// Entries are the snapshot's entries of a certificate type, as published.
+func (v *View) Entries(typ string) []Entry {
+	var out []Entry
+	for _, e := range v.entries {
+		if e.CertificateType == typ {
+			out = append(out, e.Entry)
+		}
+	}
+	return out
+}
+
+// NewDocument is a Response for a document signed in its body (no
+// X-SIGNATURE): its ETag is over content, its Last-Modified modified.
+func NewDocument(contentType string, content, body []byte, modified time.Time) *Response {
+	r, _ := newResponse(contentType, content, body, modified, nil, false)
+	return r
 }
 
 // covPassList is the JSON of the CovPass DSC list — issue time and the

@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -84,5 +85,70 @@ func getJSON(t *testing.T, url string, v any) {
 	}
 	if err := json.Unmarshal(body, v); err != nil {
 		t.Fatalf("GET %s: %v", url, err)
+	}
+}
+
+// The same chain through WHO's format: B syncs from A's DID trust list
+// (A's signing key taken from A's signer DID document) and verifies A's
+// certificate.
+func TestSyncFromAnotherGreenpassDID(t *testing.T) {
+	dirA, dirB := t.TempDir(), t.TempDir()
+	addrA, _ := startServe(t, "--data", dirA)
+	cert := filepath.Join(t.TempDir(), "cert.txt")
+	if err := os.WriteFile(cert, issueHTTP(t, addrA, issuerToken(t, dirA), "text/plain", "", vaccinationRequest), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var dsc struct {
+		ID                 string
+		VerificationMethod []struct {
+			ID, Controller string
+			PublicKeyJwk   struct {
+				Kid string
+				X5c []string
+			}
+		}
+	}
+	getJSON(t, "http://"+addrA+"/v2/trustlist/DCC/-/DSC/did.json", &dsc)
+	if want := "did:web:" + strings.ReplaceAll(addrA, ":", "%3A") + ":v2:trustlist:DCC:-:DSC"; dsc.ID != want || len(dsc.VerificationMethod) != 3 {
+		t.Fatalf("A's DSC document %s with %d entries, want %s with 3", dsc.ID, len(dsc.VerificationMethod), want)
+	}
+	for _, m := range dsc.VerificationMethod {
+		if len(m.PublicKeyJwk.X5c) != 2 || m.ID != dsc.ID+"#"+m.PublicKeyJwk.Kid {
+			t.Fatalf("entry %s: %d certificates in x5c, want the DSC and its CSCA", m.ID, len(m.PublicKeyJwk.X5c))
+		}
+	}
+	resp, err := http.Get("http://" + addrA + "/v2/signer/did.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	signerDoc := filepath.Join(t.TempDir(), "signer-did.json")
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err := os.WriteFile(signerDoc, body, 0o600); err != nil {
+		t.Fatal(err)
+	}
+
+	if code, _, errText := runCLI(t, nil, "keys", "init", "--data", dirB, "--country", "AT"); code != 0 {
+		t.Fatal(errText)
+	}
+	code, out, errText := runCLI(t, nil, "sync", "--data", dirB, "--source", "http://"+addrA+"/v2/trustlist", "--trust-anchor", signerDoc, "--json")
+	var rep struct {
+		Accepted, CSCAs int
+		Dropped         []struct{ Code, Detail string }
+	}
+	if code != 0 || json.Unmarshal([]byte(out), &rep) != nil || rep.Accepted != 3 || rep.CSCAs != 1 || len(rep.Dropped) != 0 {
+		t.Fatalf("B syncs from A's DID documents: exit %d\n%s%s", code, out, errText)
+	}
+	addrB, _ := startServe(t, "--data", dirB)
+	code, out, errText = runCLI(t, nil, "verify", "--trust", "http://"+addrB, "--trust-key", filepath.Join(dirB, "keys", "trustlist.pub.pem"), cert)
+	if code != 0 || !strings.Contains(out, "VALID vaccination (DE)") {
+		t.Fatalf("A's certificate against B's trust list: exit %d\n%s%s", code, out, errText)
+	}
+
+	// B's own key does not verify A's documents: nothing is taken.
+	code, out, errText = runCLI(t, nil, "sync", "--data", dirB, "--source", "http://"+addrA+"/v2/trustlist", "--trust-anchor",
+		filepath.Join(dirB, "keys", "trustlist.pub.pem"), "--json", "--dry-run")
+	if code == 0 || !strings.Contains(errText, "proof does not verify") {
+		t.Fatalf("sync with another key: exit %d\n%s%s", code, out, errText)
 	}
 }

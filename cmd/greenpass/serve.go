@@ -43,6 +43,7 @@ type serveConfig struct {
 	trustRefresh    time.Duration
 	logFormat       string
 	logLevel        string
+	didHost         string
 	// sync is the built-in trust-list sync; nil when --sync-source is unset.
 	sync      *syncOptions
 	syncFlags syncFlags
@@ -122,6 +123,7 @@ func (c *serveConfig) bind(s, sync *settings) {
 	s.Duration(&c.shutdownTimeout, "shutdown-timeout", "GREENPASS_SHUTDOWN_TIMEOUT", 30*time.Second, "how long in-flight requests may finish after SIGTERM")
 	s.Duration(&c.sweepInterval, "sweep-interval", "GREENPASS_SWEEP_INTERVAL", time.Minute, "how often expired records are deleted")
 	s.Duration(&c.trustRefresh, "trust-refresh", "GREENPASS_TRUST_REFRESH", 30*time.Second, "how often the published trust list is checked for a new snapshot")
+	s.String(&c.didHost, "did-host", "GREENPASS_DID_HOST", "", "host[:port] the DID trust lists (/v2/trustlist/…/did.json) are named under (did:web:HOST:v2:trustlist), as verifiers reach this service; empty: the request's Host")
 	s.String(&c.logFormat, "log-format", "GREENPASS_LOG_FORMAT", "json", "log format: json or text")
 	s.String(&c.logLevel, "log-level", "GREENPASS_LOG_LEVEL", "info", "log level: debug, info, warn, error")
 	s.String(&c.issuerName, "issuer-name", "GREENPASS_ISSUER_NAME", "greenpass", `certificate issuer ("is") for issuer tokens without a name`)
@@ -335,6 +337,7 @@ func serve(ctx context.Context, cfg *serveConfig, log *slog.Logger) error {
 	}
 	published := trustLists{watcher, revocations}
 	srv.MountTrustLists(published)
+	srv.MountDIDTrustLists(server.DIDTrustLists{Lists: published, Signer: keySet.TrustList, Host: cfg.didHost})
 	checkGate, err := admission.NewGate(cfg.checkpointInflight, 64, 2*time.Second)
 	if err != nil {
 		return err

@@ -1,8 +1,11 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"crypto"
+	"crypto/ecdsa"
+	"crypto/elliptic"
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
@@ -19,6 +22,7 @@ import (
 	"time"
 
 	"github.com/greenpass-dcc/greenpass/blobstore"
+	"github.com/greenpass-dcc/greenpass/didtrust"
 	"github.com/greenpass-dcc/greenpass/keys"
 	"github.com/greenpass-dcc/greenpass/store"
 	"github.com/greenpass-dcc/greenpass/trustlist"
@@ -49,8 +53,8 @@ type syncFlags struct {
 }
 
 func (f *syncFlags) bind(s *settings) {
-	s.String(&f.source, "source", "GREENPASS_SYNC_SOURCE", "", "upstream: a gateway base URL (https://…, GET /trustList/{CSCA,UPLOAD,DSC}) or a file in its GET /trustList format")
-	s.String(&f.trustAnchor, "trust-anchor", "GREENPASS_SYNC_TRUST_ANCHOR", "", "PEM file with the gateway's trust anchor certificate(s); required")
+	s.String(&f.source, "source", "GREENPASS_SYNC_SOURCE", "", "upstream: a gateway base URL (https://…, GET /trustList/{CSCA,UPLOAD,DSC}), a file in its GET /trustList format, or a WHO GDHCN DID trust list (did:web:tng-cdn.who.int:v2:trustlist, or its URL ending in /v2/trustlist)")
+	s.String(&f.trustAnchor, "trust-anchor", "GREENPASS_SYNC_TRUST_ANCHOR", "", "the gateway's trust anchor certificate(s) (PEM); for a DID trust list the signing key: its DID document (WHO's signing/DID/did.json), a PEM public key or certificate; required")
 	s.String(&f.clientCert, "client-cert", "GREENPASS_SYNC_CLIENT_CERT", "", "PEM client certificate for the gateway's mutual TLS")
 	s.String(&f.clientKey, "client-key", "GREENPASS_SYNC_CLIENT_KEY", "", "PEM private key of --client-cert")
 	s.String(&f.ca, "ca", "GREENPASS_SYNC_CA", "", "PEM CA certificates for the gateway's TLS (default: the system's)")
@@ -81,9 +85,19 @@ func (f *syncFlags) options(s *settings) *syncOptions {
 	s.check(f.keep >= 1, "keep", "%d is not a whole number ≥ 1", f.keep)
 	s.check(f.every >= 0, "every", "%s is not a duration like 24h (0s: once)", f.every)
 	s.check(f.timeout > 0, "timeout", "%s is not a positive duration", f.timeout)
+	isDID := strings.HasPrefix(f.source, "did:") || strings.HasSuffix(strings.TrimSuffix(strings.TrimSuffix(f.source, "/did.json"), "/"), "/v2/trustlist")
 	switch src := f.source; {
 	case src == "":
-		s.bad("source", "required: a gateway URL or a trust-list file")
+		s.bad("source", "required: a gateway URL, a trust-list file or a DID trust list")
+	case isDID:
+		client, err := gatewayClient("", "", f.ca)
+		if err != nil {
+			s.bad("ca", "%v", err)
+		}
+		if !strings.HasPrefix(src, "did:web:") && !strings.HasPrefix(src, "https://") && !strings.HasPrefix(src, "http://") {
+			s.bad("source", "%q: a DID trust list is a did:web DID or an http(s) URL", src)
+		}
+		o.source = &trustlistsync.DID{Base: src, Client: client}
 	case strings.HasPrefix(src, "https://") || strings.HasPrefix(src, "http://"):
 		client, err := gatewayClient(f.clientCert, f.clientKey, f.ca)
 		if err != nil {
@@ -111,8 +125,16 @@ func (f *syncFlags) options(s *settings) *syncOptions {
 		}
 		o.rules = &trustlistsync.RuleFiles{Path: rs}
 	}
+	if did, ok := o.source.(*trustlistsync.DID); ok && f.trustAnchor != "" {
+		key, err := readDIDKey(f.trustAnchor)
+		if err != nil {
+			s.bad("trust-anchor", "%v", err)
+		}
+		did.Key = key
+		return o
+	}
 	if f.trustAnchor == "" {
-		s.bad("trust-anchor", "required: the gateway's trust anchor (PEM)")
+		s.bad("trust-anchor", "required: the gateway's trust anchor (PEM), or a DID trust list's signing key")
 	} else {
 		var err error
 		if o.anchors, err = readCertificates(f.trustAnchor); err != nil {
@@ -120,6 +142,28 @@ func (f *syncFlags) options(s *settings) *syncOptions {
 		}
 	}
 	return o
+}
+
+// readDIDKey reads a DID trust list's signing key: a DID document with
+// its JsonWebKey2020 (WHO's signing DID), or a PEM public key or
+// certificate. It must be ECDSA P-256.
+func readDIDKey(file string) (*ecdsa.PublicKey, error) {
+	raw, err := readLimited(file, 1<<20)
+	if err != nil {
+		return nil, err
+	}
+	if t := bytes.TrimSpace(raw); len(t) > 0 && t[0] == '{' {
+		return didtrust.PublicKeyOf(raw)
+	}
+	pub, err := trustlist.ParsePublicKey(raw)
+	if err != nil {
+		return nil, err
+	}
+	key, ok := pub.(*ecdsa.PublicKey)
+	if !ok || key.Curve != elliptic.P256() {
+		return nil, fmt.Errorf("%s: the signing key is not ECDSA P-256", file)
+	}
+	return key, nil
 }
 
 // gatewayClient is the HTTP client for the gateway: mutual TLS with the

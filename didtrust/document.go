@@ -116,23 +116,12 @@ func Build(id, controller string, entries []Entry, s Signer, now time.Time) ([]b
 		d.VerificationMethod = append(d.VerificationMethod, method{ID: id + "#" + kid, Type: "JsonWebKey2020", Controller: controller,
 			PublicKeyJwk: k, Domain: e.Domain, Participant: e.Participant, KeyUsage: e.KeyUsage})
 	}
-	// Through JSON objects, so that what is signed is what is written.
 	raw, err := json.Marshal(d)
 	if err != nil {
 		return nil, err
 	}
-	var obj map[string]any
-	if err := json.Unmarshal(raw, &obj); err != nil {
-		return nil, err
-	}
-	nonce := ""
-	if s.Nonce != nil {
-		nonce = s.Nonce()
-	}
-	if err := sign(obj, s.Key, s.Method, now, nonce); err != nil {
-		return nil, err
-	}
-	return json.Marshal(obj)
+	// Through JSON objects, so that what is signed is what is written.
+	return Resign(raw, s, now)
 }
 
 // jwkOf is a certificate's public key as a JWK with canonical

@@ -309,3 +309,39 @@ func TestCanonicalIsJSONGold(t *testing.T) {
 		}
 	}
 }
+
+// A document as WHO's newer key distribution writes it: the TNG context
+// and filters as {"code": "#DCC"}. The proof then covers the filters.
+func TestTNGContext(t *testing.T) {
+	s, entries := fixture(t)
+	raw, err := Build(listID, "did:web:trust.example:v2:trustlist:-:DEU", entries, s, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	who := resign(t, raw, s, func(o map[string]any) {
+		o["@context"] = []any{ContextDID, ContextJWS2020, ContextTNG}
+		m := o["verificationMethod"].([]any)[0].(map[string]any)
+		m["domain"] = map[string]any{"code": "#DCC"}
+		m["participant"] = map[string]any{"code": "#DEU"}
+		m["keyusage"] = map[string]any{"code": "#DSC"}
+	})
+	got, err := Open(who, s.Key.Public().(*ecdsa.PublicKey), listID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e := got.Entries[0]; e.Domain != DomainDCC || e.Participant != "DEU" || e.KeyUsage != UsageDSC {
+		t.Fatalf("entry %+v", e)
+	}
+	var obj map[string]any
+	json.Unmarshal(who, &obj)
+	delete(obj, "proof")
+	quads, err := canonical(obj)
+	if err != nil || !strings.Contains(string(quads), "<https://smart.who.int/trust/ValueSet-Domains.jsonld> <https://smart.who.int/trust/ValueSet-Domains.jsonld#DCC>") {
+		t.Fatalf("the domain is not in the canonical form (%v):\n%s", err, quads)
+	}
+	// Under the TNG context the filters are signed.
+	changed := strings.Replace(string(who), `"#DSC"`, `"#SCA"`, 1)
+	if _, err := Open([]byte(changed), s.Key.Public().(*ecdsa.PublicKey), listID); !errors.Is(err, ErrProof) {
+		t.Fatalf("a changed key usage: %v", err)
+	}
+}

@@ -28,6 +28,13 @@ import (
 const (
 	ContextDID     = "https://www.w3.org/ns/did/v1"
 	ContextJWS2020 = "https://w3id.org/security/suites/jws-2020/v1"
+	// ContextTNG is the trust network's context newer WHO documents add
+	// (-DEV for the development network): it makes domain, participant and
+	// keyusage IRIs in WHO's value sets, so the proof covers them. The
+	// copies are those of WHO's key distribution (did_contexts/v1.jsonld,
+	// v1-dev.jsonld).
+	ContextTNG    = "https://smart.who.int/trust/tng-context/v1.jsonld"
+	ContextTNGDev = "https://smart.who.int/trust/tng-context/v1-DEV.jsonld"
 )
 
 //go:embed contexts/*.jsonld
@@ -36,6 +43,8 @@ var contextFiles embed.FS
 var contextPaths = map[string]string{
 	ContextDID:     "contexts/did-v1.jsonld",
 	ContextJWS2020: "contexts/jws-2020-v1.jsonld",
+	ContextTNG:     "contexts/tng-context-v1.jsonld",
+	ContextTNGDev:  "contexts/tng-context-v1-dev.jsonld",
 }
 
 // Errors callers branch on.
@@ -51,7 +60,7 @@ type pinnedContexts struct{}
 func (pinnedContexts) LoadDocument(u string) (*ld.RemoteDocument, error) {
 	p, ok := contextPaths[u]
 	if !ok {
-		return nil, fmt.Errorf("%w %q (the pinned ones: %s, %s)", ErrContext, u, ContextDID, ContextJWS2020)
+		return nil, fmt.Errorf("%w %q (the pinned ones: %s, %s, %s, %s)", ErrContext, u, ContextDID, ContextJWS2020, ContextTNG, ContextTNGDev)
 	}
 	f, err := contextFiles.Open(p)
 	if err != nil {

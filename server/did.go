@@ -31,7 +31,9 @@ type DIDTrustLists struct {
 	Host string
 }
 
-const maxDIDHosts = 8
+// maxDIDHosts bounds the names documents are made for without a configured
+// host: the large documents of 10,000 DSCs are 8 MB each, kept per name.
+const maxDIDHosts = 4
 
 // MountDIDTrustLists adds the DID documents of the v2 hierarchy, with `-`
 // as the wildcard of a level:

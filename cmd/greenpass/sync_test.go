@@ -1,6 +1,10 @@
 package main
 
 import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/rsa"
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
@@ -13,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/greenpass-dcc/greenpass/didtrust"
 	"github.com/greenpass-dcc/greenpass/internal/fakegateway"
 	"github.com/greenpass-dcc/greenpass/internal/ferrettest"
 	"github.com/greenpass-dcc/greenpass/trustlist"
@@ -254,4 +259,41 @@ func writeTLSPair(t *testing.T, c tls.Certificate, certFile, keyFile string) {
 	}
 	os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.Certificate[0]}), 0o600)
 	os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), 0o600)
+}
+
+// A DID trust list's signing key is read from a DID document, a PEM
+// public key or a certificate; anything else, or a key that is not
+// ECDSA P-256, is a usage error naming --trust-anchor.
+func TestReadDIDKey(t *testing.T) {
+	dir := t.TempDir()
+	ec, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	rsaKey, _ := rsa.GenerateKey(rand.Reader, 2048)
+	didDoc, _ := didtrust.SignerDocument("did:web:who.example:signing:DID", &ec.PublicKey)
+	pemOf := func(k any) string {
+		der, _ := x509.MarshalPKIXPublicKey(k)
+		return string(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der}))
+	}
+	for _, tc := range []struct {
+		name, content string
+		ok            bool
+	}{
+		{"DID document", string(didDoc), true},
+		{"PEM public key", pemOf(&ec.PublicKey), true},
+		{"RSA key", pemOf(&rsaKey.PublicKey), false},
+		{"garbage", "not a key", false},
+		{"a DID document without a key", `{"id":"did:web:x"}`, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			file := filepath.Join(dir, strings.ReplaceAll(tc.name, " ", "-"))
+			write(t, file, tc.content)
+			key, err := readDIDKey(file)
+			if tc.ok != (err == nil) || (tc.ok && !key.Equal(&ec.PublicKey)) {
+				t.Fatalf("readDIDKey: %v", err)
+			}
+			code, _, errText := runCLI(t, nil, "sync", "--data", t.TempDir(), "--source", "did:web:who.example:v2:trustlist", "--trust-anchor", file, "--dry-run")
+			if !tc.ok && (code != exitUsage || !strings.Contains(errText, "trust-anchor")) {
+				t.Fatalf("sync with a bad key: exit %d %s", code, errText)
+			}
+		})
+	}
 }

@@ -16,14 +16,15 @@
 # none honouring Retry-After, and the goodput is compared with that peak.
 # --pin runs the server on CPU 0 and the generator on CPU 1 (taskset), so
 # that an open loop of tens of thousands of requests a second does not
-# take the server's cores.
+# take the server's cores. --open-honour makes the open loops' clients
+# honour Retry-After (a refused client sends nothing until it passed).
 # Needs jq.
 #   scripts/bench-overload.sh [--rounds 5] [--duration 15s] [--warmup 3s]
-#       [--clients 256] [--overload 10 | --open 4,10] [--pin]
+#       [--clients 256] [--overload 10 | --open 4,10 [--open-honour]] [--pin]
 #       [--port 8099 (and the next three)] [-- extra serve flags]
 set -euo pipefail
 cd "$(dirname "$0")/.."
-rounds=5 duration=15s warmup=3s clients=256 factor=10 port=8099 open="" pin=""
+rounds=5 duration=15s warmup=3s clients=256 factor=10 port=8099 open="" pin="" openflags=""
 while [ $# -gt 0 ]; do
 	case $1 in
 	--rounds) rounds=$2; shift 2 ;;
@@ -33,6 +34,7 @@ while [ $# -gt 0 ]; do
 	--overload) factor=$2; shift 2 ;;
 	--open) open=${2//,/ }; shift 2 ;;
 	--pin) pin=1; shift ;;
+	--open-honour) openflags=--honor-retry-after; shift ;;
 	--port) port=$2; shift 2 ;;
 	--) shift; break ;;
 	*) echo "unknown argument $1" >&2; exit 2 ;;
@@ -88,7 +90,7 @@ if [ -n "$pin" ]; then
 fi
 median() { sort -n | awk '{v[NR]=$1} END {print (NR%2 ? v[(NR+1)/2] : (v[NR/2]+v[NR/2+1])/2)}'; }
 if [ -n "$open" ]; then
-	echo "issuance: the peak of $clients clients retrying at once, then open loops at ${open// /×, }× its rate, retrying at once; $duration after $warmup, $rounds rounds, pinned: ${pin:-no}, serve flags: ${*:-none}"
+	echo "issuance: the peak of $clients clients retrying at once, then open loops at ${open// /×, }× its rate, ${openflags:+honouring Retry-After}${openflags:-retrying at once}; $duration after $warmup, $rounds rounds, pinned: ${pin:-no}, serve flags: ${*:-none}"
 	printf '%-5s %-9s %9s %10s %7s %10s %s\n' round load created/s 201-p99ms 503s 503-p99ms other
 	results=()
 	for i in $(seq "$rounds"); do
@@ -100,7 +102,7 @@ if [ -n "$open" ]; then
 		peak=$(echo "$line" | awk '{print $2}')
 		for f in $open; do
 			p=$(((p + 1 - port) % 4 + port))
-			loadflags="--rate $((peak * f))" line=$(run "open${f}x" "$((clients * f))" "$p" "$@")
+			loadflags="--rate $((peak * f)) $openflags" line=$(run "open${f}x" "$((clients * f))" "$p" "$@")
 			[ -n "$line" ] || exit 1
 			printf '%-5s %-9s %9s %10s %7s %10s %s\n' "$i" $line
 			results+=("$i $line")

@@ -59,10 +59,19 @@ func (s *Server) MountDIDTrustLists(cfg DIDTrustLists) {
 type didHandler struct {
 	cfg DIDTrustLists
 
-	mu    sync.Mutex
-	view  string // the trust list the documents show
-	hosts map[string]bool
-	docs  map[string]*didDoc
+	mu      sync.Mutex
+	view    string // the trust list the documents show
+	hosts   map[string]bool
+	docs    map[string]*didDoc
+	entries *didEntries
+}
+
+// didEntries are a trust list's keys as DID entries, each DSC with the
+// CSCA that issued it: found once per trust list (a signature check per
+// DSC), filtered by every document.
+type didEntries struct {
+	once sync.Once
+	list []didtrust.Entry
 }
 
 // didDoc is one document, made once.
@@ -98,7 +107,7 @@ func (h *didHandler) serve(c echo.Context) error {
 	}
 	h.mu.Lock()
 	if h.view != v.Hash {
-		h.view, h.docs, h.hosts = v.Hash, map[string]*didDoc{}, map[string]bool{}
+		h.view, h.docs, h.hosts, h.entries = v.Hash, map[string]*didDoc{}, map[string]bool{}, &didEntries{}
 	}
 	if !h.hosts[host] {
 		if h.cfg.Host == "" && len(h.hosts) >= maxDIDHosts {
@@ -112,13 +121,15 @@ func (h *didHandler) serve(c echo.Context) error {
 		d = &didDoc{}
 		h.docs[key] = d
 	}
+	all := h.entries
 	h.mu.Unlock()
 	d.once.Do(func() {
 		if signerDoc {
 			d.resp, d.err = h.signer(host, v)
-		} else {
-			d.resp, d.err = h.render(host, levels, v)
+			return
 		}
+		all.once.Do(func() { all.list = didEntriesOf(v) })
+		d.resp, d.err = h.render(host, levels, v, all.list)
 	})
 	if d.err != nil {
 		return d.err
@@ -146,18 +157,58 @@ func validLevels(levels []string) bool {
 	return true
 }
 
+// hostDID is the did:web DID of host (a port's colon escaped).
+func hostDID(host string) string { return "did:web:" + strings.ReplaceAll(host, ":", "%3A") }
+
 // didBase is the DID of the list root under host.
-func didBase(host string) string {
-	return "did:web:" + strings.ReplaceAll(host, ":", "%3A") + ":v2:trustlist"
+func didBase(host string) string { return hostDID(host) + ":v2:trustlist" }
+
+func signerDID(host string) string { return hostDID(host) + ":v2:signer" }
+
+// didEntriesOf is the view's CSCAs (as SCA) and DSCs as DID entries of
+// domain DCC, each DSC with the CSCA of its country that issued it.
+// Entries of what is no country (no alpha-3 code) are left out.
+func didEntriesOf(v *trustlist.View) []didtrust.Entry {
+	type csca struct {
+		country string
+		cert    *x509.Certificate
+	}
+	var cscas []csca
+	var out []didtrust.Entry
+	for _, e := range v.Entries(trustlist.TypeCSCA) {
+		der, err := base64.StdEncoding.DecodeString(e.RawData)
+		if err != nil {
+			continue
+		}
+		c, err := x509.ParseCertificate(der)
+		if err != nil {
+			continue
+		}
+		cscas = append(cscas, csca{e.Country, c})
+		if p := didtrust.Alpha3(e.Country); p != "" {
+			out = append(out, didtrust.Entry{Chain: []*x509.Certificate{c}, Domain: didtrust.DomainDCC, Participant: p, KeyUsage: didtrust.UsageSCA})
+		}
+	}
+	for _, d := range v.List().All() { // parsed when the view was made
+		p := didtrust.Alpha3(d.Country)
+		if p == "" {
+			continue
+		}
+		chain := []*x509.Certificate{d.Certificate}
+		for _, c := range cscas {
+			if c.country == d.Country && bytes.Equal(c.cert.RawSubject, d.Certificate.RawIssuer) && d.Certificate.CheckSignatureFrom(c.cert) == nil {
+				chain = append(chain, c.cert)
+				break
+			}
+		}
+		out = append(out, didtrust.Entry{Chain: chain, Domain: didtrust.DomainDCC, Participant: p, KeyUsage: didtrust.UsageDSC})
+	}
+	return out
 }
 
-func signerDID(host string) string {
-	return "did:web:" + strings.ReplaceAll(host, ":", "%3A") + ":v2:signer"
-}
-
-// render makes the document of levels: the CSCAs (as SCA) and DSCs of
-// the view that pass its filters, each DSC with the CSCA that issued it.
-func (h *didHandler) render(host string, levels []string, v *trustlist.View) (*trustlist.Response, error) {
+// render makes the document of levels from the view's entries: those that
+// pass its filters.
+func (h *didHandler) render(host string, levels []string, v *trustlist.View, all []didtrust.Entry) (*trustlist.Response, error) {
 	id := didBase(host)
 	controller := id // the root controls itself, every other document the one above it
 	for _, l := range levels {
@@ -171,51 +222,11 @@ func (h *didHandler) render(host string, levels []string, v *trustlist.View) (*t
 	if len(levels) > 2 {
 		usage = levels[2]
 	}
-	parse := func(e trustlist.Entry) *x509.Certificate {
-		der, err := base64.StdEncoding.DecodeString(e.RawData)
-		if err != nil {
-			return nil
-		}
-		c, err := x509.ParseCertificate(der)
-		if err != nil {
-			return nil
-		}
-		return c
-	}
-	type csca struct {
-		country string
-		cert    *x509.Certificate
-	}
-	var cscas []csca
-	for _, e := range v.Entries(trustlist.TypeCSCA) {
-		if c := parse(e); c != nil {
-			cscas = append(cscas, csca{e.Country, c})
-		}
-	}
 	var entries []didtrust.Entry
-	add := func(country, keyUsage string, chain []*x509.Certificate) {
-		p := didtrust.Alpha3(country)
-		if p == "" || (participant != "-" && p != participant) || (usage != "-" && usage != keyUsage) {
-			return
+	for _, e := range all {
+		if (participant == "-" || e.Participant == participant) && (usage == "-" || e.KeyUsage == usage) {
+			entries = append(entries, e)
 		}
-		entries = append(entries, didtrust.Entry{Chain: chain, Domain: didtrust.DomainDCC, Participant: p, KeyUsage: keyUsage})
-	}
-	for _, c := range cscas {
-		add(c.country, didtrust.UsageSCA, []*x509.Certificate{c.cert})
-	}
-	for _, e := range v.Entries(trustlist.TypeDSC) {
-		dsc := parse(e)
-		if dsc == nil {
-			continue
-		}
-		chain := []*x509.Certificate{dsc}
-		for _, c := range cscas {
-			if c.country == e.Country && bytes.Equal(c.cert.RawSubject, dsc.RawIssuer) && dsc.CheckSignatureFrom(c.cert) == nil {
-				chain = append(chain, c.cert)
-				break
-			}
-		}
-		add(e.Country, didtrust.UsageDSC, chain)
 	}
 	body, err := didtrust.Build(id, controller, entries, didtrust.Signer{Key: h.cfg.Signer, Method: signerDID(host)}, v.IssuedAt)
 	if err != nil {

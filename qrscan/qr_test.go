@@ -87,3 +87,18 @@ func TestToGrayCompositesTransparencyOnWhite(t *testing.T) {
 		t.Fatalf("gray = %v, want [255 255]", g.pix)
 	}
 }
+
+func TestTimeBudget(t *testing.T) {
+	for _, tc := range []struct {
+		opts Options
+		want time.Duration
+	}{
+		{Options{}, DefaultBudget},
+		{Options{Mode: Frame}, DefaultFrameBudget},
+		{Options{Budget: time.Second, Mode: Frame}, time.Second},
+	} {
+		if got := tc.opts.TimeBudget(); got != tc.want {
+			t.Errorf("%+v: %s, want %s", tc.opts, got, tc.want)
+		}
+	}
+}

@@ -94,6 +94,18 @@ type Options struct {
 	Accept func(text string) bool
 }
 
+// TimeBudget is the search's budget: Budget, or the mode's default when
+// zero.
+func (o Options) TimeBudget() time.Duration {
+	switch {
+	case o.Budget > 0:
+		return o.Budget
+	case o.Mode == Frame:
+		return DefaultFrameBudget
+	}
+	return DefaultBudget
+}
+
 // Found is a scan's answer: the text, and the pass that read it (for the
 // corpus statistics).
 type Found struct {
@@ -112,14 +124,7 @@ func Scan(ctx context.Context, img image.Image, opts Options) (Found, error) {
 	if accept == nil {
 		accept = func(string) bool { return true }
 	}
-	budget := opts.Budget
-	if budget <= 0 {
-		budget = DefaultBudget
-		if mode == Frame {
-			budget = DefaultFrameBudget
-		}
-	}
-	deadline := time.Now().Add(budget)
+	deadline := time.Now().Add(opts.TimeBudget())
 	g := toGray(img)
 	if side := max(g.w, g.h); side > maxWorkingSide {
 		g = g.scale(float64(maxWorkingSide) / float64(side))

@@ -72,7 +72,7 @@ func readPDF(ctx context.Context, data []byte, opts qrscan.Options) (string, err
 	if err != nil {
 		return "", err
 	}
-	deadline := time.Now().Add(opts.Budget)
+	deadline := time.Now().Add(opts.TimeBudget())
 	var text, other string
 	unreadable := 0
 	for _, im := range imgs {

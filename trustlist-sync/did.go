@@ -71,11 +71,7 @@ func (d *DID) Fetch(ctx context.Context, progress func(int64)) (*Upstream, error
 	if domain == "" {
 		domain = didtrust.DomainDCC
 	}
-	hc := d.Client
-	if hc == nil {
-		hc = http.DefaultClient
-	}
-	client := &trustlist.Client{Base: root.String(), HTTP: hc}
+	client := listClient(root.String(), d.Client)
 	up := &Upstream{Vouched: true}
 	var read int64
 	for _, doc := range []struct{ path, usage, typ string }{

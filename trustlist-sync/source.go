@@ -145,10 +145,13 @@ func (f *File) Fetch(ctx context.Context, progress func(int64)) (*Upstream, erro
 // client reads the gateway's lists: their entries are CMS-signed one by
 // one, so no key is pinned for the lists themselves. Without a client of
 // its own, the sync's context bounds each request.
-func (g *Gateway) client() *trustlist.Client {
-	hc := g.Client
+func (g *Gateway) client() *trustlist.Client { return listClient(g.Base, g.Client) }
+
+// listClient reads trust data from base with hc (http.DefaultClient when
+// nil: the sync's context bounds each request).
+func listClient(base string, hc *http.Client) *trustlist.Client {
 	if hc == nil {
 		hc = http.DefaultClient
 	}
-	return &trustlist.Client{Base: g.Base, HTTP: hc}
+	return &trustlist.Client{Base: base, HTTP: hc}
 }

@@ -8,7 +8,6 @@
 package didtrust
 
 import (
-	"bytes"
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -84,7 +83,7 @@ type jwk struct {
 	N   string   `json:"n,omitempty"`
 	E   string   `json:"e,omitempty"`
 	Kid string   `json:"kid,omitempty"`
-	X5c []string `json:"x5c"`
+	X5c []string `json:"x5c,omitempty"`
 }
 
 // Signer signs documents: an ECDSA P-256 key (the trust-list key, in a
@@ -104,7 +103,7 @@ func Build(id, controller string, entries []Entry, s Signer, now time.Time) ([]b
 		if len(e.Chain) == 0 {
 			return nil, fmt.Errorf("didtrust: entry without a certificate")
 		}
-		k, err := jwkOf(e.Chain[0])
+		k, err := jwkOf(e.Chain[0].PublicKey)
 		if err != nil {
 			return nil, err
 		}
@@ -124,11 +123,11 @@ func Build(id, controller string, entries []Entry, s Signer, now time.Time) ([]b
 	return Resign(raw, s, now)
 }
 
-// jwkOf is a certificate's public key as a JWK with canonical
-// (fixed-length) coordinates.
-func jwkOf(c *x509.Certificate) (jwk, error) {
+// jwkOf is a public key as a JWK with canonical (fixed-length)
+// coordinates.
+func jwkOf(pub crypto.PublicKey) (jwk, error) {
 	b64 := base64.RawURLEncoding.EncodeToString
-	switch k := c.PublicKey.(type) {
+	switch k := pub.(type) {
 	case *ecdsa.PublicKey:
 		size := (k.Curve.Params().BitSize + 7) / 8
 		x, y := make([]byte, size), make([]byte, size)
@@ -138,7 +137,7 @@ func jwkOf(c *x509.Certificate) (jwk, error) {
 	case *rsa.PublicKey:
 		return jwk{Kty: "RSA", N: b64(k.N.Bytes()), E: b64(big.NewInt(int64(k.E)).Bytes())}, nil
 	}
-	return jwk{}, fmt.Errorf("didtrust: unsupported key type %T", c.PublicKey)
+	return jwk{}, fmt.Errorf("didtrust: unsupported key type %T", pub)
 }
 
 // Listed is what a verified document lists.
@@ -258,13 +257,7 @@ func entryOf(raw json.RawMessage) (Entry, error) {
 // as WHO's documents write them: Java's BigInteger bytes (a leading zero
 // byte, or fewer bytes than the field), sometimes with Base64 padding.
 func sameKey(kty, crv, x, y, n, e string, cert *x509.Certificate) error {
-	num := func(s string) (*big.Int, bool) {
-		b, err := base64.RawURLEncoding.DecodeString(strings.TrimRight(s, "="))
-		if err != nil || len(b) == 0 {
-			return nil, false
-		}
-		return new(big.Int).SetBytes(b), true
-	}
+	num := jwkInt
 	switch pub := cert.PublicKey.(type) {
 	case *ecdsa.PublicKey:
 		px, okx := num(x)
@@ -282,6 +275,17 @@ func sameKey(kty, crv, x, y, n, e string, cert *x509.Certificate) error {
 		return fmt.Errorf("unsupported key type %T", cert.PublicKey)
 	}
 	return nil
+}
+
+// jwkInt reads a JWK number as WHO's documents write them: big-endian
+// bytes in base64url, with a leading zero byte or fewer bytes than the
+// field, sometimes with Base64 padding.
+func jwkInt(s string) (*big.Int, bool) {
+	b, err := base64.RawURLEncoding.DecodeString(strings.TrimRight(s, "="))
+	if err != nil || len(b) == 0 {
+		return nil, false
+	}
+	return new(big.Int).SetBytes(b), true
 }
 
 // checkShape refuses what WHO's documents never hold before any
@@ -400,17 +404,16 @@ func PublicKeyOf(raw []byte) (*ecdsa.PublicKey, error) {
 		return nil, fmt.Errorf("%w: not a DID document with a verification method", ErrDocument)
 	}
 	k := d.VerificationMethod[0].PublicKeyJwk
-	x, errx := base64.RawURLEncoding.DecodeString(strings.TrimRight(k.X, "="))
-	y, erry := base64.RawURLEncoding.DecodeString(strings.TrimRight(k.Y, "="))
-	if k.Kty != "EC" || k.Crv != "P-256" || errx != nil || erry != nil {
+	x, okx := jwkInt(k.X)
+	y, oky := jwkInt(k.Y)
+	if k.Kty != "EC" || k.Crv != "P-256" || !okx || !oky || x.BitLen() > 256 || y.BitLen() > 256 {
 		return nil, fmt.Errorf("%w: the key is not an EC P-256 JWK", ErrDocument)
 	}
-	// Left-pad or strip a sign byte, then let crypto/ecdsa check the point.
-	fix := func(b []byte) []byte {
-		b = bytes.TrimLeft(b, "\x00")
-		return append(make([]byte, max(0, 32-len(b))), b...)
-	}
-	pt := append(append([]byte{4}, fix(x)...), fix(y)...)
+	// Fixed-length coordinates, then crypto/ecdsa checks the point.
+	pt := make([]byte, 65)
+	pt[0] = 4
+	x.FillBytes(pt[1:33])
+	y.FillBytes(pt[33:])
 	pub, err := ecdsa.ParseUncompressedPublicKey(elliptic.P256(), pt)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrDocument, err)
@@ -421,17 +424,16 @@ func PublicKeyOf(raw []byte) (*ecdsa.PublicKey, error) {
 // SignerDocument is the DID document that publishes a signer's key, as
 // WHO's signing DID does: one JsonWebKey2020 method whose id is the DID.
 func SignerDocument(did string, key *ecdsa.PublicKey) ([]byte, error) {
-	size := 32
-	x, y := make([]byte, size), make([]byte, size)
-	key.X.FillBytes(x)
-	key.Y.FillBytes(y)
-	b64 := base64.RawURLEncoding.EncodeToString
+	k, err := jwkOf(key)
+	if err != nil {
+		return nil, err
+	}
 	return json.Marshal(map[string]any{
 		"@context": []string{ContextDID, ContextJWS2020},
 		"id":       did,
 		"verificationMethod": []any{map[string]any{
 			"id": did, "type": "JsonWebKey2020", "controller": did,
-			"publicKeyJwk": map[string]string{"kty": "EC", "crv": "P-256", "x": b64(x), "y": b64(y)},
+			"publicKeyJwk": k,
 		}},
 		"assertionMethod": []string{did},
 	})

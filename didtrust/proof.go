@@ -206,11 +206,11 @@ var jwsHeader = base64.RawURLEncoding.EncodeToString([]byte(`{"b64":false,"crit"
 // Data Proofs algorithm that ld-signatures-java, WHO's key distribution's
 // signer, implements): SHA-256 of the canonical proof options (the proof
 // without its jws, under the document's @context), then SHA-256 of the
-// canonical document without its proof, behind the JWS header:
-// "header." + those 64 bytes. Proof options that canonicalise to nothing
-// (a context that does not define the proof's terms) would leave created,
-// nonce and verificationMethod unsigned: refused.
-func signingInput(doc map[string]any, proof map[string]any) ([]byte, error) {
+// canonical document without its proof, behind the JWS header (base64url,
+// as sent): "header." + those 64 bytes. Proof options that canonicalise to
+// nothing (a context that does not define the proof's terms) would leave
+// created, nonce and verificationMethod unsigned: refused.
+func signingInput(header string, doc map[string]any, proof map[string]any) ([]byte, error) {
 	opts := maps.Clone(proof)
 	delete(opts, "jws")
 	delete(opts, "proofValue")
@@ -230,8 +230,8 @@ func signingInput(doc map[string]any, proof map[string]any) ([]byte, error) {
 		return nil, err
 	}
 	hp, hd := sha256.Sum256(po), sha256.Sum256(d)
-	in := make([]byte, 0, len(jwsHeader)+1+64)
-	in = append(append(append(append(in, jwsHeader...), '.'), hp[:]...), hd[:]...)
+	in := make([]byte, 0, len(header)+1+64)
+	in = append(append(append(append(in, header...), '.'), hp[:]...), hd[:]...)
 	return in, nil
 }
 
@@ -265,7 +265,7 @@ func sign(doc map[string]any, key crypto.Signer, method string, created time.Tim
 	if nonce != "" {
 		proof["nonce"] = nonce
 	}
-	in, err := signingInput(doc, proof)
+	in, err := signingInput(jwsHeader, doc, proof)
 	if err != nil {
 		return err
 	}
@@ -318,15 +318,10 @@ func verify(doc map[string]any, key *ecdsa.PublicKey) error {
 	if err != nil {
 		return fmt.Errorf("%w: signature is not base64url", ErrProof)
 	}
-	body := maps.Clone(doc)
-	delete(body, "proof")
-	opts := maps.Clone(p)
-	in, err := signingInput(body, opts)
+	in, err := signingInput(header, doc, p)
 	if err != nil {
 		return err
 	}
-	// The header as it was sent, not as we would write it.
-	in = append([]byte(header+"."), in[len(jwsHeader)+1:]...)
 	sum := sha256.Sum256(in)
 	switch {
 	case len(sig) == 64:

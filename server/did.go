@@ -175,7 +175,7 @@ func didEntriesOf(v *trustlist.View) []didtrust.Entry {
 	}
 	var cscas []csca
 	var out []didtrust.Entry
-	for _, e := range v.Entries(trustlist.TypeCSCA) {
+	for _, e := range v.OfType(trustlist.TypeCSCA) {
 		der, err := base64.StdEncoding.DecodeString(e.RawData)
 		if err != nil {
 			continue

@@ -97,7 +97,7 @@ type View struct {
 	valueSetCodes map[string][]string
 	countryList   *Response
 	revocations   []Revocation
-	entries       []SnapshotEntry
+	snap          *Snapshot
 }
 
 // gzipMin is the size below which bodies are sent as they are.
@@ -176,20 +176,12 @@ func NewView(snap *Snapshot, hash string, signer crypto.Signer) (*View, []error)
 	v.emptyList = mk("application/json", []byte("[]"), []byte("[]"), true)
 	errs = append(errs, v.renderRules(snap, mk)...)
 	v.revocations = snap.Revocations
-	v.entries = snap.Entries
+	v.snap = snap
 	return v, errs
 }
 
-// Entries are the snapshot's entries of a certificate type, as published.
-func (v *View) Entries(typ string) []Entry {
-	var out []Entry
-	for _, e := range v.entries {
-		if e.CertificateType == typ {
-			out = append(out, e.Entry)
-		}
-	}
-	return out
-}
+// OfType is the snapshot's entries of a certificate type, as published.
+func (v *View) OfType(typ string) []SnapshotEntry { return v.snap.OfType(typ) }
 
 // NewDocument is a Response for a document signed in its body (no
 // X-SIGNATURE): its ETag is over content, its Last-Modified modified.

@@ -18,7 +18,7 @@ build:
 # Each fuzz target for FUZZTIME (default 5 minutes).
 FUZZTIME ?= 5m
 fuzz:
-	for t in FuzzDecodeBase45 FuzzDecompress FuzzParseSign1 FuzzDecodeCBOR FuzzReplacePayload FuzzMatchVersion; do \
+	for t in FuzzDecodeBase45 FuzzDecompress FuzzParseSign1 FuzzDecodeCBOR FuzzReplacePayload FuzzMatchVersion FuzzFastPaths FuzzVerifyES256; do \
 		go test ./hcert -run '^$$' -fuzz "^$$t\$$" -fuzztime $(FUZZTIME) || exit 1; done
 	for t in FuzzVerifyText FuzzVerifyFrame; do \
 		go test ./verifier -run '^$$' -fuzz "^$$t\$$" -fuzztime $(FUZZTIME) || exit 1; done

@@ -109,8 +109,12 @@ func ParseSign1(data []byte) (*Sign1, error) {
 		return nil, fmt.Errorf("%w: unexpected CBOR tag (only 18 and 61(18) are allowed)", ErrCOSE)
 	}
 	var env envelope
-	if err := decMode.Unmarshal(body, &env); err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrCOSE, err)
+	if !fastEnvelope(body, &env) {
+		slow := new(envelope) // on the heap only here: the common case keeps env on the stack
+		if err := decMode.Unmarshal(body, slow); err != nil {
+			return nil, fmt.Errorf("%w: %v", ErrCOSE, err)
+		}
+		env = *slow
 	}
 	var err error
 	if msg.Protected, err = byteString(env.Protected, "protected header"); err != nil {
@@ -126,16 +130,16 @@ func ParseSign1(data []byte) (*Sign1, error) {
 		return nil, err
 	}
 	var unprotected header
-	if err := decodeInto(env.Unprotected, &unprotected, "unprotected header"); err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrCOSE, err)
+	if err := decodeHeader(env.Unprotected, &unprotected, "unprotected header"); err != nil {
+		return nil, err
 	}
 	var protected header
 	if len(msg.Protected) > 0 {
 		if majorType(msg.Protected) != majorMap {
 			return nil, fmt.Errorf("%w: protected header is not a map", ErrCOSE)
 		}
-		if err := decodeInto(msg.Protected, &protected, "protected header"); err != nil {
-			return nil, fmt.Errorf("%w: %v", ErrCOSE, err)
+		if err := decodeHeader(msg.Protected, &protected, "protected header"); err != nil {
+			return nil, err
 		}
 	}
 	if err := msg.pickAlg(protected.Alg, unprotected.Alg); err != nil {
@@ -147,6 +151,19 @@ func ParseSign1(data []byte) (*Sign1, error) {
 	return msg, nil
 }
 
+// decodeHeader reads a header map, the common shape without reflection.
+func decodeHeader(data []byte, h *header, what string) error {
+	if fastHeader(data, h) {
+		return nil
+	}
+	slow := new(header)
+	if err := decodeInto(data, slow, what); err != nil {
+		return fmt.Errorf("%w: %v", ErrCOSE, err)
+	}
+	*h = *slow
+	return nil
+}
+
 func (m *Sign1) pickAlg(protected, unprotected rawItem) error {
 	raw := protected
 	if raw == nil {
@@ -155,9 +172,14 @@ func (m *Sign1) pickAlg(protected, unprotected rawItem) error {
 	if raw == nil {
 		return fmt.Errorf("%w: no alg header", ErrAlgorithm)
 	}
-	var alg int64
-	if t := majorType(raw); t != majorUint && t != majorNegInt || decMode.Unmarshal(raw, &alg) != nil {
-		return fmt.Errorf("%w: alg header is not an integer", ErrAlgorithm)
+	r := fastReader{b: raw}
+	alg, ok := r.intKey()
+	if !ok || !r.done() {
+		slow := new(int64)
+		if t := majorType(raw); t != majorUint && t != majorNegInt || decMode.Unmarshal(raw, slow) != nil {
+			return fmt.Errorf("%w: alg header is not an integer", ErrAlgorithm)
+		}
+		alg = *slow
 	}
 	switch cose.Algorithm(alg) {
 	case AlgES256, AlgPS256:
@@ -175,8 +197,8 @@ func (m *Sign1) pickKID(protected, unprotected rawItem) error {
 	if raw == nil {
 		return fmt.Errorf("%w: no kid header", ErrKID)
 	}
-	var kid []byte
-	if majorType(raw) != majorBytes || decMode.Unmarshal(raw, &kid) != nil {
+	kid, err := byteString(raw, "kid")
+	if err != nil {
 		return fmt.Errorf("%w: kid is not a byte string", ErrKID)
 	}
 	if len(kid) != KIDLen {

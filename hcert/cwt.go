@@ -78,15 +78,22 @@ func ParseClaims(payload []byte) (*Claims, error) {
 		return nil, fmt.Errorf("%w: CWT payload is not a CBOR map", ErrClaims)
 	}
 	var raw rawClaims
-	if err := decodeInto(payload, &raw, "CWT claims"); err != nil {
-		return nil, err
+	if !fastClaims(payload, &raw) {
+		slow := new(rawClaims) // on the heap only here: the common case keeps raw on the stack
+		if err := decodeInto(payload, slow, "CWT claims"); err != nil {
+			return nil, err
+		}
+		raw = *slow
 	}
 	c := &Claims{}
 	if raw.Iss != nil {
 		if majorType(raw.Iss) != majorText {
 			return nil, fmt.Errorf("%w: iss is not a text string", ErrClaims)
 		}
-		if err := decodeInto(raw.Iss, &c.Issuer, "iss"); err != nil {
+		r := fastReader{b: raw.Iss}
+		if iss, ok := r.text(); ok && r.done() {
+			c.Issuer = iss
+		} else if err := decodeInto(raw.Iss, &c.Issuer, "iss"); err != nil {
 			return nil, err
 		}
 	}

@@ -165,27 +165,42 @@ func DecodePayload(raw []byte) (*Certificate, error) {
 	if majorType(raw) != majorMap {
 		return nil, fmt.Errorf("%w: DCC payload is not a map", ErrPayloadType)
 	}
-	var w wirePayload
-	if err := decodeInto(raw, &w, "DCC payload"); err != nil {
-		return nil, err
-	}
-	c := &Certificate{raw: raw, Vaccinations: w.V, Tests: w.T, Recoveries: w.R}
+	c := &Certificate{raw: raw}
 	var missing keys
-	top := func(p *string, key string) string {
-		if p == nil {
-			if missing == nil {
-				missing = keys{}
-			}
-			missing[key] = true
-			return ""
+	miss := func(key string) {
+		if missing == nil {
+			missing = keys{}
 		}
-		return *p
+		missing[key] = true
 	}
-	c.Version, c.DateOfBirth = top(w.Ver, "ver"), top(w.Dob, "dob")
-	if w.Nam == nil {
-		top(nil, "nam")
+	if seen, ok := fastPayload(raw, c); ok {
+		for _, k := range topKeys {
+			if seen&k.bit == 0 {
+				miss(k.key)
+			}
+		}
 	} else {
-		c.Name = *w.Nam
+		w := new(wirePayload)
+		if err := decodeInto(raw, w, "DCC payload"); err != nil {
+			return nil, err
+		}
+		*c = Certificate{raw: raw, Vaccinations: w.V, Tests: w.T, Recoveries: w.R}
+		for _, f := range []struct {
+			p   *string
+			dst *string
+			key string
+		}{{w.Ver, &c.Version, "ver"}, {w.Dob, &c.DateOfBirth, "dob"}} {
+			if f.p == nil {
+				miss(f.key)
+			} else {
+				*f.dst = *f.p
+			}
+		}
+		if w.Nam == nil {
+			miss("nam")
+		} else {
+			c.Name = *w.Nam
+		}
 	}
 	// An empty value may be a present "" or an absent key, which the
 	// schema tells apart; only then is the payload read again for its keys

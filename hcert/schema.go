@@ -94,15 +94,15 @@ func (c *Certificate) Validate() error {
 			v.add(p+"sd", "must be an integer ≥ 1")
 		}
 		if v.present(p, "dt") {
-			v.date(p+"dt", e.Date)
+			v.date(p, "dt", e.Date)
 		}
 		v.common(p, e.Country, e.Issuer, e.ID)
 	}
 	for i, e := range c.Tests {
 		p := entryPath("t", i)
 		v.required(p, required["t"]...)
-		v.maxLen(p+"nm", e.TestName)
-		v.maxLen(p+"tc", e.Centre)
+		v.maxLen(p, "nm", e.TestName)
+		v.maxLen(p, "tc", e.Centre)
 		if v.present(p, "sc") {
 			if _, err := ParseDateTime(e.SampledAt); err != nil {
 				v.add(p+"sc", err.Error())
@@ -120,7 +120,7 @@ func (c *Certificate) Validate() error {
 		v.required(p, required["r"]...)
 		for _, f := range []struct{ key, s string }{{"fr", e.FirstPositive}, {"df", e.ValidFrom}, {"du", e.ValidUntil}} {
 			if v.present(p, f.key) {
-				v.date(p+f.key, f.s)
+				v.date(p, f.key, f.s)
 			}
 		}
 		v.common(p, e.Country, e.Issuer, e.ID)
@@ -154,15 +154,17 @@ func (v *validator) present(prefix, key string) bool {
 	return v.c.missing == nil || v.c.has(prefix+key)
 }
 
-func (v *validator) maxLen(field, s string) {
+// maxLen and date take the field's path in two parts, joined only to
+// report a problem: a valid certificate is checked without building paths.
+func (v *validator) maxLen(prefix, key, s string) {
 	if utf8.RuneCountInString(s) > 80 {
-		v.add(field, "longer than 80 characters")
+		v.add(prefix+key, "longer than 80 characters")
 	}
 }
 
-func (v *validator) date(field, s string) {
+func (v *validator) date(prefix, key, s string) {
 	if _, err := ParseDate(s); err != nil {
-		v.add(field, err.Error())
+		v.add(prefix+key, err.Error())
 	}
 }
 
@@ -172,17 +174,17 @@ func (v *validator) common(prefix, country, issuer, id string) {
 	if v.present(prefix, "co") && !matchCountry(country) {
 		v.add(prefix+"co", "must contain an upper-case letter A–Z (schema pattern [A-Z]{1,10})")
 	}
-	v.maxLen(prefix+"is", issuer)
-	v.maxLen(prefix+"ci", id)
+	v.maxLen(prefix, "is", issuer)
+	v.maxLen(prefix, "ci", id)
 }
 
 func (v *validator) name(n Name) {
-	v.maxLen("nam.fn", n.Family)
-	v.maxLen("nam.gn", n.Given)
-	for _, f := range []struct{ field, s string }{{"nam.fnt", n.FamilyStandard}, {"nam.gnt", n.GivenStandard}} {
-		v.maxLen(f.field, f.s)
+	v.maxLen("nam.", "fn", n.Family)
+	v.maxLen("nam.", "gn", n.Given)
+	for _, f := range []struct{ key, s string }{{"fnt", n.FamilyStandard}, {"gnt", n.GivenStandard}} {
+		v.maxLen("nam.", f.key, f.s)
 		if strings.Trim(f.s, "ABCDEFGHIJKLMNOPQRSTUVWXYZ<") != "" {
-			v.add(f.field, "must contain only A–Z and <")
+			v.add("nam."+f.key, "must contain only A–Z and <")
 		}
 	}
 	// Schema 1.3.2: at least one transliterated name is present.
@@ -243,8 +245,15 @@ func matchCountry(s string) bool { return strings.ContainsAny(s, "ABCDEFGHIJKLMN
 
 // entryPath is the JSON path prefix of group entry i ("v[0].").
 func entryPath(group string, i int) string {
-	if i == 0 {
-		return group + "[0]."
+	if i == 0 { // the only entry of a valid certificate: no allocation
+		switch group {
+		case "v":
+			return "v[0]."
+		case "t":
+			return "t[0]."
+		case "r":
+			return "r[0]."
+		}
 	}
 	return group + "[" + strconv.Itoa(i) + "]."
 }

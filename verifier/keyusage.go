@@ -15,22 +15,22 @@ var typeOIDs = map[hcert.Type][2]asn1.ObjectIdentifier{
 	hcert.TypeRecovery:    {{1, 3, 6, 1, 4, 1, 1847, 2021, 1, 3}, {1, 3, 6, 1, 4, 1, 0, 1847, 2021, 1, 3}},
 }
 
-// allowedTypes returns the certificate types a DSC may sign, given its
-// unknown extended key usages (DCC OIDs are not standard EKUs, so crypto/x509
-// puts them there). Only DCC OIDs count: a DSC with no EKU extension, an empty
-// one, or only unrelated EKUs (TLS client, ICAO) may sign every type, as
-// CovPass and the CWA read HCERT App. A.4.
-func allowedTypes(ekus []asn1.ObjectIdentifier) map[hcert.Type]bool {
-	allowed := map[hcert.Type]bool{}
-	for t, oids := range typeOIDs {
+// allows reports whether a DSC may sign certificates of type t, given its
+// unknown extended key usages (DCC OIDs are not standard EKUs, so
+// crypto/x509 puts them there). Only DCC OIDs count: a DSC with no EKU
+// extension, an empty one, or only unrelated EKUs (TLS client, ICAO) may
+// sign every type, as CovPass and the CWA read HCERT App. A.4.
+func allows(ekus []asn1.ObjectIdentifier, t hcert.Type) bool {
+	restricted := false
+	for typ, oids := range typeOIDs {
 		for _, eku := range ekus {
 			if eku.Equal(oids[0]) || eku.Equal(oids[1]) {
-				allowed[t] = true
+				if typ == t {
+					return true
+				}
+				restricted = true
 			}
 		}
 	}
-	if len(allowed) == 0 {
-		return nil // no restriction
-	}
-	return allowed
+	return !restricted
 }

@@ -222,8 +222,7 @@ func (v *Verifier) decodePayload(r *Result, payload []byte) (*hcert.Claims, *hce
 		return nil, nil
 	}
 	r.Issuer = claims.Issuer
-	iat, exp := claims.IssuedAt, claims.ExpiresAt
-	r.IssuedAt, r.ExpiresAt = &iat, &exp
+	r.IssuedAt, r.ExpiresAt = &claims.IssuedAt, &claims.ExpiresAt
 
 	cert, err := hcert.DecodePayload(claims.DCC)
 	switch {
@@ -239,8 +238,11 @@ func (v *Verifier) decodePayload(r *Result, payload []byte) (*hcert.Claims, *hce
 	r.pass(StageCBOR)
 	r.Certificate, r.Type = cert, cert.Type()
 
-	var schemaErr hcert.SchemaError
-	if err := cert.Validate(); errors.As(err, &schemaErr) {
+	if err := cert.Validate(); err != nil {
+		var schemaErr hcert.SchemaError
+		if !errors.As(err, &schemaErr) {
+			schemaErr = hcert.SchemaError{{Field: "payload", Problem: err.Error()}}
+		}
 		for _, fe := range schemaErr {
 			r.fail(StageSchema, CodeSchemaInvalid, fe.Error())
 		}
@@ -262,8 +264,7 @@ func (v *Verifier) checkKeyUsage(r *Result, cert *hcert.Certificate) {
 		r.fail(StageKeyUsage, CodeTypeUnknown, "certificate must hold exactly one of v, t, r")
 		return
 	}
-	allowed := allowedTypes(r.claimedBy.Certificate.UnknownExtKeyUsage)
-	if allowed != nil && !allowed[t] {
+	if !allows(r.claimedBy.Certificate.UnknownExtKeyUsage, t) {
 		r.fail(StageKeyUsage, CodeKeyUsage, fmt.Sprintf("the DSC's extended key usage does not allow %s certificates", t))
 		return
 	}

@@ -2,6 +2,7 @@ package hcert
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 )
 
@@ -40,12 +41,17 @@ func EncodeBase45(data []byte) string {
 // DecodeBase45 decodes RFC 9285 Base45 strictly: only the 45 upper-case
 // alphabet characters, no dangling single character, no group whose value
 // overflows its byte count.
-func DecodeBase45(text string) ([]byte, error) {
+func DecodeBase45(text string) ([]byte, error) { return AppendBase45(nil, text) }
+
+// AppendBase45 appends the Base45 decoding of text to dst, as DecodeBase45
+// decodes it: with a reused dst, decoding allocates nothing.
+func AppendBase45(dst []byte, text string) ([]byte, error) {
 	if len(text)%3 == 1 {
 		return nil, fmt.Errorf("%w: length %d leaves a dangling character", ErrBase45, len(text))
 	}
-	out := make([]byte, len(text)/3*2+len(text)%3/2)
-	o := 0
+	o := len(dst)
+	dst = slices.Grow(dst, len(text)/3*2+len(text)%3/2)
+	out := dst[:o+len(text)/3*2+len(text)%3/2]
 	i := 0
 	for ; i+3 <= len(text); i += 3 {
 		c, d, e := base45Value[text[i]], base45Value[text[i+1]], base45Value[text[i+2]]
@@ -71,6 +77,23 @@ func DecodeBase45(text string) ([]byte, error) {
 		out[o] = byte(n)
 	}
 	return out, nil
+}
+
+// InflateBase45 decodes the Base45 text of a DCC (without its prefix) and
+// inflates it, as DecodeBase45 then Decompress would, the Base45 bytes in a
+// reused buffer: only the COSE message returned is allocated. Errors wrap
+// ErrBase45 for the first step, Decompress's sentinels for the second.
+func InflateBase45(text string, max int) ([]byte, error) {
+	f := inflaters.Get().(*inflater)
+	defer inflaters.Put(f)
+	compressed, err := AppendBase45(f.in[:0], text)
+	if err != nil {
+		return nil, err
+	}
+	if cap(compressed) <= MaxTextLen {
+		f.in = compressed[:0]
+	}
+	return f.inflate(compressed, max)
 }
 
 // badBase45Char reports the first character of text[i:i+n] outside the alphabet.

@@ -16,13 +16,9 @@ func Decode(text string) (*Unverified, error) {
 	if err != nil {
 		return nil, err
 	}
-	compressed, err := DecodeBase45(b45)
+	coseMsg, err := InflateBase45(b45, 0)
 	if err != nil {
 		return nil, err // names the step itself ("invalid base45: …")
-	}
-	coseMsg, err := Decompress(compressed, 0)
-	if err != nil {
-		return nil, err
 	}
 	msg, err := ParseSign1(coseMsg)
 	if err != nil {

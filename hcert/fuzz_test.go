@@ -5,6 +5,7 @@ import (
 	"compress/zlib"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"io"
 	"os"
 	"path/filepath"
@@ -57,6 +58,20 @@ func FuzzDecodeBase45(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, in string) {
 		out, err := DecodeBase45(in)
+		// AppendBase45 after a prefix, and InflateBase45 (Base45 into a
+		// reused buffer, then Decompress) agree with the two steps.
+		appended, aerr := AppendBase45([]byte("x"), in)
+		if (err == nil) != (aerr == nil) || err == nil && !bytes.Equal(appended, append([]byte("x"), out...)) {
+			t.Fatalf("AppendBase45 = %x, %v; DecodeBase45 = %x, %v", appended, aerr, out, err)
+		}
+		inflated, ierr := InflateBase45(in, 4096)
+		want, werr := out, err
+		if err == nil {
+			want, werr = Decompress(out, 4096)
+		}
+		if (werr == nil) != (ierr == nil) || !bytes.Equal(inflated, want) || errors.Is(ierr, ErrBase45) != errors.Is(werr, ErrBase45) {
+			t.Fatalf("InflateBase45 = %x, %v; the two steps = %x, %v", inflated, ierr, want, werr)
+		}
 		if err != nil {
 			return
 		}

@@ -29,6 +29,7 @@ type inflater struct {
 	src bytes.Reader
 	zr  io.ReadCloser // made on first use
 	out []byte        // scratch, at most MaxInflated+1 kept
+	in  []byte        // InflateBase45's scratch, at most MaxTextLen kept
 }
 
 // zlibWriters recycles compressors: a fresh one allocates about 1 MiB of
@@ -59,14 +60,18 @@ func Compress(data []byte) []byte {
 // (MaxInflated when max <= 0). The Adler-32 checksum is verified and trailing
 // bytes after the stream are refused.
 func Decompress(data []byte, max int) ([]byte, error) {
+	f := inflaters.Get().(*inflater)
+	defer inflaters.Put(f)
+	return f.inflate(data, max)
+}
+
+func (f *inflater) inflate(data []byte, max int) ([]byte, error) {
 	if max <= 0 {
 		max = MaxInflated
 	}
 	if len(data) < 2 || data[0]&0x0F != 8 || (int(data[0])<<8|int(data[1]))%31 != 0 {
 		return nil, fmt.Errorf("%w: missing RFC 1950 header", ErrNotCompressed)
 	}
-	f := inflaters.Get().(*inflater)
-	defer inflaters.Put(f)
 	f.src.Reset(data)
 	defer f.src.Reset(nil) // keep no reference to the caller's bytes
 	if f.zr == nil {

@@ -108,8 +108,8 @@ func (v *Verifier) VerifyText(ctx context.Context, text string) *Result {
 }
 
 func (v *Verifier) verifyText(_ context.Context, r *Result, text string) {
-	for _, s := range stageOrder[1:] {
-		r.Stages.set(s, Skipped)
+	for i := 1; i < len(r.Stages); i++ { // every stage after picture, by index
+		r.Stages[i] = Skipped
 	}
 	r.HC1 = strings.TrimRight(text, "\r\n")
 	defer r.finish()
@@ -125,14 +125,12 @@ func (v *Verifier) verifyText(_ context.Context, r *Result, text string) {
 	}
 	r.pass(StagePrefix)
 
-	compressed, err := hcert.DecodeBase45(b45)
-	if err != nil {
+	coseMsg, err := hcert.InflateBase45(b45, 0)
+	if errors.Is(err, hcert.ErrBase45) {
 		r.fail(StageBase45, codeFor(err, CodeBase45Invalid), err.Error())
 		return
 	}
 	r.pass(StageBase45)
-
-	coseMsg, err := hcert.Decompress(compressed, 0)
 	if err != nil {
 		r.fail(StageZlib, codeFor(err, CodeCompression), err.Error())
 		return
@@ -161,9 +159,9 @@ func (v *Verifier) verifyText(_ context.Context, r *Result, text string) {
 // finish derives Valid: every stage after picture passed (the optional
 // ones may have been skipped, never failed).
 func (r *Result) finish() {
-	r.Valid = r.Stages.Get(StagePicture) != Fail
-	for _, s := range stageOrder[1:] {
-		out := r.Stages.Get(s)
+	r.Valid = r.Stages[0] != Fail // picture
+	for i, s := range stageOrder[1:] {
+		out := r.Stages[i+1]
 		if out != Pass && !(optionalStages[s] && out == Skipped) {
 			r.Valid = false
 		}

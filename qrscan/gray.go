@@ -177,8 +177,9 @@ func (g *gray) invert() *gray {
 func (g *gray) sharpen(sigma, amount float64) *gray {
 	b := g.blur(sigma)
 	out := &gray{pix: make([]byte, len(g.pix)), w: g.w, h: g.h}
+	k := int32(math.Round(amount * 256)) // amount in 8-bit fixed point
 	for i, p := range g.pix {
-		v := float64(p) + amount*(float64(p)-float64(b.pix[i]))
+		v := int32(p) + (k*(int32(p)-int32(b.pix[i]))+128)>>8
 		out.pix[i] = byte(min(max(v, 0), 255))
 	}
 	return out

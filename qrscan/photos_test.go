@@ -3,6 +3,7 @@ package qrscan
 import (
 	"bufio"
 	"context"
+	"image"
 	"os"
 	"path/filepath"
 	"strings"
@@ -130,5 +131,33 @@ func corpusRatchet(t *testing.T, byClass map[string][]photoCase, mode Mode, ratc
 	}
 	if len(byClass) != len(ratchet) {
 		t.Errorf("corpus has %d classes, the ratchet %d", len(byClass), len(ratchet))
+	}
+}
+
+// BenchmarkScanPhotos scans every image of a few classes of the photo
+// corpus (decoded beforehand: only the search is measured), one op per
+// image. The hard classes are where the passes after the first run.
+func BenchmarkScanPhotos(b *testing.B) {
+	byClass := map[string][]image.Image{}
+	for _, c := range loadPhotoCorpus(b) {
+		data, err := os.ReadFile(c.file)
+		if err != nil {
+			b.Fatal(err)
+		}
+		img, err := Decode(data)
+		if err != nil {
+			b.Fatal(err)
+		}
+		byClass[c.class] = append(byClass[c.class], img)
+	}
+	for _, class := range []string{"clean", "perspective", "photo", "blur2", "small1.5px"} {
+		imgs := byClass[class]
+		b.Run(class, func(b *testing.B) {
+			i := 0
+			for b.Loop() {
+				Scan(context.Background(), imgs[i%len(imgs)], Options{Mode: Photo, Budget: time.Hour, Accept: hcert.IsDCCText})
+				i++
+			}
+		})
 	}
 }

@@ -81,14 +81,17 @@ func (l *located) moduleSize(dim int) float64 {
 
 // gridScore is the contrast between cells that must be dark and cells that
 // must be light, sampled through tr: high when the grid sits on the code.
-func gridScore(g *gray, tr *common.PerspectiveTransform, cells [][3]int) float64 {
+// pts is scratch of 2·len(cells): all cells go through tr in one call.
+func gridScore(g *gray, tr *common.PerspectiveTransform, cells [][3]int, pts []float64) float64 {
+	pts = pts[:2*len(cells)]
+	for i, c := range cells {
+		pts[2*i], pts[2*i+1] = float64(c[0])+0.5, float64(c[1])+0.5
+	}
+	tr.TransformPoints(pts)
 	var dark, light float64
 	var nd, nl int
-	pt := make([]float64, 2)
-	for _, c := range cells {
-		pt[0], pt[1] = float64(c[0])+0.5, float64(c[1])+0.5
-		tr.TransformPoints(pt)
-		v, ok := g.at(pt[0], pt[1])
+	for i, c := range cells {
+		v, ok := g.at(pts[2*i], pts[2*i+1])
 		if !ok {
 			return math.Inf(-1)
 		}
@@ -111,14 +114,15 @@ func gridScore(g *gray, tr *common.PerspectiveTransform, cells [][3]int) float64
 // returns it with its score.
 func fitGrid(g *gray, loc *located, start gridPoint, dim int, cells [][3]int) (gridPoint, float64) {
 	module := loc.moduleSize(dim)
+	pts := make([]float64, 2*len(cells))
 	best := start
-	bestScore := gridScore(g, gridTransform(loc, best, dim), cells)
+	bestScore := gridScore(g, gridTransform(loc, best, dim), cells, pts)
 	for step := 2 * module; step >= module/8; step /= 2 {
 		for improved := true; improved; {
 			improved = false
 			for _, d := range [][2]float64{{1, 0}, {-1, 0}, {0, 1}, {0, -1}} {
 				cand := gridPoint{best.x + d[0]*step, best.y + d[1]*step}
-				if s := gridScore(g, gridTransform(loc, cand, dim), cells); s > bestScore {
+				if s := gridScore(g, gridTransform(loc, cand, dim), cells, pts); s > bestScore {
 					best, bestScore, improved = cand, s, true
 				}
 			}
@@ -132,11 +136,12 @@ func fitGrid(g *gray, loc *located, start gridPoint, dim int, cells [][3]int) (g
 // keystone no local estimate comes close enough for fitGrid's descent.
 func coarseCorner(g *gray, loc *located, start gridPoint, dim int, cells [][3]int) gridPoint {
 	module := loc.moduleSize(dim)
+	pts := make([]float64, 2*len(cells))
 	best, bestScore := start, math.Inf(-1)
 	for dy := -12; dy <= 12; dy += 2 {
 		for dx := -12; dx <= 12; dx += 2 {
 			p := gridPoint{start.x + float64(dx)*module, start.y + float64(dy)*module}
-			if sc := gridScore(g, gridTransform(loc, p, dim), cells); sc > bestScore {
+			if sc := gridScore(g, gridTransform(loc, p, dim), cells, pts); sc > bestScore {
 				best, bestScore = p, sc
 			}
 		}

@@ -238,9 +238,9 @@ func (g *gray) at(x, y float64) (float32, bool) {
 	x0, y0 := int(x), int(y)
 	x1, y1 := min(x0+1, g.w-1), min(y0+1, g.h-1)
 	fx, fy := float32(x-float64(x0)), float32(y-float64(y0))
-	p := func(xx, yy int) float32 { return float32(g.pix[yy*g.w+xx]) }
-	top := p(x0, y0)*(1-fx) + p(x1, y0)*fx
-	bot := p(x0, y1)*(1-fx) + p(x1, y1)*fx
+	r0, r1 := g.pix[y0*g.w:], g.pix[y1*g.w:]
+	top := float32(r0[x0])*(1-fx) + float32(r0[x1])*fx
+	bot := float32(r1[x0])*(1-fx) + float32(r1[x1])*fx
 	return top*(1-fy) + bot*fy, true
 }
 

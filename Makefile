@@ -22,7 +22,8 @@ fuzz:
 		go test ./hcert -run '^$$' -fuzz "^$$t\$$" -fuzztime $(FUZZTIME) || exit 1; done
 	for t in FuzzVerifyText FuzzVerifyFrame; do \
 		go test ./verifier -run '^$$' -fuzz "^$$t\$$" -fuzztime $(FUZZTIME) || exit 1; done
-	go test ./qrscan -run '^$$' -fuzz '^FuzzRead$$' -fuzztime $(FUZZTIME)
+	for t in FuzzRead FuzzRSCorrect FuzzDecodeSoft; do \
+		go test ./qrscan -run '^$$' -fuzz "^$$t\$$" -fuzztime $(FUZZTIME) || exit 1; done
 	go test ./pdfimage -run '^$$' -fuzz '^FuzzImages$$' -fuzztime $(FUZZTIME)
 	go test ./didtrust -run '^$$' -fuzz '^FuzzOpen$$' -fuzztime $(FUZZTIME)
 	for t in FuzzParseDocument FuzzParseCertificate FuzzDecodeSnapshot FuzzParsePublicKey; do \

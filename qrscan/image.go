@@ -31,7 +31,7 @@ const (
 	maxPixelsPerByte = 25_000
 	// MaxScanBytes is the most one scan holds, what Inspect's ScanBytes
 	// reaches at the limits.
-	MaxScanBytes = MaxDecodedBytes + MaxImagePixels + 6*maxWorkingSide*maxWorkingSide
+	MaxScanBytes = MaxDecodedBytes + MaxImagePixels + 6*maxWorkingSide*maxWorkingSide + templateBytesPerPixel*templateMaxPixels
 )
 
 // Errors callers branch on.
@@ -87,8 +87,16 @@ func Inspect(data []byte) (Header, error) {
 		return h, fmt.Errorf("%w: %d×%d pixels of %d bytes decode to %d MB, at most %d MB", ErrImageTooLarge,
 			cfg.Width, cfg.Height, bytesPerPixel(cfg.ColorModel), h.DecodedBytes>>20, MaxDecodedBytes>>20)
 	}
-	working := int64(maxWorkingSide) * maxWorkingSide
-	h.ScanBytes = h.DecodedBytes + px + 6*min(px, working)
+	// The working image: downscaled to maxWorkingSide on the long side.
+	working := px
+	if side := max(cfg.Width, cfg.Height); side > maxWorkingSide {
+		f := float64(maxWorkingSide) / float64(side)
+		working = int64(max(1, int(float64(cfg.Width)*f+0.5))) * int64(max(1, int(float64(cfg.Height)*f+0.5))) // as gray.scale rounds
+	}
+	h.ScanBytes = h.DecodedBytes + px + 6*working
+	if working <= templateMaxPixels {
+		h.ScanBytes += templateBytesPerPixel * working // the finder correlation pass
+	}
 	return h, nil
 }
 

@@ -23,6 +23,10 @@ type located struct {
 	bl, tl, tr gozxing.ResultPoint
 	align      *detector.AlignmentPattern
 	dimension  int
+	// rough marks a dimension estimated from pattern sizes alone: each
+	// neighbouring dimension then gets its own search for the fourth
+	// corner, and the neighbours reach further.
+	rough bool
 }
 
 // maxTriples bounds how many finder-pattern triples are tried per image.
@@ -116,23 +120,14 @@ func locateAll(g *gray, hybrid bool) []*located {
 	for i := range cands {
 		for j := i + 1; j < len(cands); j++ {
 			for k := j + 1; k < len(cands); k++ {
-				a, b, c := gozxing.ResultPoint_OrderBestPatterns(cands[i], cands[j], cands[k])
-				bl, tl, tr := a.(*detector.FinderPattern), b.(*detector.FinderPattern), c.(*detector.FinderPattern)
+				info := orderedInfo(cands[i], cands[j], cands[k])
+				bl, tl, tr := info.GetBottomLeft(), info.GetTopLeft(), info.GetTopRight()
 				if [3]*detector.FinderPattern{bl, tl, tr} == primary {
 					continue
 				}
-				ux, uy := tr.GetX()-tl.GetX(), tr.GetY()-tl.GetY()
-				vx, vy := bl.GetX()-tl.GetX(), bl.GetY()-tl.GetY()
-				d1, d2 := math.Hypot(ux, uy), math.Hypot(vx, vy)
-				if d1 == 0 || d2 == 0 {
-					continue
+				if cost, ok := squareCost(info); ok { // the corners of a square seen at a plausible angle
+					triples = append(triples, triple{bl, tl, tr, cost})
 				}
-				cos := math.Abs(ux*vx+uy*vy) / (d1 * d2)
-				ratio := math.Abs(math.Log(d1 / d2))
-				if cos > 0.4 || ratio > 0.5 {
-					continue // not the corners of a square seen at a plausible angle
-				}
-				triples = append(triples, triple{bl, tl, tr, cos + ratio})
 			}
 		}
 	}
@@ -144,6 +139,30 @@ func locateAll(g *gray, hybrid bool) []*located {
 		add(detector.NewFinderPatternInfo(t.bl, t.tl, t.tr))
 	}
 	return out
+}
+
+// orderedInfo orders three finder patterns as bottom-left, top-left and
+// top-right.
+func orderedInfo(a, b, c *detector.FinderPattern) *detector.FinderPatternInfo {
+	x, y, z := gozxing.ResultPoint_OrderBestPatterns(a, b, c)
+	return detector.NewFinderPatternInfo(x.(*detector.FinderPattern), y.(*detector.FinderPattern), z.(*detector.FinderPattern))
+}
+
+// squareCost is how far three ordered patterns are from the corners of a
+// square: the cosine of the angle at the top-left plus the log ratio of the
+// two arms. !ok when they are not the corners of a square seen at a
+// plausible angle.
+func squareCost(info *detector.FinderPatternInfo) (float64, bool) {
+	bl, tl, tr := info.GetBottomLeft(), info.GetTopLeft(), info.GetTopRight()
+	ux, uy := tr.GetX()-tl.GetX(), tr.GetY()-tl.GetY()
+	vx, vy := bl.GetX()-tl.GetX(), bl.GetY()-tl.GetY()
+	d1, d2 := math.Hypot(ux, uy), math.Hypot(vx, vy)
+	if d1 == 0 || d2 == 0 {
+		return 0, false
+	}
+	cos := math.Abs(ux*vx+uy*vy) / (d1 * d2)
+	ratio := math.Abs(math.Log(d1 / d2))
+	return cos + ratio, cos <= 0.4 && ratio <= 0.5
 }
 
 // keystoneCorner estimates the bottom-right corner (at the finder pattern
@@ -248,6 +267,14 @@ func (g *gray) at(x, y float64) (float32, bool) {
 // (2r+1)² modules around it. sharpen subtracts that much of the 4-neighbour
 // mean first, undoing the bleed of blur between adjacent modules.
 func threshold(vals []float32, dim int, sharpen float32, r int) *gozxing.BitMatrix {
+	bits, _ := thresholdMargins(vals, dim, sharpen, r, false)
+	return bits
+}
+
+// thresholdMargins is threshold that also returns, when margins is set,
+// each module's distance from its threshold in units of the local standard
+// deviation: how sure its bit is.
+func thresholdMargins(vals []float32, dim int, sharpen float32, r int, margins bool) (*gozxing.BitMatrix, []float32) {
 	v := vals
 	if sharpen > 0 {
 		v = make([]float32, len(vals))
@@ -260,27 +287,50 @@ func threshold(vals []float32, dim int, sharpen float32, r int) *gozxing.BitMatr
 			}
 		}
 	}
-	// Summed-area table for the local means.
+	// Summed-area tables for the local means (and of the squares, for the
+	// margins' standard deviations).
 	sat := make([]float32, (dim+1)*(dim+1))
+	var sat2 []float32
+	if margins {
+		sat2 = make([]float32, (dim+1)*(dim+1))
+	}
 	for y := 0; y < dim; y++ {
-		var row float32
+		var row, row2 float32
 		for x := 0; x < dim; x++ {
-			row += v[y*dim+x]
+			c := v[y*dim+x]
+			row += c
 			sat[(y+1)*(dim+1)+x+1] = sat[y*(dim+1)+x+1] + row
+			if margins {
+				row2 += c * c
+				sat2[(y+1)*(dim+1)+x+1] = sat2[y*(dim+1)+x+1] + row2
+			}
 		}
 	}
+	box := func(t []float32, x0, y0, x1, y1 int) float32 {
+		return t[y1*(dim+1)+x1] - t[y0*(dim+1)+x1] - t[y1*(dim+1)+x0] + t[y0*(dim+1)+x0]
+	}
 	bits, _ := gozxing.NewBitMatrix(dim, dim)
+	var margin []float32
+	if margins {
+		margin = make([]float32, dim*dim)
+	}
 	for y := 0; y < dim; y++ {
 		y0, y1 := max(y-r, 0), min(y+r+1, dim)
 		for x := 0; x < dim; x++ {
 			x0, x1 := max(x-r, 0), min(x+r+1, dim)
-			sum := sat[y1*(dim+1)+x1] - sat[y0*(dim+1)+x1] - sat[y1*(dim+1)+x0] + sat[y0*(dim+1)+x0]
-			if v[y*dim+x]*float32((y1-y0)*(x1-x0)) < sum {
+			n := float32((y1 - y0) * (x1 - x0))
+			sum := box(sat, x0, y0, x1, y1)
+			if v[y*dim+x]*n < sum {
 				bits.Set(x, y)
+			}
+			if margins {
+				mean := sum / n
+				sd := float32(math.Sqrt(float64(max(box(sat2, x0, y0, x1, y1)/n-mean*mean, 1e-6))))
+				margin[y*dim+x] = float32(math.Abs(float64(v[y*dim+x]-mean))) / sd
 			}
 		}
 	}
-	return bits
+	return bits, margin
 }
 
 // decodeGrid samples g on the grid of loc and decodes the modules. The
@@ -288,8 +338,10 @@ func threshold(vals []float32, dim int, sharpen float32, r int) *gozxing.BitMatr
 // make the estimate wrong); for each, the fourth corner of the grid is fitted
 // to the code's fixed patterns, starting from the alignment pattern gozxing
 // found and from the parallelogram estimate, and the best-fitting grids are
-// decoded first. accept filters the texts found.
-func decodeGrid(g *gray, loc *located, accept func(string) bool) (string, bool) {
+// decoded first. accept filters the texts found. The best grid's module
+// values go to soft for a later soft reading, or are read softly at once
+// when soft is nil.
+func decodeGrid(g *gray, loc *located, accept func(string) bool, soft *[]softCandidate) (string, bool) {
 	type cand struct {
 		dim   int
 		br    gridPoint
@@ -327,17 +379,28 @@ func decodeGrid(g *gray, loc *located, accept func(string) bool) (string, bool) 
 	}
 	// The neighbouring dimensions (blur and perspective make the estimate
 	// wrong) start from the best corner found.
-	for _, dd := range []int{4, -4, 8, -8} {
+	neighbours := []int{4, -4, 8, -8}
+	if loc.rough {
+		neighbours = append(neighbours, 12, -12)
+	}
+	for _, dd := range neighbours {
 		dim := dim0 + dd
 		if dim < 21 || dim > 177 {
 			continue
 		}
-		br, score := fitGrid(g, loc, best.br, dim, patternCells(dim))
+		cells := patternCells(dim)
+		start := best.br
+		if loc.rough {
+			start = coarseCorner(g, loc, toAlign(para, dim), dim, cells)
+		}
+		br, score := fitGrid(g, loc, start, dim, cells)
 		cands = append(cands, cand{dim, br, score})
 	}
 	sort.Slice(cands, func(i, j int) bool { return cands[i].score > cands[j].score })
 	dec := decoder.NewDecoder()
-	try := func(tr *common.PerspectiveTransform, dim int) (string, bool) {
+	// first: the best-fitting grid, whose module values are kept for the
+	// soft reading (decodeSoft) when no hard reading succeeds.
+	try := func(tr *common.PerspectiveTransform, dim int, first bool) (string, bool) {
 		vals, ok := sampleModules(g, tr, dim)
 		if !ok {
 			return "", false
@@ -348,13 +411,20 @@ func decodeGrid(g *gray, loc *located, accept func(string) bool) (string, bool) 
 				return res.GetText(), true
 			}
 		}
+		switch {
+		case !first:
+		case soft == nil:
+			return decodeSoft(vals, dim, accept)
+		default:
+			*soft = append(*soft, softCandidate{vals, dim, cands[0].score})
+		}
 		return "", false
 	}
 	for i, c := range cands {
 		if i >= 4 {
 			break // the rest fit worse than four better grids that failed
 		}
-		if t, ok := try(gridTransform(loc, c.br, c.dim), c.dim); ok {
+		if t, ok := try(gridTransform(loc, c.br, c.dim), c.dim, i == 0); ok {
 			return t, true
 		}
 	}

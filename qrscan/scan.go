@@ -1,9 +1,11 @@
 package qrscan
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"image"
+	"slices"
 	"time"
 
 	"github.com/makiuchi-d/gozxing"
@@ -27,6 +29,9 @@ type qrPass struct {
 	scale  float64
 	invert bool
 	filter func(*filters) *gray
+	// locate finds the grids (locateAll, gozxing's finder-pattern search
+	// under both binarizers, when nil).
+	locate func(*gray) []*located
 }
 
 // filters computes each filtered image once per scan: several passes share
@@ -54,16 +59,19 @@ func (f *filters) sharpened() *gray {
 // then the filters for blurred, small, noisy and tilted codes. Sharpening
 // happens before upscaling, on a quarter or a ninth of the pixels.
 var qrPasses = []qrPass{
-	{"plain", 1, false, nil},
-	{"inverted", 1, true, nil},
-	{"sharpen", 1, false, (*filters).sharpened},
-	{"upscale×2", 2, false, func(f *filters) *gray { return f.get("x2", func() *gray { return f.base.scale(2) }) }},
-	{"upscale×1.5", 1.5, false, func(f *filters) *gray { return f.base.scale(1.5) }},
-	{"upscale×3", 3, false, func(f *filters) *gray { return f.base.scale(3) }},
-	{"sharpen+upscale×2", 2, false, func(f *filters) *gray { return f.sharpened().scale(2) }},
-	{"sharpen+upscale×3", 3, false, func(f *filters) *gray { return f.sharpened().scale(3) }},
-	{"denoise", 1, false, func(f *filters) *gray { return f.base.blur(1) }},
-	{"upscale×3+sharpen", 3, false, func(f *filters) *gray { return f.base.scale(3).sharpen(3, 2) }},
+	{"plain", 1, false, nil, nil},
+	{"inverted", 1, true, nil, nil},
+	{"sharpen", 1, false, (*filters).sharpened, nil},
+	{"upscale×2", 2, false, func(f *filters) *gray { return f.get("x2", func() *gray { return f.base.scale(2) }) }, nil},
+	{"upscale×1.5", 1.5, false, func(f *filters) *gray { return f.base.scale(1.5) }, nil},
+	{"upscale×3", 3, false, func(f *filters) *gray { return f.base.scale(3) }, nil},
+	{"sharpen+upscale×2", 2, false, func(f *filters) *gray { return f.sharpened().scale(2) }, nil},
+	{"sharpen+upscale×3", 3, false, func(f *filters) *gray { return f.sharpened().scale(3) }, nil},
+	{"denoise", 1, false, func(f *filters) *gray { return f.base.blur(1) }, nil},
+	{"upscale×3+sharpen", 3, false, func(f *filters) *gray { return f.base.scale(3).sharpen(3, 2) }, nil},
+	// Finder patterns too small and blurred for any binarization to keep
+	// their 1:1:3:1:1 runs are still found by correlation in the gray image.
+	{"finder correlation", 1, false, nil, locateByTemplate},
 }
 
 var tryHarder = map[gozxing.DecodeHintType]any{gozxing.DecodeHintType_TRY_HARDER: true}
@@ -147,7 +155,8 @@ func Scan(ctx context.Context, img image.Image, opts Options) (Found, error) {
 
 	plain := &filters{base: g, cache: map[string]*gray{}}
 	var inverted *filters
-	located := 0 // grids the passes so far found but could not read as a DCC
+	grids := 0 // grids the passes so far found but could not read as a DCC
+	var soft []softCandidate
 	for i, p := range qrPasses {
 		if err := ctx.Err(); err != nil {
 			return Found{}, err
@@ -155,7 +164,7 @@ func Scan(ctx context.Context, img image.Image, opts Options) (Found, error) {
 		if time.Now().After(deadline) {
 			break
 		}
-		if mode == Frame && i > 0 && located == 0 {
+		if mode == Frame && i > 0 && grids == 0 {
 			break // nothing code-like: the next frame
 		}
 		f := plain
@@ -170,21 +179,42 @@ func Scan(ctx context.Context, img image.Image, opts Options) (Found, error) {
 			detectOn = p.filter(f)
 		}
 		for _, hybrid := range []bool{true, false} {
-			if !hybrid && p.filter != nil {
+			if !hybrid && (p.filter != nil || p.locate != nil) {
 				break // the global-histogram binarizer only pays off unfiltered
 			}
-			for _, loc := range locateAll(detectOn, hybrid) {
-				located++
+			var locs []*located
+			if p.locate != nil {
+				locs = p.locate(detectOn)
+			} else {
+				locs = locateAll(detectOn, hybrid)
+			}
+			for _, loc := range locs {
+				grids++
 				if ctx.Err() != nil || time.Now().After(deadline) {
 					break // each grid costs a fit and decodes: stop on time
 				}
 				if p.scale != 1 {
 					loc = loc.scaled(p.scale)
 				}
-				if t, ok := decodeGrid(base, loc, accept); ok {
+				if t, ok := decodeGrid(base, loc, accept, &soft); ok {
 					return Found{t, p.name}, nil
 				}
+				if len(soft) > maxSoftCandidates {
+					slices.SortStableFunc(soft, func(a, b softCandidate) int { return cmp.Compare(b.score, a.score) })
+					soft = soft[:maxSoftCandidates]
+				}
 			}
+		}
+	}
+	// Last, the soft reading of the best grids no hard reading decoded: it
+	// costs more than a hard one, and a later pass often reads the code.
+	slices.SortStableFunc(soft, func(a, b softCandidate) int { return cmp.Compare(b.score, a.score) })
+	for _, c := range soft {
+		if ctx.Err() != nil || time.Now().After(deadline) {
+			break
+		}
+		if t, ok := decodeSoft(c.vals, c.dim, accept); ok {
+			return Found{t, "soft reading"}, nil
 		}
 	}
 	if other != "" {

@@ -1,0 +1,150 @@
+package qrscan
+
+import (
+	"bytes"
+	"context"
+	"image"
+	"image/jpeg"
+	"image/png"
+	"math"
+	"math/rand/v2"
+	"strings"
+	"testing"
+	"time"
+)
+
+// photoOf draws a code at module pixels per module with a quiet zone,
+// blurs it (σ in pixels), adds Gaussian noise and round-trips it through
+// JPEG at quality q: a small, soft phone photo. It returns the image and
+// the pixel centres of the top-left, top-right and bottom-left finder
+// patterns.
+func photoOf(t *testing.T, text string, version int, module, sigma, noise float64, q int) (*gray, [3][2]float64) {
+	t.Helper()
+	bits := encodeQR(t, text, version)
+	dim := bits.GetWidth()
+	quiet := 6 * module
+	side := int(float64(dim)*module + 2*quiet)
+	g := &gray{pix: make([]byte, side*side), w: side, h: side}
+	for y := range side {
+		for x := range side {
+			mx, my := int((float64(x)+0.5-quiet)/module), int((float64(y)+0.5-quiet)/module)
+			v := byte(235)
+			if mx >= 0 && my >= 0 && mx < dim && my < dim && bits.Get(mx, my) {
+				v = 30
+			}
+			g.pix[y*side+x] = v
+		}
+	}
+	if sigma > 0 {
+		g = g.blur(sigma) // three box blurs of radius 1 at least: σ ≈ 1.4 px
+	}
+	rng := rand.New(rand.NewPCG(5, 6))
+	for i, p := range g.pix {
+		g.pix[i] = byte(min(255, max(0, float64(p)+rng.NormFloat64()*noise)))
+	}
+	img := image.NewGray(image.Rect(0, 0, side, side))
+	copy(img.Pix, g.pix)
+	var buf bytes.Buffer
+	if err := jpeg.Encode(&buf, img, &jpeg.Options{Quality: q}); err != nil {
+		t.Fatal(err)
+	}
+	back, err := jpeg.Decode(&buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := func(m float64) float64 { return quiet + m*module }
+	return toGray(back), [3][2]float64{{c(3.5), c(3.5)}, {c(float64(dim) - 3.5), c(3.5)}, {c(3.5), c(float64(dim) - 3.5)}}
+}
+
+var softText = "HC1:" + strings.Repeat("NCFOXN%TS3DH3ZSUZK+.V0ETD%65NL-AH-R6IOOP-I*4OZ4EEP2PT8G*V4HI/QF:80PVSNCNA9QKSFZKW3IAE7CU0T7D-VMJ*4D/8S7UQW1Y-8M 5FPO:HO::J5C2%.H*1ES$0ET0", 3)
+
+// TestFinderCorrelationFindsSoftSmallPatterns: at 2 pixels per module,
+// noisy and JPEG-compressed, gozxing's run-length search finds no finder
+// pattern; the correlation finds all three within 1.5 pixels, and the grid
+// it implies is read.
+func TestFinderCorrelationFindsSoftSmallPatterns(t *testing.T) {
+	g, want := photoOf(t, softText, 20, 2, 0, 14, 50)
+	if locs := locateAll(g, true); len(locs) > 0 {
+		t.Fatalf("gozxing located %d grids: the test image is too easy", len(locs))
+	}
+	peaks := findFinderPatterns(g, 8)
+	for _, w := range want {
+		found := false
+		for _, p := range peaks[:min(3, len(peaks))] {
+			found = found || math.Hypot(p.x-w[0], p.y-w[1]) <= 1.5
+		}
+		if !found {
+			t.Fatalf("no peak within 1.5 pixels of the finder pattern at %.1f,%.1f: %+v", w[0], w[1], peaks)
+		}
+	}
+	read := false
+	for _, loc := range locateByTemplate(g) {
+		if txt, ok := decodeGrid(g, loc, func(s string) bool { return s == softText }, nil); ok && txt == softText {
+			read = true
+		}
+	}
+	if !read {
+		t.Fatal("the located grid was not read")
+	}
+}
+
+// TestFinderCorrelationBounds: nothing is found in noise or a blank
+// image, and an image past templateMaxPixels is not searched at all.
+func TestFinderCorrelationBounds(t *testing.T) {
+	rng := rand.New(rand.NewPCG(9, 10))
+	noise := &gray{pix: make([]byte, 300*300), w: 300, h: 300}
+	for i := range noise.pix {
+		noise.pix[i] = byte(rng.IntN(256))
+	}
+	blank := &gray{pix: bytes.Repeat([]byte{200}, 300*300), w: 300, h: 300}
+	for name, g := range map[string]*gray{"noise": noise, "blank": blank} {
+		if locs := locateByTemplate(g); len(locs) != 0 {
+			t.Errorf("%s: %d grids", name, len(locs))
+		}
+	}
+	big := &gray{pix: make([]byte, (templateMaxPixels/1000+1)*1000), w: 1000, h: templateMaxPixels/1000 + 1}
+	if p := findFinderPatterns(big, 8); p != nil {
+		t.Fatal("an image past templateMaxPixels was searched")
+	}
+}
+
+// TestScanReadsSoftSmallCode runs the whole search on that photo: the
+// passes before the correlation find no grid they can read.
+func TestScanReadsSoftSmallCode(t *testing.T) {
+	g, _ := photoOf(t, softText, 20, 2, 0, 14, 50)
+	img := image.NewGray(image.Rect(0, 0, g.w, g.h))
+	copy(img.Pix, g.pix)
+	found, err := Scan(context.Background(), img, Options{Mode: Photo, Budget: time.Hour, Accept: func(s string) bool { return s == softText }})
+	if err != nil || found.Text != softText {
+		t.Fatalf("not read: %v", err)
+	}
+	t.Logf("read by pass %q", found.Pass)
+}
+
+// TestInspectCountsTheCorrelation: a scan's bytes include the correlation
+// pass's tables exactly when its working image is small enough to run it.
+func TestInspectCountsTheCorrelation(t *testing.T) {
+	for _, tc := range []struct {
+		w, h    int
+		counted bool
+	}{{1000, 1000, true}, {4000, 3000, true}, {1600, 1600, false}, {6000, 6000, false}} {
+		img := image.NewGray(image.Rect(0, 0, tc.w, tc.h))
+		var buf bytes.Buffer
+		if err := png.Encode(&buf, img); err != nil {
+			t.Fatal(err)
+		}
+		h, err := Inspect(buf.Bytes())
+		if err != nil {
+			t.Fatal(err)
+		}
+		f := min(1, float64(maxWorkingSide)/float64(max(tc.w, tc.h)))
+		working := int64(int(float64(tc.w)*f+0.5)) * int64(int(float64(tc.h)*f+0.5))
+		base := h.DecodedBytes + int64(tc.w*tc.h) + 6*working
+		if got := h.ScanBytes - base; (got == templateBytesPerPixel*working) != tc.counted || (got == 0) == tc.counted {
+			t.Errorf("%d×%d: %d bytes for the correlation, counted %v", tc.w, tc.h, got, tc.counted)
+		}
+		if h.ScanBytes > MaxScanBytes {
+			t.Errorf("%d×%d: %d bytes past MaxScanBytes", tc.w, tc.h, h.ScanBytes)
+		}
+	}
+}

@@ -1,0 +1,229 @@
+package qrscan
+
+import (
+	"cmp"
+	"math"
+	"slices"
+
+	"github.com/makiuchi-d/gozxing"
+	"github.com/makiuchi-d/gozxing/qrcode/decoder"
+)
+
+// Soft-decision decoding. When a sampled grid is read as bits, every bit is
+// a decision, but some are close calls: a module whose value lies near its
+// threshold is as likely wrong as right. A code of two pixels per module
+// under blur, noise and JPEG comes out with 3–5 % of its modules wrong,
+// which leaves some Reed–Solomon blocks with more wrong codewords than
+// they correct, and gozxing gives up. Here the codewords holding the
+// closest calls are declared erasures, a few more at a time, and each block
+// is corrected with them (rsCorrect): a block corrects twice as many
+// erasures as errors. Format and version information are read as gozxing
+// reads them; only the data codewords are treated softly.
+
+// softSharpen and softRadius are the module-space sharpening and threshold
+// window for the soft read (the hard reads try several; on the codes that
+// need the soft read these make the fewest wrong modules).
+const (
+	softSharpen = 4.5
+	softRadius  = 5
+)
+
+// softConfidence scales a module's margin (in local standard deviations)
+// into its log odds of being right.
+const softConfidence = 4
+
+// softCandidate is a grid that no hard reading decoded, kept for a soft
+// reading after every pass has had its cheaper try: its module values,
+// dimension and pattern score.
+type softCandidate struct {
+	vals  []float32
+	dim   int
+	score float64
+}
+
+// maxSoftCandidates bounds how many grids a scan keeps for soft reading
+// (the best-scoring ones).
+const maxSoftCandidates = 8
+
+// decodeSoft reads the module values of a dim×dim grid with erasures.
+func decodeSoft(vals []float32, dim int, accept func(string) bool) (string, bool) {
+	bits, margin := thresholdMargins(vals, dim, softSharpen, softRadius, true)
+	writeVersionInfo(bits, dim)
+	parser, err := decoder.NewBitMatrixParser(copyBits(bits, nil))
+	if err != nil {
+		return "", false
+	}
+	format, err := parser.ReadFormatInformation()
+	if err != nil {
+		return "", false
+	}
+	version, err := parser.ReadVersion()
+	if err != nil || version.GetDimensionForVersion() != dim {
+		return "", false
+	}
+	codewords, err := parser.ReadCodewords()
+	if err != nil {
+		return "", false
+	}
+
+	// A codeword's doubt is the log of the chance that all its modules are
+	// right, each module's chance a logistic function of its margin.
+	where := codewordModules(version)
+	doubt := make([]float32, len(codewords))
+	for i, mods := range where {
+		var logRight float64
+		for _, m := range mods {
+			logRight -= math.Log1p(math.Exp(-softConfidence * float64(margin[m])))
+		}
+		doubt[i] = float32(logRight)
+	}
+	ecLevel := format.GetErrorCorrectionLevel()
+	blocks, err := decoder.DataBlock_GetDataBlocks(codewords, version, ecLevel)
+	if err != nil {
+		return "", false
+	}
+	// The blocks are deinterleaved from the codewords by a fixed
+	// permutation; running the codewords' indices (low and high bytes)
+	// through the same function tells where each block's codewords were.
+	lo, hi := make([]byte, len(codewords)), make([]byte, len(codewords))
+	for i := range codewords {
+		lo[i], hi[i] = byte(i), byte(i>>8)
+	}
+	loBlocks, err1 := decoder.DataBlock_GetDataBlocks(lo, version, ecLevel)
+	hiBlocks, err2 := decoder.DataBlock_GetDataBlocks(hi, version, ecLevel)
+	if err1 != nil || err2 != nil {
+		return "", false
+	}
+	var data []byte
+	for bi, b := range blocks {
+		cw := b.GetCodewords()
+		nsym := len(cw) - b.GetNumDataCodewords()
+		bd := make([]float32, len(cw))
+		for j := range cw {
+			bd[j] = doubt[int(loBlocks[bi].GetCodewords()[j])|int(hiBlocks[bi].GetCodewords()[j])<<8]
+		}
+		if !correctBlock(cw, nsym, bd) {
+			return "", false
+		}
+		data = append(data, cw[:b.GetNumDataCodewords()]...)
+	}
+	res, err := decoder.DecodedBitStreamParser_Decode(data, version, ecLevel, nil)
+	if err != nil || !accept(res.GetText()) {
+		return "", false
+	}
+	return res.GetText(), true
+}
+
+// correctBlock corrects one block in place, with the most doubtful
+// codewords as erasures: none, then one more at a time while they fit the
+// block's check codewords.
+func correctBlock(cw []byte, nsym int, doubt []float32) bool {
+	order := make([]int, len(cw))
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortStableFunc(order, func(a, b int) int { return cmp.Compare(doubt[a], doubt[b]) })
+	for f := 0; f <= nsym; f++ {
+		if rsCorrect(cw, nsym, order[:f]) {
+			return true
+		}
+	}
+	return false
+}
+
+// codewordModules returns, for each codeword of a version, the indices
+// (y·dim+x) of its eight modules, most significant bit first: the data
+// modules in ISO/IEC 18004's placement order (column pairs from the right,
+// up and down in turn, skipping the function patterns), which is how
+// gozxing reads them (TestCodewordModulesMatchGozxing holds the two alike).
+func codewordModules(version *decoder.Version) [][8]int {
+	dim := version.GetDimensionForVersion()
+	function := make([]bool, dim*dim)
+	region := func(x0, y0, w, h int) {
+		for y := y0; y < y0+h; y++ {
+			for x := x0; x < x0+w; x++ {
+				function[y*dim+x] = true
+			}
+		}
+	}
+	region(0, 0, 9, 9)     // top-left finder, separator, format
+	region(dim-8, 0, 8, 9) // top-right
+	region(0, dim-8, 9, 8) // bottom-left, with the dark module
+	centers := version.GetAlignmentPatternCenters()
+	for i, cy := range centers {
+		for j, cx := range centers {
+			if i == 0 && (j == 0 || j == len(centers)-1) || i == len(centers)-1 && j == 0 {
+				continue // under a finder pattern
+			}
+			region(cx-2, cy-2, 5, 5)
+		}
+	}
+	region(6, 9, 1, dim-17) // timing
+	region(9, 6, dim-17, 1)
+	if version.GetVersionNumber() >= 7 {
+		region(dim-11, 0, 3, 6) // version information
+		region(0, dim-11, 6, 3)
+	}
+	out := make([][8]int, version.GetTotalCodewords())
+	n, bit := 0, 0
+	up := true
+	for x := dim - 1; x > 0 && n < len(out); x -= 2 {
+		if x == 6 {
+			x-- // the vertical timing pattern's column
+		}
+		for c := 0; c < dim && n < len(out); c++ {
+			y := c
+			if up {
+				y = dim - 1 - c
+			}
+			for col := 0; col < 2 && n < len(out); col++ {
+				if i := y*dim + x - col; !function[i] {
+					out[n][bit] = i
+					if bit++; bit == 8 {
+						n, bit = n+1, 0
+					}
+				}
+			}
+		}
+		up = !up
+	}
+	return out
+}
+
+// writeVersionInfo writes the version information of a dim×dim code
+// (versions 7 and up) into both its places: the grid was sampled for that
+// dimension, so the version is known, and a blurred 18-bit field is one
+// more thing to fail on.
+func writeVersionInfo(bits *gozxing.BitMatrix, dim int) {
+	v := (dim - 17) / 4
+	if v < 7 || v-7 >= len(decoder.VERSION_DECODE_INFO) {
+		return
+	}
+	info := decoder.VERSION_DECODE_INFO[v-7]
+	k := 17 // gozxing reads the most significant bit first, in this order
+	for a := 5; a >= 0; a-- {
+		for b := dim - 9; b >= dim-11; b-- {
+			set := bits.Unset
+			if info>>k&1 == 1 {
+				set = bits.Set
+			}
+			set(b, a) // top right: 3 wide, 6 tall
+			set(a, b) // bottom left: 6 wide, 3 tall
+			k--
+		}
+	}
+}
+
+// copyBits copies m, with the modules where flip says so inverted.
+func copyBits(m *gozxing.BitMatrix, flip func(x, y int) bool) *gozxing.BitMatrix {
+	w, h := m.GetWidth(), m.GetHeight()
+	out, _ := gozxing.NewBitMatrix(w, h)
+	for y := range h {
+		for x := range w {
+			if m.Get(x, y) != (flip != nil && flip(x, y)) {
+				out.Set(x, y)
+			}
+		}
+	}
+	return out
+}

@@ -1,0 +1,166 @@
+package qrscan
+
+import (
+	"bytes"
+	"fmt"
+	"math/rand/v2"
+	"strings"
+	"testing"
+
+	"github.com/makiuchi-d/gozxing"
+	"github.com/makiuchi-d/gozxing/qrcode/decoder"
+	"github.com/makiuchi-d/gozxing/qrcode/encoder"
+)
+
+// encodeQR is gozxing's encoding of text at version v (level M) as a bit
+// matrix without quiet zone.
+func encodeQR(t *testing.T, text string, v int) *gozxing.BitMatrix {
+	t.Helper()
+	code, err := encoder.Encoder_encode(text, decoder.ErrorCorrectionLevel_M,
+		map[gozxing.EncodeHintType]any{gozxing.EncodeHintType_QR_VERSION: v})
+	if err != nil {
+		t.Fatalf("version %d: %v", v, err)
+	}
+	m := code.GetMatrix()
+	bits, _ := gozxing.NewBitMatrix(m.GetWidth(), m.GetHeight())
+	for y := range m.GetHeight() {
+		for x := range m.GetWidth() {
+			if m.Get(x, y) == 1 {
+				bits.Set(x, y)
+			}
+		}
+	}
+	return bits
+}
+
+// TestCodewordModulesMatchGozxing derives gozxing's reading order from
+// readings (flipping the modules whose index has bit j set flips, in every
+// codeword, the bits read from them) and compares it with
+// codewordModules for every version.
+func TestCodewordModulesMatchGozxing(t *testing.T) {
+	for v := 1; v <= 40; v++ {
+		bits := encodeQR(t, "HC1:TEST", v)
+		dim := bits.GetWidth()
+		read := func(flip func(x, y int) bool) []byte {
+			p, err := decoder.NewBitMatrixParser(copyBits(bits, flip))
+			if err != nil {
+				t.Fatal(err)
+			}
+			cw, err := p.ReadCodewords()
+			if err != nil {
+				t.Fatalf("version %d: %v", v, err)
+			}
+			return cw
+		}
+		base := read(nil)
+		want := make([][8]int, len(base))
+		for j := 0; 1<<j < dim*dim; j++ {
+			cw := read(func(x, y int) bool { return (y*dim+x)>>j&1 == 1 && !formatArea(x, y, dim) })
+			for i := range cw {
+				for k := range 8 {
+					if (cw[i]^base[i])>>(7-k)&1 == 1 {
+						want[i][k] |= 1 << j
+					}
+				}
+			}
+		}
+		version, _ := decoder.Version_GetVersionForNumber(v)
+		got := codewordModules(version)
+		if fmt.Sprint(got) != fmt.Sprint(want) {
+			for i := range got {
+				if got[i] != want[i] {
+					t.Fatalf("version %d: codeword %d at %v, gozxing reads it at %v", v, i, got[i], want[i])
+				}
+			}
+		}
+	}
+}
+
+// TestDecodeSoft plays a blurred code: the grid's module values are the
+// code's, with noise, and with a fifth of some blocks' codewords pushed
+// just across their threshold — more than the hard reading corrects. The
+// soft reading declares those close calls erasures and reads the text.
+func TestDecodeSoft(t *testing.T) {
+	text := "HC1:" + strings.Repeat("6BFOXN*TS0BI$ZD4N9:9S6RCVN5+O30K3/XIV0W23NTDEXWK G2EP4J0BGJLFX3R3VHXK.PJ:2DPF6R:5SVBHABVCNN95SWMPHQUHQN%A0SOE+QQAB-HQ/HQ7IR.SQEEOK9SAI4- 7Y15KBPD34  QWSP0WRGTQFNPLIR.KQNA7N95U/3FJCTG90OARH9P1J4HGZJKBEG%123ZC$0BCI757TLXKIBTV5TN%2LXK-$CH4TSXKZ4S/$K%0KPQ1HEP9.PZE9Q$95:UENEUW6646936HRTO$9KZ56DE/.QC$Q3J62:6LZ6O59++9-G9+E93ZM$96TV6NRNJ1", 2)
+	bits := encodeQR(t, text, 20)
+	dim := bits.GetWidth()
+	version, _ := decoder.Version_GetVersionForNumber(20)
+	rng := rand.New(rand.NewPCG(7, 8))
+	vals := make([]float32, dim*dim)
+	for y := range dim {
+		for x := range dim {
+			v := float32(200)
+			if bits.Get(x, y) {
+				v = 50
+			}
+			vals[y*dim+x] = v + float32(rng.NormFloat64()*8)
+		}
+	}
+	// Push the modules of 30 % of the codewords (more than level M's 26 of
+	// 65-70 per block corrects as errors, fewer than as erasures) to just
+	// past the middle, one in eight of them across it.
+	where := codewordModules(version)
+	for i, mods := range where {
+		if i%10 >= 3 {
+			continue
+		}
+		for k, m := range mods {
+			dark := vals[m] < 125
+			if dark == (k == 0) { // the first module crosses over
+				vals[m] = 140
+			} else {
+				vals[m] = 110
+			}
+		}
+	}
+	accept := func(s string) bool { return s == text }
+	dec := decoder.NewDecoder()
+	if res, err := dec.Decode(threshold(vals, dim, 0, 3), nil); err == nil && res.GetText() == text {
+		t.Fatal("the hard reading corrects this grid: the test shows nothing")
+	}
+	got, ok := decodeSoft(vals, dim, accept)
+	if !ok || got != text {
+		t.Fatalf("soft reading failed (%v)", ok)
+	}
+	// A grid of noise decodes to nothing.
+	for i := range vals {
+		vals[i] = float32(rng.IntN(256))
+	}
+	if _, ok := decodeSoft(vals, dim, func(string) bool { return true }); ok {
+		t.Fatal("noise decoded")
+	}
+}
+
+// formatArea reports whether module (x, y) holds format or version
+// information (or a finder pattern next to them): the test never flips
+// those, so that every reading decodes the same format.
+func formatArea(x, y, dim int) bool {
+	switch {
+	case x < 9 && y < 9, x >= dim-8 && y < 9, x < 9 && y >= dim-8:
+		return true
+	case dim >= 45 && (x >= dim-11 && x < dim-8 && y < 6 || y >= dim-11 && y < dim-8 && x < 6):
+		return true // version information (versions 7 and up)
+	}
+	return false
+}
+
+// FuzzDecodeSoft: module values of any grid of versions 1 to 10 read softly
+// without panicking.
+func FuzzDecodeSoft(f *testing.F) {
+	f.Add(make([]byte, 21*21))
+	f.Add(bytes.Repeat([]byte{0, 255}, 29*29/2+1))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		dim := 21
+		for dim+4 <= 57 && (dim+4)*(dim+4) <= len(data) {
+			dim += 4
+		}
+		if len(data) < dim*dim {
+			return
+		}
+		vals := make([]float32, dim*dim)
+		for i := range vals {
+			vals[i] = float32(data[i])
+		}
+		decodeSoft(vals, dim, func(string) bool { return true })
+	})
+}

@@ -21,11 +21,13 @@ import (
 // reads them; only the data codewords are treated softly.
 
 // softSharpen and softRadius are the module-space sharpening and threshold
-// window for the soft read (the hard reads try several; on the codes that
-// need the soft read these make the fewest wrong modules).
+// window of the soft reading (the hard readings try several sharpenings
+// with a radius of 3). The radius was chosen on the photo corpus's photo
+// class: 4 read 44 of 52, 5: 47, 6: 50, 7: 48, 8: 47; reading every block
+// with several settings and keeping the cheapest correction read no more.
 const (
 	softSharpen = 4.5
-	softRadius  = 5
+	softRadius  = 6
 )
 
 // softConfidence scales a module's margin (in local standard deviations)

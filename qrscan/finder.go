@@ -21,7 +21,7 @@ import (
 // templateModules are the module sizes (pixels) the correlation tries: the
 // small codes gozxing's run search misses. Larger modules survive
 // binarization.
-var templateModules = []float64{1.5, 1.75, 2, 2.25, 2.5, 2.75, 3}
+var templateModules = []float64{1, 1.25, 1.5, 1.75, 2, 2.25, 2.5, 2.75, 3}
 
 // minFinderScore is the correlation a finder pattern must reach. A real one
 // under the corpus's distortions scores 0.6 to 0.9; data areas rarely pass

@@ -59,32 +59,45 @@ func photoOf(t *testing.T, text string, version int, module, sigma, noise float6
 var softText = "HC1:" + strings.Repeat("NCFOXN%TS3DH3ZSUZK+.V0ETD%65NL-AH-R6IOOP-I*4OZ4EEP2PT8G*V4HI/QF:80PVSNCNA9QKSFZKW3IAE7CU0T7D-VMJ*4D/8S7UQW1Y-8M 5FPO:HO::J5C2%.H*1ES$0ET0", 3)
 
 // TestFinderCorrelationFindsSoftSmallPatterns: at 2 pixels per module,
-// noisy and JPEG-compressed, gozxing's run-length search finds no finder
-// pattern; the correlation finds all three within 1.5 pixels, and the grid
-// it implies is read.
+// noisy and JPEG-compressed, and at 1.25 pixels per module (drawn large and
+// shrunk by area averaging, as a downscaled photo is), gozxing's
+// run-length search finds no finder pattern; the correlation finds all
+// three within 1.5 pixels, and the grid it implies is read.
 func TestFinderCorrelationFindsSoftSmallPatterns(t *testing.T) {
-	g, want := photoOf(t, softText, 20, 2, 0, 14, 50)
-	if locs := locateAll(g, true); len(locs) > 0 {
-		t.Fatalf("gozxing located %d grids: the test image is too easy", len(locs))
+	jpegged, at := photoOf(t, softText, 20, 2, 0, 14, 50)
+	big, bigAt := photoOf(t, softText, 20, 5, 0, 0, 100)
+	shrunk := big.scale(0.25)
+	var shrunkAt [3][2]float64
+	for i, p := range bigAt {
+		shrunkAt[i] = [2]float64{p[0] / 4, p[1] / 4}
 	}
-	peaks := findFinderPatterns(g, 8)
-	for _, w := range want {
-		found := false
-		for _, p := range peaks[:min(3, len(peaks))] {
-			found = found || math.Hypot(p.x-w[0], p.y-w[1]) <= 1.5
+	for name, tc := range map[string]struct {
+		g    *gray
+		want [3][2]float64
+	}{"2 px, noise, JPEG q50": {jpegged, at}, "1.25 px": {shrunk, shrunkAt}} {
+		g := tc.g
+		if locs := locateAll(g, true); len(locs) > 0 {
+			t.Fatalf("%s: gozxing located %d grids: the test image is too easy", name, len(locs))
 		}
-		if !found {
-			t.Fatalf("no peak within 1.5 pixels of the finder pattern at %.1f,%.1f: %+v", w[0], w[1], peaks)
+		peaks := findFinderPatterns(g, 8)
+		for _, w := range tc.want {
+			found := false
+			for _, p := range peaks[:min(3, len(peaks))] {
+				found = found || math.Hypot(p.x-w[0], p.y-w[1]) <= 1.5
+			}
+			if !found {
+				t.Fatalf("%s: no peak within 1.5 pixels of the finder pattern at %.1f,%.1f: %+v", name, w[0], w[1], peaks)
+			}
 		}
-	}
-	read := false
-	for _, loc := range locateByTemplate(g) {
-		if txt, ok := decodeGrid(g, loc, func(s string) bool { return s == softText }, nil); ok && txt == softText {
-			read = true
+		read := false
+		for _, loc := range locateByTemplate(g) {
+			if txt, ok := decodeGrid(g, loc, func(s string) bool { return s == softText }, nil); ok && txt == softText {
+				read = true
+			}
 		}
-	}
-	if !read {
-		t.Fatal("the located grid was not read")
+		if !read {
+			t.Fatalf("%s: the located grid was not read", name)
+		}
 	}
 }
 

@@ -98,7 +98,9 @@ type Options struct {
 	// a Frame, when zero). The first pass always runs.
 	Budget time.Duration
 	// Accept says whether a code is the one the caller wants (a DCC, not
-	// a menu link in the same picture); nil accepts any code.
+	// a menu link in the same picture); nil accepts any code, and leaves
+	// out the soft reading, whose text only a check like a DCC's (Base45,
+	// zlib's checksum, COSE) tells from a miscorrection.
 	Accept func(text string) bool
 }
 
@@ -207,7 +209,12 @@ func Scan(ctx context.Context, img image.Image, opts Options) (Found, error) {
 		}
 	}
 	// Last, the soft reading of the best grids no hard reading decoded: it
-	// costs more than a hard one, and a later pass often reads the code.
+	// costs more than a hard one, and a later pass often reads the code. It
+	// spends every check codeword, so it cannot tell a miscorrection
+	// itself: it runs only for a caller whose Accept checks the text.
+	if opts.Accept == nil {
+		soft = nil
+	}
 	slices.SortStableFunc(soft, func(a, b softCandidate) int { return cmp.Compare(b.score, a.score) })
 	for _, c := range soft {
 		if ctx.Err() != nil || time.Now().After(deadline) {

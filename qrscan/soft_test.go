@@ -2,11 +2,15 @@ package qrscan
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"math/rand/v2"
+	"os"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/greenpass-dcc/greenpass/hcert"
 	"github.com/makiuchi-d/gozxing"
 	"github.com/makiuchi-d/gozxing/qrcode/decoder"
 	"github.com/makiuchi-d/gozxing/qrcode/encoder"
@@ -163,4 +167,33 @@ func FuzzDecodeSoft(f *testing.F) {
 		}
 		decodeSoft(vals, dim, func(string) bool { return true })
 	})
+}
+
+// TestSoftReadingNeedsAccept: a corpus photo that only the soft reading
+// reads is read with a checking Accept, and not without one.
+func TestSoftReadingNeedsAccept(t *testing.T) {
+	var c photoCase
+	for _, pc := range loadPhotoCorpus(t) {
+		if pc.class == "photo" && strings.HasSuffix(pc.file, "/HU_png_1.jpg") {
+			c = pc
+		}
+	}
+	if c.file == "" {
+		t.Fatal("photo/HU_png_1.jpg is not in the corpus")
+	}
+	data, err := os.ReadFile(c.file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	img, err := Decode(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	found, err := Scan(context.Background(), img, Options{Budget: time.Hour, Accept: hcert.IsDCCText})
+	if err != nil || found.Text != c.want || found.Pass != "soft reading" {
+		t.Fatalf("with Accept: %q by %q, %v", found.Text, found.Pass, err)
+	}
+	if found, err := Scan(context.Background(), img, Options{Budget: time.Hour}); err == nil && found.Pass == "soft reading" {
+		t.Fatal("the soft reading ran without Accept")
+	}
 }

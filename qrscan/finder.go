@@ -79,8 +79,10 @@ type finderCandidate struct {
 }
 
 // findFinderPatterns returns the strongest correlation peaks, at most n,
-// best first, each the best of its neighbourhood.
-func findFinderPatterns(g *gray, n int) []finderCandidate {
+// best first, each the best of its neighbourhood. stop is asked every few
+// rows (a 1600×1200 image takes about half a second); when it says so, the
+// search ends with nothing.
+func findFinderPatterns(g *gray, n int, stop func() bool) []finderCandidate {
 	if g.w*g.h > templateMaxPixels {
 		return nil
 	}
@@ -101,6 +103,9 @@ func findFinderPatterns(g *gray, n int) []finderCandidate {
 			continue
 		}
 		for y := h9; y < g.h-h9; y++ {
+			if y%32 == 0 && stop() {
+				return nil
+			}
 			for x := h9; x < g.w-h9; x++ {
 				b := func(h int) float64 { return it.box(x-h, y-h, x+h+1, y+h+1) }
 				b3, b5, b7, b9 := b(h3), b(h5), b(h7), b(h9)
@@ -163,11 +168,12 @@ func parabolaPeak(a, b, c float32) float64 {
 	return math.Max(-0.5, math.Min(0.5, 0.5*float64(a-c)/d))
 }
 
-// locateByTemplate turns the correlation peaks into grids: every triple of
+// locateByTemplate turns the correlation peaks into grids (nothing when
+// stop ends the search): every triple of
 // peaks that forms the corners of a square seen at a plausible angle, with
 // similar module sizes, best first, at most maxTriples.
-func locateByTemplate(g *gray) []*located {
-	peaks := findFinderPatterns(g, 8)
+func locateByTemplate(g *gray, stop func() bool) []*located {
+	peaks := findFinderPatterns(g, 8, stop)
 	type triple struct {
 		loc  *located
 		cost float64

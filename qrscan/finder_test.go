@@ -79,7 +79,7 @@ func TestFinderCorrelationFindsSoftSmallPatterns(t *testing.T) {
 		if locs := locateAll(g, true); len(locs) > 0 {
 			t.Fatalf("%s: gozxing located %d grids: the test image is too easy", name, len(locs))
 		}
-		peaks := findFinderPatterns(g, 8)
+		peaks := findFinderPatterns(g, 8, never)
 		for _, w := range tc.want {
 			found := false
 			for _, p := range peaks[:min(3, len(peaks))] {
@@ -90,7 +90,7 @@ func TestFinderCorrelationFindsSoftSmallPatterns(t *testing.T) {
 			}
 		}
 		read := false
-		for _, loc := range locateByTemplate(g) {
+		for _, loc := range locateByTemplate(g, never) {
 			if txt, ok := decodeGrid(g, loc, func(s string) bool { return s == softText }, nil); ok && txt == softText {
 				read = true
 			}
@@ -101,8 +101,11 @@ func TestFinderCorrelationFindsSoftSmallPatterns(t *testing.T) {
 	}
 }
 
+func never() bool { return false }
+
 // TestFinderCorrelationBounds: nothing is found in noise or a blank
-// image, and an image past templateMaxPixels is not searched at all.
+// image, an image past templateMaxPixels is not searched at all, and a
+// search told to stop stops.
 func TestFinderCorrelationBounds(t *testing.T) {
 	rng := rand.New(rand.NewPCG(9, 10))
 	noise := &gray{pix: make([]byte, 300*300), w: 300, h: 300}
@@ -111,13 +114,18 @@ func TestFinderCorrelationBounds(t *testing.T) {
 	}
 	blank := &gray{pix: bytes.Repeat([]byte{200}, 300*300), w: 300, h: 300}
 	for name, g := range map[string]*gray{"noise": noise, "blank": blank} {
-		if locs := locateByTemplate(g); len(locs) != 0 {
+		if locs := locateByTemplate(g, never); len(locs) != 0 {
 			t.Errorf("%s: %d grids", name, len(locs))
 		}
 	}
 	big := &gray{pix: make([]byte, (templateMaxPixels/1000+1)*1000), w: 1000, h: templateMaxPixels/1000 + 1}
-	if p := findFinderPatterns(big, 8); p != nil {
+	if p := findFinderPatterns(big, 8, never); p != nil {
 		t.Fatal("an image past templateMaxPixels was searched")
+	}
+	g, _ := photoOf(t, softText, 20, 2, 0, 0, 100)
+	asked := 0
+	if p := findFinderPatterns(g, 8, func() bool { asked++; return true }); p != nil || asked != 1 {
+		t.Fatalf("told to stop: %d peaks after %d questions", len(p), asked)
 	}
 }
 

@@ -30,8 +30,8 @@ type qrPass struct {
 	invert bool
 	filter func(*filters) *gray
 	// locate finds the grids (locateAll, gozxing's finder-pattern search
-	// under both binarizers, when nil).
-	locate func(*gray) []*located
+	// under both binarizers, when nil), asking stop whether time is up.
+	locate func(g *gray, stop func() bool) []*located
 }
 
 // filters computes each filtered image once per scan: several passes share
@@ -157,6 +157,7 @@ func Scan(ctx context.Context, img image.Image, opts Options) (Found, error) {
 
 	plain := &filters{base: g, cache: map[string]*gray{}}
 	var inverted *filters
+	stop := func() bool { return ctx.Err() != nil || time.Now().After(deadline) }
 	grids := 0 // grids the passes so far found but could not read as a DCC
 	var soft []softCandidate
 	for i, p := range qrPasses {
@@ -186,7 +187,7 @@ func Scan(ctx context.Context, img image.Image, opts Options) (Found, error) {
 			}
 			var locs []*located
 			if p.locate != nil {
-				locs = p.locate(detectOn)
+				locs = p.locate(detectOn, stop)
 			} else {
 				locs = locateAll(detectOn, hybrid)
 			}

@@ -35,6 +35,20 @@ func loadPhotoCorpus(t testing.TB) []photoCase {
 	return cases
 }
 
+// image reads and decodes the case's file.
+func (c photoCase) image(t testing.TB) image.Image {
+	t.Helper()
+	data, err := os.ReadFile(c.file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	img, err := Decode(data)
+	if err != nil {
+		t.Fatalf("%s: %v", c.file, err)
+	}
+	return img
+}
+
 func readTSV(t testing.TB, path string, row func([]string)) {
 	t.Helper()
 	f, err := os.Open(path)
@@ -105,14 +119,7 @@ func corpusRatchet(t *testing.T, byClass map[string][]photoCase, mode Mode, ratc
 			t.Parallel()
 			ok, passes := 0, map[string]int{}
 			for _, c := range cases {
-				data, err := os.ReadFile(c.file)
-				if err != nil {
-					t.Fatal(err)
-				}
-				img, err := Decode(data)
-				if err != nil {
-					t.Fatalf("%s: %v", c.file, err)
-				}
+				img := c.image(t)
 				found, err := Scan(context.Background(), img, Options{Mode: mode, Budget: time.Hour, Accept: hcert.IsDCCText})
 				if err == nil && found.Text == c.want {
 					ok++
@@ -140,15 +147,7 @@ func corpusRatchet(t *testing.T, byClass map[string][]photoCase, mode Mode, ratc
 func BenchmarkScanPhotos(b *testing.B) {
 	byClass := map[string][]image.Image{}
 	for _, c := range loadPhotoCorpus(b) {
-		data, err := os.ReadFile(c.file)
-		if err != nil {
-			b.Fatal(err)
-		}
-		img, err := Decode(data)
-		if err != nil {
-			b.Fatal(err)
-		}
-		byClass[c.class] = append(byClass[c.class], img)
+		byClass[c.class] = append(byClass[c.class], c.image(b))
 	}
 	for _, class := range []string{"clean", "perspective", "photo", "blur2", "small1.5px"} {
 		imgs := byClass[class]

@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -181,14 +180,7 @@ func TestSoftReadingNeedsAccept(t *testing.T) {
 	if c.file == "" {
 		t.Fatal("photo/HU_png_1.jpg is not in the corpus")
 	}
-	data, err := os.ReadFile(c.file)
-	if err != nil {
-		t.Fatal(err)
-	}
-	img, err := Decode(data)
-	if err != nil {
-		t.Fatal(err)
-	}
+	img := c.image(t)
 	found, err := Scan(context.Background(), img, Options{Budget: time.Hour, Accept: hcert.IsDCCText})
 	if err != nil || found.Text != c.want || found.Pass != "soft reading" {
 		t.Fatalf("with Accept: %q by %q, %v", found.Text, found.Pass, err)

@@ -11,8 +11,8 @@ import (
 // shape it reports !ok and the caller decodes the same bytes with the
 // strict reflective decoder (decMode), which then accepts or refuses them
 // as it always did. So a fast path may only succeed where the slow path
-// succeeds with the same result; the differential fuzz targets
-// (FuzzFastPayload, FuzzFastClaims, FuzzFastSign1) hold it to that.
+// succeeds with the same result; the differential fuzz target
+// FuzzFastPaths holds every fast path to that.
 type fastReader struct {
 	b   []byte
 	s   string // b as one string, made on first use: text values are substrings of it

@@ -28,14 +28,12 @@ var templateModules = []float64{1, 1.25, 1.5, 1.75, 2, 2.25, 2.5, 2.75, 3}
 // 0.5 over the separator ring's extent.
 const minFinderScore = 0.55
 
-// Memory: the summed-area tables (4 and 8 bytes a pixel) and the best
-// score and its module size per pixel (4 and 1) are templateBytesPerPixel;
-// the pass runs on working images of at most templateMaxPixels (a 4:3
-// photo at the working size), which Inspect's ScanBytes counts.
-const (
-	templateBytesPerPixel = 17
-	templateMaxPixels     = maxWorkingSide * maxWorkingSide * 3 / 4
-)
+// The pass runs on working images of at most templateMaxPixels (a 4:3
+// photo at the working size). Its summed-area tables (4 and 8 bytes a
+// pixel) and best score and module size per pixel (4 and 1), 17 bytes a
+// pixel, stay below the peak of the upscaling passes that Inspect's
+// ScanBytes counts.
+const templateMaxPixels = maxWorkingSide * maxWorkingSide * 3 / 4
 
 // integral holds the summed-area tables of the pixel values and their
 // squares (exact: a 2-megapixel sum of bytes fits 32 bits, of their squares

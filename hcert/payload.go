@@ -166,40 +166,31 @@ func DecodePayload(raw []byte) (*Certificate, error) {
 		return nil, fmt.Errorf("%w: DCC payload is not a map", ErrPayloadType)
 	}
 	c := &Certificate{raw: raw}
-	var missing keys
-	miss := func(key string) {
-		if missing == nil {
-			missing = keys{}
-		}
-		missing[key] = true
-	}
-	if seen, ok := fastPayload(raw, c); ok {
-		for _, k := range topKeys {
-			if seen&k.bit == 0 {
-				miss(k.key)
-			}
-		}
-	} else {
+	seen, ok := fastPayload(raw, c)
+	if !ok {
 		w := new(wirePayload)
 		if err := decodeInto(raw, w, "DCC payload"); err != nil {
 			return nil, err
 		}
 		*c = Certificate{raw: raw, Vaccinations: w.V, Tests: w.T, Recoveries: w.R}
-		for _, f := range []struct {
-			p   *string
-			dst *string
-			key string
-		}{{w.Ver, &c.Version, "ver"}, {w.Dob, &c.DateOfBirth, "dob"}} {
-			if f.p == nil {
-				miss(f.key)
-			} else {
-				*f.dst = *f.p
-			}
+		seen = 0
+		if w.Ver != nil {
+			c.Version, seen = *w.Ver, seen|seenVer
 		}
-		if w.Nam == nil {
-			miss("nam")
-		} else {
-			c.Name = *w.Nam
+		if w.Dob != nil {
+			c.DateOfBirth, seen = *w.Dob, seen|seenDob
+		}
+		if w.Nam != nil {
+			c.Name, seen = *w.Nam, seen|seenNam
+		}
+	}
+	var missing keys
+	for _, k := range topKeys {
+		if seen&k.bit == 0 {
+			if missing == nil {
+				missing = keys{}
+			}
+			missing[k.key] = true
 		}
 	}
 	// An empty value may be a present "" or an absent key, which the

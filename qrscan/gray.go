@@ -49,11 +49,25 @@ func toGray(img image.Image) *gray {
 	return g
 }
 
+// workingScale is the factor that brings a w×h image to at most
+// maxWorkingSide on its long side (1 when it is that small already).
+func workingScale(w, h int) float64 {
+	if side := max(w, h); side > maxWorkingSide {
+		return float64(maxWorkingSide) / float64(side)
+	}
+	return 1
+}
+
+// scaledSize is the size of a w×h image scaled by f, as scale makes it.
+func scaledSize(w, h int, f float64) (int, int) {
+	return max(1, int(float64(w)*f+0.5)), max(1, int(float64(h)*f+0.5))
+}
+
 // scale resizes by factor f with bilinear interpolation. Upscaling gives the
 // binarizer more than one pixel per module; downscaling a large photo makes
 // every pass cheaper.
 func (g *gray) scale(f float64) *gray {
-	w, h := max(1, int(float64(g.w)*f+0.5)), max(1, int(float64(g.h)*f+0.5))
+	w, h := scaledSize(g.w, g.h, f)
 	out := &gray{pix: make([]byte, w*h), w: w, h: h}
 	if f < 1 {
 		// Box filter: average the source pixels each output pixel covers.

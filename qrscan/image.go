@@ -95,12 +95,8 @@ func Inspect(data []byte) (Header, error) {
 		return h, fmt.Errorf("%w: %d×%d pixels of %d bytes decode to %d MB, at most %d MB", ErrImageTooLarge,
 			cfg.Width, cfg.Height, bytesPerPixel(cfg.ColorModel), h.DecodedBytes>>20, MaxDecodedBytes>>20)
 	}
-	// The working image: downscaled to maxWorkingSide on the long side.
-	working := px
-	if side := max(cfg.Width, cfg.Height); side > maxWorkingSide {
-		f := float64(maxWorkingSide) / float64(side)
-		working = int64(max(1, int(float64(cfg.Width)*f+0.5))) * int64(max(1, int(float64(cfg.Height)*f+0.5))) // as gray.scale rounds
-	}
+	ww, wh := scaledSize(cfg.Width, cfg.Height, workingScale(cfg.Width, cfg.Height))
+	working := int64(ww) * int64(wh)
 	h.ScanBytes = h.DecodedBytes + px + scanBytesPerPixel*working
 	return h, nil
 }

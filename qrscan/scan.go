@@ -136,8 +136,8 @@ func Scan(ctx context.Context, img image.Image, opts Options) (Found, error) {
 	}
 	deadline := time.Now().Add(opts.TimeBudget())
 	g := toGray(img)
-	if side := max(g.w, g.h); side > maxWorkingSide {
-		g = g.scale(float64(maxWorkingSide) / float64(side))
+	if f := workingScale(g.w, g.h); f < 1 {
+		g = g.scale(f)
 	}
 
 	other := ""
@@ -193,7 +193,7 @@ func Scan(ctx context.Context, img image.Image, opts Options) (Found, error) {
 			}
 			for _, loc := range locs {
 				grids++
-				if ctx.Err() != nil || time.Now().After(deadline) {
+				if stop() {
 					break // each grid costs a fit and decodes: stop on time
 				}
 				if p.scale != 1 {
@@ -203,7 +203,7 @@ func Scan(ctx context.Context, img image.Image, opts Options) (Found, error) {
 					return Found{t, p.name}, nil
 				}
 				if len(soft) > maxSoftCandidates {
-					slices.SortStableFunc(soft, func(a, b softCandidate) int { return cmp.Compare(b.score, a.score) })
+					bestFirst(soft)
 					soft = soft[:maxSoftCandidates]
 				}
 			}
@@ -216,9 +216,9 @@ func Scan(ctx context.Context, img image.Image, opts Options) (Found, error) {
 	if opts.Accept == nil {
 		soft = nil
 	}
-	slices.SortStableFunc(soft, func(a, b softCandidate) int { return cmp.Compare(b.score, a.score) })
+	bestFirst(soft)
 	for _, c := range soft {
-		if ctx.Err() != nil || time.Now().After(deadline) {
+		if stop() {
 			break
 		}
 		if t, ok := decodeSoft(c.vals, c.dim, accept); ok {
@@ -229,6 +229,12 @@ func Scan(ctx context.Context, img image.Image, opts Options) (Found, error) {
 		return Found{other, "all codes"}, nil
 	}
 	return Found{}, ErrNotFound
+}
+
+// bestFirst orders grids kept for soft reading by their pattern score,
+// best first.
+func bestFirst(soft []softCandidate) {
+	slices.SortStableFunc(soft, func(a, b softCandidate) int { return cmp.Compare(b.score, a.score) })
 }
 
 // readAll decodes every QR code gozxing finds in g as it is, and in g

@@ -51,7 +51,7 @@ const maxSoftCandidates = 8
 func decodeSoft(vals []float32, dim int, accept func(string) bool) (string, bool) {
 	bits, margin := thresholdMargins(vals, dim, softSharpen, softRadius, true)
 	writeVersionInfo(bits, dim)
-	parser, err := decoder.NewBitMatrixParser(copyBits(bits, nil))
+	parser, err := decoder.NewBitMatrixParser(bits) // it unmasks bits in place: nothing reads them after
 	if err != nil {
 		return "", false
 	}

@@ -189,3 +189,17 @@ func TestSoftReadingNeedsAccept(t *testing.T) {
 		t.Fatal("the soft reading ran without Accept")
 	}
 }
+
+// copyBits copies m (gozxing's parser unmasks what it reads in place), with the modules where flip says so inverted.
+func copyBits(m *gozxing.BitMatrix, flip func(x, y int) bool) *gozxing.BitMatrix {
+	w, h := m.GetWidth(), m.GetHeight()
+	out, _ := gozxing.NewBitMatrix(w, h)
+	for y := range h {
+		for x := range w {
+			if m.Get(x, y) != (flip != nil && flip(x, y)) {
+				out.Set(x, y)
+			}
+		}
+	}
+	return out
+}

@@ -49,7 +49,7 @@ const maxSoftCandidates = 8
 
 // decodeSoft reads the module values of a dim×dim grid with erasures.
 func decodeSoft(vals []float32, dim int, accept func(string) bool) (string, bool) {
-	bits, margin := thresholdMargins(vals, dim, softSharpen, softRadius, true)
+	bits, margin := newModuleThreshold(vals, dim, softRadius).read(softSharpen, true)
 	writeVersionInfo(bits, dim)
 	parser, err := decoder.NewBitMatrixParser(bits) // it unmasks bits in place: nothing reads them after
 	if err != nil {

@@ -118,7 +118,7 @@ func TestDecodeSoft(t *testing.T) {
 	}
 	accept := func(s string) bool { return s == text }
 	dec := decoder.NewDecoder()
-	if res, err := dec.Decode(threshold(vals, dim, 0, 3), nil); err == nil && res.GetText() == text {
+	if res, err := dec.Decode(newModuleThreshold(vals, dim, 3).bits(0), nil); err == nil && res.GetText() == text {
 		t.Fatal("the hard reading corrects this grid: the test shows nothing")
 	}
 	got, ok := decodeSoft(vals, dim, accept)

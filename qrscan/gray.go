@@ -119,10 +119,14 @@ func (g *gray) scale(f float64) *gray {
 // binarizer would take for modules.
 func (g *gray) blur(sigma float64) *gray {
 	// Box radius whose three-fold repetition has variance sigma² (3·r(r+1)/3).
-	r := max(1, int(math.Round((math.Sqrt(4*sigma*sigma+1)-1)/2)))
+	return g.boxBlur(max(1, int(math.Round((math.Sqrt(4*sigma*sigma+1)-1)/2))), 3)
+}
+
+// boxBlur averages over (2r+1)² pixels, rounds times.
+func (g *gray) boxBlur(r, rounds int) *gray {
 	out := &gray{pix: append([]byte(nil), g.pix...), w: g.w, h: g.h}
 	tmp := make([]byte, len(g.pix))
-	for range 3 {
+	for range rounds {
 		boxH(out.pix, tmp, g.w, g.h, r)
 		boxV(tmp, out.pix, g.w, g.h, r)
 	}
@@ -189,7 +193,18 @@ func (g *gray) invert() *gray {
 // sharpen is an unsharp mask: g + amount·(g − blur(g)). It steepens the
 // edges a defocused camera smears.
 func (g *gray) sharpen(sigma, amount float64) *gray {
-	b := g.blur(sigma)
+	return g.unsharp(g.blur(sigma), amount)
+}
+
+// sharpenBox is sharpen with one box blur of radius r for the Gaussian: a
+// third of the cost, for the passes that sharpen an upscaled image (on the
+// photo corpus it reads what the Gaussian read).
+func (g *gray) sharpenBox(r int, amount float64) *gray {
+	return g.unsharp(g.boxBlur(r, 1), amount)
+}
+
+// unsharp returns g + amount·(g − b).
+func (g *gray) unsharp(b *gray, amount float64) *gray {
 	out := &gray{pix: make([]byte, len(g.pix)), w: g.w, h: g.h}
 	k := int32(math.Round(amount * 256)) // amount in 8-bit fixed point
 	for i, p := range g.pix {

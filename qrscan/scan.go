@@ -54,6 +54,10 @@ func (f *filters) sharpened() *gray {
 	return f.get("sharpen", func() *gray { return f.base.sharpen(2, 3) })
 }
 
+func (f *filters) upscaled(factor float64) *gray {
+	return f.get(fmt.Sprint("×", factor), func() *gray { return f.base.scale(factor) })
+}
+
 // qrPasses are ordered by cost and by how many images of the photo corpus
 // each rescues (TestPhotoCorpus logs which pass read each image): plain first,
 // then the filters for blurred, small and tilted codes. Sharpening happens
@@ -65,11 +69,11 @@ var qrPasses = []qrPass{
 	{"plain", 1, false, nil, nil},
 	{"inverted", 1, true, nil, nil},
 	{"sharpen", 1, false, (*filters).sharpened, nil},
-	{"upscale×2", 2, false, func(f *filters) *gray { return f.get("x2", func() *gray { return f.base.scale(2) }) }, nil},
+	{"upscale×2", 2, false, func(f *filters) *gray { return f.upscaled(2) }, nil},
 	{"upscale×1.5", 1.5, false, func(f *filters) *gray { return f.base.scale(1.5) }, nil},
-	{"upscale×3", 3, false, func(f *filters) *gray { return f.base.scale(3) }, nil},
+	{"upscale×3", 3, false, func(f *filters) *gray { return f.upscaled(3) }, nil},
 	{"sharpen+upscale×2", 2, false, func(f *filters) *gray { return f.sharpened().scale(2) }, nil},
-	{"upscale×3+sharpen", 3, false, func(f *filters) *gray { return f.base.scale(3).sharpen(3, 2) }, nil},
+	{"upscale×3+sharpen", 3, false, func(f *filters) *gray { return f.upscaled(3).sharpenBox(5, 2) }, nil},
 	// Finder patterns too small and blurred for any binarization to keep
 	// their 1:1:3:1:1 runs are still found by correlation in the gray image.
 	{"finder correlation", 1, false, nil, locateByTemplate},

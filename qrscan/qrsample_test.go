@@ -80,3 +80,22 @@ func TestLocatedSame(t *testing.T) {
 		}
 	}
 }
+
+// A grid is decoded once per image its modules are read from: the inverted
+// pass reads the negative, where the same grid reads other bits.
+func TestTriedGridsPerImage(t *testing.T) {
+	plain, negative := &gray{}, &gray{}
+	p := func(x, y float64) gozxing.ResultPoint { return detector.NewFinderPattern(x, y, 4, 2) }
+	loc := &located{tl: p(100, 100), tr: p(300, 100), bl: p(100, 300), dimension: 57}
+	again := &located{tl: p(101, 100), tr: p(300, 101), bl: p(100, 300), dimension: 57}
+	tried := triedGrids{}
+	for i, step := range []struct {
+		base *gray
+		loc  *located
+		want bool
+	}{{plain, loc, true}, {plain, again, false}, {negative, again, true}, {negative, loc, false}} {
+		if got := tried.first(step.base, step.loc); got != step.want {
+			t.Errorf("step %d: first = %v, want %v", i, got, step.want)
+		}
+	}
+}

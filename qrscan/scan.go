@@ -60,8 +60,8 @@ func (f *filters) upscaled(factor float64) *gray {
 
 // qrPasses are ordered by cost and by how many images of the photo corpus
 // each rescues (TestPhotoCorpus logs which pass read each image): plain first,
-// then the filters for blurred, small and tilted codes. Sharpening happens
-// before upscaling, on a quarter of the pixels. A pass that no longer reads
+// then the filters for blurred, small and tilted codes (sharpen+upscale×2
+// sharpens on a quarter of the pixels, before upscaling). A pass that no longer reads
 // any image first goes: sharpen+upscale×3 and a denoising blur read none of
 // the 988 (as photos or frames) once the correlation pass came, and cost
 // every missed image their time.
@@ -165,7 +165,7 @@ func Scan(ctx context.Context, img image.Image, opts Options) (Found, error) {
 	stop := func() bool { return ctx.Err() != nil || time.Now().After(deadline) }
 	grids := 0 // grids the passes so far found but could not read as a DCC
 	var soft []softCandidate
-	var tried []*located // grids decoded so far, in g's coordinates
+	tried := triedGrids{}
 	for i, p := range qrPasses {
 		if err := ctx.Err(); err != nil {
 			return Found{}, err
@@ -205,10 +205,9 @@ func Scan(ctx context.Context, img image.Image, opts Options) (Found, error) {
 				if p.scale != 1 {
 					loc = loc.scaled(p.scale)
 				}
-				if slices.ContainsFunc(tried, loc.same) {
-					continue // modules are read from the same image: same result
+				if !tried.first(base, loc) {
+					continue // the same modules from the same image: the same result
 				}
-				tried = append(tried, loc)
 				if t, ok := decodeGrid(base, loc, accept, &soft); ok {
 					return Found{t, p.name}, nil
 				}
@@ -239,6 +238,20 @@ func Scan(ctx context.Context, img image.Image, opts Options) (Found, error) {
 		return Found{other, "all codes"}, nil
 	}
 	return Found{}, ErrNotFound
+}
+
+// triedGrids are the grids decoded so far, per image their modules are read
+// from (the working image, or its negative for the inverted pass).
+type triedGrids map[*gray][]*located
+
+// first reports whether loc is new for base (no grid tried on base is the
+// same), and records it.
+func (t triedGrids) first(base *gray, loc *located) bool {
+	if slices.ContainsFunc(t[base], loc.same) {
+		return false
+	}
+	t[base] = append(t[base], loc)
+	return true
 }
 
 // bestFirst orders grids kept for soft reading by their pattern score,

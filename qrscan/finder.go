@@ -62,15 +62,6 @@ func newIntegral(g *gray) *integral {
 	return it
 }
 
-// box and box2 sum the pixels (and their squares) of [x0, x1) × [y0, y1).
-func (it *integral) box(x0, y0, x1, y1 int) float64 {
-	return float64(it.s[y1*it.w+x1] - it.s[y0*it.w+x1] - it.s[y1*it.w+x0] + it.s[y0*it.w+x0])
-}
-
-func (it *integral) box2(x0, y0, x1, y1 int) float64 {
-	return float64(it.s2[y1*it.w+x1] - it.s2[y0*it.w+x1] - it.s2[y1*it.w+x0] + it.s2[y0*it.w+x0])
-}
-
 // finderCandidate is a correlation peak: a likely finder pattern centre.
 type finderCandidate struct {
 	x, y, module, score float64
@@ -100,20 +91,37 @@ func findFinderPatterns(g *gray, n int, stop func() bool) []finderCandidate {
 		if tvar <= 0 {
 			continue
 		}
+		w := it.w
 		for y := h9; y < g.h-h9; y++ {
 			if y%32 == 0 && stop() {
 				return nil
 			}
+			// The rows of the four squares' top and bottom edges in the
+			// tables, and the column offsets of their sides.
+			t3, b3r := (y-h3)*w, (y+h3+1)*w
+			t5, b5r := (y-h5)*w, (y+h5+1)*w
+			t7, b7r := (y-h7)*w, (y+h7+1)*w
+			t9, b9r := (y-h9)*w, (y+h9+1)*w
 			for x := h9; x < g.w-h9; x++ {
-				b := func(h int) float64 { return it.box(x-h, y-h, x+h+1, y+h+1) }
-				b3, b5, b7, b9 := b(h3), b(h5), b(h7), b(h9)
-				dot := -2*b3 + 2*b5 - 2*b7 + b9
-				xvar := it.box2(x-h9, y-h9, x+h9+1, y+h9+1) - b9*b9/n
-				if xvar <= 0 {
+				box := func(top, bot, h int) uint32 {
+					l, r := x-h, x+h+1
+					return it.s[bot+r] - it.s[top+r] - it.s[bot+l] + it.s[top+l]
+				}
+				b3, b5, b7 := float64(box(t3, b3r, h3)), float64(box(t5, b5r, h5)), float64(box(t7, b7r, h7))
+				b9 := float64(box(t9, b9r, h9))
+				num := -2*b3 + 2*b5 - 2*b7 + b9 - tmean*b9
+				if num <= 0 {
+					continue // negative correlation: best starts at 0
+				}
+				l, r := x-h9, x+h9+1
+				xvar := float64(it.s2[b9r+r]-it.s2[t9+r]-it.s2[b9r+l]+it.s2[t9+l]) - b9*b9/n
+				i := y*g.w + x
+				// num / sqrt(tvar·xvar) > best, without the square root
+				// for the many pixels that do not beat their best.
+				if bi := float64(best[i]); xvar <= 0 || num*num <= bi*bi*tvar*xvar {
 					continue
 				}
-				r := (dot - tmean*b9) / math.Sqrt(tvar*xvar)
-				if i := y*g.w + x; float32(r) > best[i] {
+				if r := num / math.Sqrt(tvar*xvar); float32(r) > best[i] {
 					best[i], bestM[i] = float32(r), uint8(mi)
 				}
 			}

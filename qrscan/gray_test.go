@@ -78,3 +78,15 @@ func TestAtRejectsPointsOutsideAndNaN(t *testing.T) {
 		t.Errorf("at a pixel centre = %v, want the pixel's value 0", v)
 	}
 }
+
+// rounded.of is (sum + n/2) / n for every sum a box of bytes can have.
+func TestRoundedDivision(t *testing.T) {
+	for n := 1; n <= 41; n += 2 {
+		d := roundedBy(n)
+		for sum := 0; sum <= 255*n; sum++ {
+			if got, want := d.of(sum), byte((sum+n/2)/n); got != want {
+				t.Fatalf("n %d sum %d: %d, want %d", n, sum, got, want)
+			}
+		}
+	}
+}

@@ -47,7 +47,7 @@ func locateAll(g *gray, hybrid bool) []*located {
 	}
 	var bin gozxing.Binarizer = gozxing.NewGlobalHistgramBinarizer(src)
 	if hybrid {
-		bin = gozxing.NewHybridBinarizer(src)
+		bin = newHybridBinarizer(src)
 	}
 	bits, err := bin.GetBlackMatrix()
 	if err != nil {

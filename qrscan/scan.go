@@ -271,7 +271,7 @@ func readAll(g *gray, inverted bool, accept func(string) bool) ([]string, error)
 	var texts []string
 	dccs := map[string]bool{}
 	for _, source := range []gozxing.LuminanceSource{src, src.Invert()} {
-		bmp, _ := gozxing.NewBinaryBitmap(gozxing.NewHybridBinarizer(source))
+		bmp, _ := gozxing.NewBinaryBitmap(newHybridBinarizer(source))
 		results, err := multiqr.NewQRCodeMultiReader().DecodeMultiple(bmp, tryHarder)
 		if err != nil {
 			continue

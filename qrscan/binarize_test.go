@@ -1,0 +1,58 @@
+package qrscan
+
+import (
+	"math/rand/v2"
+	"testing"
+
+	"github.com/makiuchi-d/gozxing"
+)
+
+// hybridBinarizer makes gozxing's black matrix, bit for bit: sizes on and
+// off the 8-pixel blocks (the last block row and column are moved inside
+// the image and overlap), flat and contrasted blocks, dark and light
+// backgrounds, and images under 40 pixels, which go to gozxing.
+func TestHybridBinarizerMatchesGozxing(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	fills := map[string]func(x, y int) byte{
+		"noise": func(x, y int) byte { return byte(rng.IntN(256)) },
+		"flat":  func(x, y int) byte { return byte(100 + rng.IntN(20)) },
+		"dark patch": func(x, y int) byte {
+			return byte(map[bool]int{true: 10, false: 230}[x > 20 && x < 60 && y > 15 && y < 50] + rng.IntN(8))
+		},
+		"gradient": func(x, y int) byte { return byte((3*x + 2*y) % 256) },
+		"modules":  func(x, y int) byte { return byte(map[bool]int{true: 40, false: 200}[(x/3+y/3)%2 == 0] + rng.IntN(30)) },
+		"black":    func(x, y int) byte { return 0 },
+	}
+	for name, fill := range fills {
+		for _, size := range [][2]int{{40, 40}, {41, 57}, {64, 48}, {97, 131}, {250, 203}, {39, 80}, {12, 12}} {
+			w, h := size[0], size[1]
+			g := &gray{pix: make([]byte, w*h), w: w, h: h}
+			for y := range h {
+				for x := range w {
+					g.pix[y*w+x] = fill(x, y)
+				}
+			}
+			src, err := gozxing.NewPlanarYUVLuminanceSource(g.pix, w, h, 0, 0, w, h, false)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, s := range []gozxing.LuminanceSource{src, src.Invert()} {
+				want, err1 := gozxing.NewHybridBinarizer(s).GetBlackMatrix()
+				got, err2 := newHybridBinarizer(s).GetBlackMatrix()
+				if (err1 == nil) != (err2 == nil) {
+					t.Fatalf("%s %dx%d: errors %v and %v", name, w, h, err1, err2)
+				}
+				if err1 != nil {
+					continue
+				}
+				for y := range h {
+					for x := range w {
+						if got.Get(x, y) != want.Get(x, y) {
+							t.Fatalf("%s %dx%d: pixel (%d,%d) is %v, gozxing says %v", name, w, h, x, y, got.Get(x, y), want.Get(x, y))
+						}
+					}
+				}
+			}
+		}
+	}
+}

@@ -56,3 +56,31 @@ func TestHybridBinarizerMatchesGozxing(t *testing.T) {
 		}
 	}
 }
+
+// FuzzHybridBinarizer: for any pixels, the same black matrix as gozxing's.
+func FuzzHybridBinarizer(f *testing.F) {
+	f.Add(uint8(0), uint8(0), []byte{0, 255, 30, 200})
+	f.Add(uint8(57), uint8(9), []byte("a QR code's pixels"))
+	f.Fuzz(func(t *testing.T, dw, dh uint8, data []byte) {
+		w, h := 36+int(dw)%100, 36+int(dh)%100
+		if len(data) == 0 {
+			return
+		}
+		pix := make([]byte, w*h)
+		for i := range pix {
+			pix[i] = data[i%len(data)] + byte(i/len(data))
+		}
+		src, err := gozxing.NewPlanarYUVLuminanceSource(pix, w, h, 0, 0, w, h, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, err1 := gozxing.NewHybridBinarizer(src).GetBlackMatrix()
+		got, err2 := newHybridBinarizer(src).GetBlackMatrix()
+		if (err1 == nil) != (err2 == nil) {
+			t.Fatalf("%dx%d: errors %v and %v", w, h, err1, err2)
+		}
+		if err1 == nil && got.String() != want.String() {
+			t.Fatalf("%dx%d: black matrices differ", w, h)
+		}
+	})
+}

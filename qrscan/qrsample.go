@@ -263,14 +263,32 @@ func (g *gray) at(x, y float64) (float32, bool) {
 	if !(x >= -1 && y >= -1 && x <= float64(g.w) && y <= float64(g.h)) {
 		return 0, false
 	}
-	x = min(max(x, 0), float64(g.w-1))
-	y = min(max(y, 0), float64(g.h-1))
+	// Clamped to the image (the range is checked above, so no NaN is left
+	// for min and max to handle).
+	if x < 0 {
+		x = 0
+	} else if x > float64(g.w-1) {
+		x = float64(g.w - 1)
+	}
+	if y < 0 {
+		y = 0
+	} else if y > float64(g.h-1) {
+		y = float64(g.h - 1)
+	}
 	x0, y0 := int(x), int(y)
-	x1, y1 := min(x0+1, g.w-1), min(y0+1, g.h-1)
 	fx, fy := float32(x-float64(x0)), float32(y-float64(y0))
-	r0, r1 := g.pix[y0*g.w:], g.pix[y1*g.w:]
-	top := float32(r0[x0])*(1-fx) + float32(r0[x1])*fx
-	bot := float32(r1[x0])*(1-fx) + float32(r1[x1])*fx
+	// The four pixels: the right and lower neighbours are the pixel
+	// itself at the last column and row.
+	i, dx, dy := y0*g.w+x0, 1, g.w
+	if x0 == g.w-1 {
+		dx = 0
+	}
+	if y0 == g.h-1 {
+		dy = 0
+	}
+	p := g.pix[i : i+dy+dx+1]
+	top := float32(p[0])*(1-fx) + float32(p[dx])*fx
+	bot := float32(p[dy])*(1-fx) + float32(p[dy+dx])*fx
 	return top*(1-fy) + bot*fy, true
 }
 

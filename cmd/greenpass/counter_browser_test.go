@@ -124,7 +124,11 @@ func TestCounterPageInBrowser(t *testing.T) {
 		t.Skip("browser test: skipped with -short")
 	}
 	dir := t.TempDir()
-	addr, _ := startServe(t, "--data", dir, "--checkpoint-scan-budget", "20s")
+	// The camera's frames are searched to the end, as the checkpoint test
+	// does: with the 100 ms default a busy machine (CI under -race) cuts the
+	// search before the pass that reads this frame, every frame alike, and
+	// the page waits for ever — the failure a 1 ms budget reproduces.
+	addr, _ := startServe(t, "--data", dir, "--checkpoint-scan-budget", "20s", "--checkpoint-frame-budget", "20s")
 	token := issuerToken(t, dir, "--name", "Apotheke am Markt")
 	base := "http://" + addr
 	trust := counterTrust(t, dir)

@@ -54,17 +54,20 @@ func (f *filters) sharpened() *gray {
 	return f.get("sharpen", func() *gray { return f.base.sharpen(2, 3) })
 }
 
+// upscaled is the base image scaled up by factor, made once: the ×3 image
+// serves two passes.
 func (f *filters) upscaled(factor float64) *gray {
 	return f.get(fmt.Sprint("×", factor), func() *gray { return f.base.scale(factor) })
 }
 
 // qrPasses are ordered by cost and by how many images of the photo corpus
-// each rescues (TestPhotoCorpus logs which pass read each image): plain first,
-// then the filters for blurred, small and tilted codes (sharpen+upscale×2
-// sharpens on a quarter of the pixels, before upscaling). A pass that no longer reads
-// any image first goes: sharpen+upscale×3 and a denoising blur read none of
-// the 988 (as photos or frames) once the correlation pass came, and cost
-// every missed image their time.
+// each rescues (TestPhotoCorpus logs which pass read each image): plain
+// first, then the filters for blurred, small and tilted codes
+// (sharpen+upscale×2 sharpens on a quarter of the pixels, before
+// upscaling). A pass that no longer reads any image first goes:
+// sharpen+upscale×3 and a denoising blur read none of the 988 (as photos or
+// frames) once the correlation pass came, and cost every missed image their
+// time.
 var qrPasses = []qrPass{
 	{"plain", 1, false, nil, nil},
 	{"inverted", 1, true, nil, nil},

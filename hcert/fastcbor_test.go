@@ -12,58 +12,38 @@ import (
 	"github.com/veraison/go-cose"
 )
 
+// sameAsDecoder holds one fast path to the decoder: what fast takes, slow
+// must take and decode alike.
+func sameAsDecoder[T any](t *testing.T, in []byte, what string, fast func([]byte, *T) bool, slow func([]byte, *T) error) {
+	t.Helper()
+	var got T
+	if !fast(in, &got) {
+		return
+	}
+	var want T
+	if err := slow(in, &want); err != nil {
+		t.Fatalf("%s: fast path took %x, the decoder refuses it: %v", what, in, err)
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("%s of %x: fast %#v, decoder %#v", what, in, got, want)
+	}
+}
+
 // checkFastPaths decodes in with each fast path and, where one succeeds,
 // with the reflective decoder too: a fast path may only take what the
 // decoder takes, and must produce what it produces.
 func checkFastPaths(t *testing.T, in []byte) {
 	t.Helper()
-	var env envelope
-	if fastEnvelope(in, &env) {
-		var slow envelope
-		if err := decMode.Unmarshal(in, &slow); err != nil {
-			t.Fatalf("envelope: fast path took %x, the decoder refuses it: %v", in, err)
-		}
-		if !reflect.DeepEqual(env, slow) {
-			t.Fatalf("envelope of %x: fast %#v, decoder %#v", in, env, slow)
-		}
-	}
-	var h header
-	if fastHeader(in, &h) {
-		var slow header
-		if err := decodeInto(in, &slow, "header"); err != nil {
-			t.Fatalf("header: fast path took %x, the decoder refuses it: %v", in, err)
-		}
-		if !reflect.DeepEqual(h, slow) {
-			t.Fatalf("header of %x: fast %#v, decoder %#v", in, h, slow)
-		}
-	}
-	var claims rawClaims
-	if fastClaims(in, &claims) {
-		var slow rawClaims
-		if err := decodeInto(in, &slow, "claims"); err != nil {
-			t.Fatalf("claims: fast path took %x, the decoder refuses it: %v", in, err)
-		}
-		if !reflect.DeepEqual(claims, slow) {
-			t.Fatalf("claims of %x: fast %#v, decoder %#v", in, claims, slow)
-		}
-	}
+	sameAsDecoder(t, in, "envelope", fastEnvelope, func(b []byte, v *envelope) error { return decMode.Unmarshal(b, v) })
+	sameAsDecoder(t, in, "header", fastHeader, func(b []byte, v *header) error { return decodeInto(b, v, "header") })
+	sameAsDecoder(t, in, "claims", fastClaims, func(b []byte, v *rawClaims) error { return decodeInto(b, v, "claims") })
 	var c Certificate
 	if seen, ok := fastPayload(in, &c); ok {
 		var w wirePayload
 		if err := decodeInto(in, &w, "payload"); err != nil {
 			t.Fatalf("payload: fast path took %x, the decoder refuses it: %v", in, err)
 		}
-		want := Certificate{Vaccinations: w.V, Tests: w.T, Recoveries: w.R}
-		var wantSeen uint8
-		if w.Ver != nil {
-			want.Version, wantSeen = *w.Ver, wantSeen|seenVer
-		}
-		if w.Dob != nil {
-			want.DateOfBirth, wantSeen = *w.Dob, wantSeen|seenDob
-		}
-		if w.Nam != nil {
-			want.Name, wantSeen = *w.Nam, wantSeen|seenNam
-		}
+		want, wantSeen := w.certificate()
 		if seen&(seenVer|seenDob|seenNam) != wantSeen || !reflect.DeepEqual(c, want) {
 			t.Fatalf("payload of %x: fast %#v (seen %b), decoder %#v (seen %b)", in, c, seen, want, wantSeen)
 		}

@@ -152,6 +152,24 @@ type wirePayload struct {
 	R   []Recovery    `cbor:"r"`
 }
 
+// certificate is the decoded payload as a Certificate, with the seen bits
+// (seenVer, seenDob, seenNam) of the top-level keys it had, as fastPayload
+// reports them.
+func (w *wirePayload) certificate() (Certificate, uint8) {
+	c := Certificate{Vaccinations: w.V, Tests: w.T, Recoveries: w.R}
+	var seen uint8
+	if w.Ver != nil {
+		c.Version, seen = *w.Ver, seen|seenVer
+	}
+	if w.Dob != nil {
+		c.DateOfBirth, seen = *w.Dob, seen|seenDob
+	}
+	if w.Nam != nil {
+		c.Name, seen = *w.Nam, seen|seenNam
+	}
+	return c, seen
+}
+
 // keys records which keys a decoded payload lacks (paths like "v[0].vp").
 type keys map[string]bool
 
@@ -172,17 +190,8 @@ func DecodePayload(raw []byte) (*Certificate, error) {
 		if err := decodeInto(raw, w, "DCC payload"); err != nil {
 			return nil, err
 		}
-		*c = Certificate{raw: raw, Vaccinations: w.V, Tests: w.T, Recoveries: w.R}
-		seen = 0
-		if w.Ver != nil {
-			c.Version, seen = *w.Ver, seen|seenVer
-		}
-		if w.Dob != nil {
-			c.DateOfBirth, seen = *w.Dob, seen|seenDob
-		}
-		if w.Nam != nil {
-			c.Name, seen = *w.Nam, seen|seenNam
-		}
+		*c, seen = w.certificate()
+		c.raw = raw
 	}
 	var missing keys
 	for _, k := range topKeys {

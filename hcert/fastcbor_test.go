@@ -131,6 +131,7 @@ func TestFastPathsAgreeWithTheDecoder(t *testing.T) {
 		"case-folded key":     {0xA1, 0x63, 'V', 'E', 'R', 0x61, '1'},
 		"claims, unknown key": {0xA1, 0x02, 0x61, 'x'},
 		"header, null kid":    {0xA1, 0x04, 0xF6},
+		"header, alg twice":   {0xA2, 0x01, 0x26, 0x01, 0x26},
 	} {
 		var c Certificate
 		if _, ok := fastPayload(in, &c); ok {

@@ -67,11 +67,12 @@ type finderCandidate struct {
 	x, y, module, score float64
 }
 
-// findFinderPatterns returns the strongest correlation peaks, at most n,
-// best first, each the best of its neighbourhood. stop is asked every few
+// findFinderPatterns returns the strongest correlation peaks of at least
+// minScore (minFinderScore, or lower for a search that expects blur), at
+// most n, best first, each the best of its neighbourhood. stop is asked every few
 // rows (a 1600×1200 image takes about half a second); when it says so, the
 // search ends with nothing.
-func findFinderPatterns(g *gray, n int, stop func() bool) []finderCandidate {
+func findFinderPatterns(g *gray, n int, minScore float64, stop func() bool) []finderCandidate {
 	if g.w*g.h > templateMaxPixels {
 		return nil
 	}
@@ -133,7 +134,7 @@ func findFinderPatterns(g *gray, n int, stop func() bool) []finderCandidate {
 		for x := 1; x < g.w-1; x++ {
 			i := y*g.w + x
 			r := best[i]
-			if r < minFinderScore {
+			if float64(r) < minScore {
 				continue
 			}
 			m := templateModules[bestM[i]]
@@ -174,12 +175,12 @@ func parabolaPeak(a, b, c float32) float64 {
 	return math.Max(-0.5, math.Min(0.5, 0.5*float64(a-c)/d))
 }
 
-// locateByTemplate turns the correlation peaks into grids (nothing when
-// stop ends the search): every triple of
+// locateByTemplate turns the correlation peaks of at least minScore into
+// grids (nothing when stop ends the search): every triple of
 // peaks that forms the corners of a square seen at a plausible angle, with
 // similar module sizes, best first, at most maxTriples.
-func locateByTemplate(g *gray, stop func() bool) []*located {
-	peaks := findFinderPatterns(g, 8, stop)
+func locateByTemplate(g *gray, minScore float64, stop func() bool) []*located {
+	peaks := findFinderPatterns(g, 8, minScore, stop)
 	type triple struct {
 		loc  *located
 		cost float64

@@ -82,7 +82,7 @@ func TestFinderCorrelationFindsSoftSmallPatterns(t *testing.T) {
 		if locs := locateAll(g, true); len(locs) > 0 {
 			t.Fatalf("%s: gozxing located %d grids: the test image is too easy", name, len(locs))
 		}
-		peaks := findFinderPatterns(g, 8, never)
+		peaks := findFinderPatterns(g, 8, minFinderScore, never)
 		for _, w := range tc.want {
 			found := false
 			for _, p := range peaks[:min(3, len(peaks))] {
@@ -93,7 +93,7 @@ func TestFinderCorrelationFindsSoftSmallPatterns(t *testing.T) {
 			}
 		}
 		read := false
-		for _, loc := range locateByTemplate(g, never) {
+		for _, loc := range locateByTemplate(g, minFinderScore, never) {
 			if txt, ok := decodeGrid(g, loc, func(s string) bool { return s == softText }, nil); ok && txt == softText {
 				read = true
 			}
@@ -117,17 +117,17 @@ func TestFinderCorrelationBounds(t *testing.T) {
 	}
 	blank := &gray{pix: bytes.Repeat([]byte{200}, 300*300), w: 300, h: 300}
 	for name, g := range map[string]*gray{"noise": noise, "blank": blank} {
-		if locs := locateByTemplate(g, never); len(locs) != 0 {
+		if locs := locateByTemplate(g, minFinderScore, never); len(locs) != 0 {
 			t.Errorf("%s: %d grids", name, len(locs))
 		}
 	}
 	big := &gray{pix: make([]byte, (templateMaxPixels/1000+1)*1000), w: 1000, h: templateMaxPixels/1000 + 1}
-	if p := findFinderPatterns(big, 8, never); p != nil {
+	if p := findFinderPatterns(big, 8, minFinderScore, never); p != nil {
 		t.Fatal("an image past templateMaxPixels was searched")
 	}
 	g, _ := photoOf(t, softText, 20, 2, 0, 0, 100)
 	asked := 0
-	if p := findFinderPatterns(g, 8, func() bool { asked++; return true }); p != nil || asked != 1 {
+	if p := findFinderPatterns(g, 8, minFinderScore, func() bool { asked++; return true }); p != nil || asked != 1 {
 		t.Fatalf("told to stop: %d peaks after %d questions", len(p), asked)
 	}
 }

@@ -21,8 +21,14 @@ func FuzzRead(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
 		defer cancel()
-		for _, mode := range []Mode{Photo, Frame} {
-			found, err := Read(ctx, data, Options{Mode: mode, Budget: 50 * time.Millisecond})
+		for _, opts := range []Options{
+			{Mode: Photo, Budget: 50 * time.Millisecond},
+			{Mode: Frame, Budget: 50 * time.Millisecond},
+			// A caller that accepts nothing: every reading runs, the soft
+			// reading and the deblurring too.
+			{Mode: Photo, Budget: 50 * time.Millisecond, Accept: func(string) bool { return false }},
+		} {
+			found, err := Read(ctx, data, opts)
 			if err == nil && found.Text == "" {
 				t.Fatal("no error and no text")
 			}

@@ -464,7 +464,7 @@ func decodeGrid(g *gray, loc *located, accept func(string) bool, soft *[]softCan
 		case soft == nil:
 			return decodeSoft(vals, dim, accept)
 		default:
-			*soft = append(*soft, softCandidate{vals, dim, cands[0].score})
+			*soft = append(*soft, softCandidate{vals, dim, cands[0].score, g, tr})
 		}
 		return "", false
 	}

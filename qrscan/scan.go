@@ -79,7 +79,9 @@ var qrPasses = []qrPass{
 	{"upscale×3+sharpen", 3, false, func(f *filters) *gray { return f.upscaled(3).sharpenBox(5, 2) }, nil},
 	// Finder patterns too small and blurred for any binarization to keep
 	// their 1:1:3:1:1 runs are still found by correlation in the gray image.
-	{"finder correlation", 1, false, nil, locateByTemplate},
+	{"finder correlation", 1, false, nil, func(g *gray, stop func() bool) []*located {
+		return locateByTemplate(g, minFinderScore, stop)
+	}},
 }
 
 var tryHarder = map[gozxing.DecodeHintType]any{gozxing.DecodeHintType_TRY_HARDER: true}
@@ -235,6 +237,15 @@ func Scan(ctx context.Context, img image.Image, opts Options) (Found, error) {
 		}
 		if t, ok := decodeSoft(c.vals, c.dim, accept); ok {
 			return Found{t, "soft reading"}, nil
+		}
+	}
+	// Last of all, the deblurring (deblur.go): the costliest reading,
+	// for codes blurred past what the passes' filters undo. Like the soft
+	// reading it needs a caller's Accept to tell a miscorrection.
+	// A live frame gets it only when a pass located a code.
+	if opts.Accept != nil && (mode == Photo || grids > 0) && !stop() {
+		if t, ok := readDeblurred(plain, soft, tried, accept, stop); ok {
+			return Found{t, "deblurred"}, nil
 		}
 	}
 	if other != "" {

@@ -6,6 +6,7 @@ import (
 	"slices"
 
 	"github.com/makiuchi-d/gozxing"
+	"github.com/makiuchi-d/gozxing/common"
 	"github.com/makiuchi-d/gozxing/qrcode/decoder"
 )
 
@@ -41,6 +42,9 @@ type softCandidate struct {
 	vals  []float32
 	dim   int
 	score float64
+	// g and tr are where the values were sampled, for the deblurring.
+	g  *gray
+	tr *common.PerspectiveTransform
 }
 
 // maxSoftCandidates bounds how many grids a scan keeps for soft reading
@@ -50,6 +54,12 @@ const maxSoftCandidates = 8
 // decodeSoft reads the module values of a dim×dim grid with erasures.
 func decodeSoft(vals []float32, dim int, accept func(string) bool) (string, bool) {
 	bits, margin := newModuleThreshold(vals, dim, softRadius).read(softSharpen, true)
+	return decodeErasures(bits, margin, dim, accept)
+}
+
+// decodeErasures decodes a dim×dim grid's bits, each module's margin its
+// distance from its threshold in standard deviations.
+func decodeErasures(bits *gozxing.BitMatrix, margin []float32, dim int, accept func(string) bool) (string, bool) {
 	writeVersionInfo(bits, dim)
 	parser, err := decoder.NewBitMatrixParser(bits) // it unmasks bits in place: nothing reads them after
 	if err != nil {

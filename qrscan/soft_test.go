@@ -19,7 +19,13 @@ import (
 // matrix without quiet zone.
 func encodeQR(t *testing.T, text string, v int) *gozxing.BitMatrix {
 	t.Helper()
-	code, err := encoder.Encoder_encode(text, decoder.ErrorCorrectionLevel_M,
+	return encodeQRLevel(t, text, v, decoder.ErrorCorrectionLevel_M)
+}
+
+// encodeQRLevel is encodeQR at error correction level ec.
+func encodeQRLevel(t *testing.T, text string, v int, ec decoder.ErrorCorrectionLevel) *gozxing.BitMatrix {
+	t.Helper()
+	code, err := encoder.Encoder_encode(text, ec,
 		map[gozxing.EncodeHintType]any{gozxing.EncodeHintType_QR_VERSION: v})
 	if err != nil {
 		t.Fatalf("version %d: %v", v, err)

@@ -33,3 +33,23 @@ func TestParseFlagsInterspersed(t *testing.T) {
 		t.Fatalf("unknown flag after an argument: %d %v", code, ok)
 	}
 }
+
+func TestGCPercent(t *testing.T) {
+	env := func(kv map[string]string) func(string) string { return func(k string) string { return kv[k] } }
+	for _, c := range []struct {
+		args []string
+		env  map[string]string
+		want int
+		ok   bool
+	}{
+		{[]string{"verify", "a.png"}, nil, 200, true},
+		{[]string{"verify"}, map[string]string{"GOGC": "100"}, 0, false}, // the user's choice stands
+		{[]string{"serve"}, nil, 0, false},
+		{nil, nil, 0, false},
+	} {
+		got, ok := gcPercent(c.args, env(c.env))
+		if got != c.want || ok != c.ok {
+			t.Errorf("gcPercent(%q, %v) = %d, %v; want %d, %v", c.args, c.env, got, ok, c.want, c.ok)
+		}
+	}
+}

@@ -259,7 +259,6 @@ func decodeDeblurred(g *gray, tr *common.PerspectiveTransform, dim int, accept f
 	if !ok {
 		return "", false
 	}
-	dec := decoder.NewDecoder()
 	cells := patternCells(dim)
 	for _, sigma := range deblurWidths {
 		if stop() {
@@ -269,25 +268,7 @@ func decodeDeblurred(g *gray, tr *common.PerspectiveTransform, dim int, accept f
 		if patternErrors(vals, dim, cells) > deblurMaxPatternErrors {
 			continue // the wrong width, or the wrong grid
 		}
-		// Each decoder gets its own bits: gozxing's leaves them unmasked
-		// (and mirrored) when it fails.
-		signs := func() *gozxing.BitMatrix {
-			bits, _ := gozxing.NewSquareBitMatrix(dim)
-			for i, v := range vals {
-				if v < 0 {
-					bits.Set(i%dim, i/dim)
-				}
-			}
-			return bits
-		}
-		if res, err := dec.Decode(signs(), nil); err == nil && accept(res.GetText()) {
-			return res.GetText(), true
-		}
-		margin := make([]float32, len(vals))
-		for i, v := range vals {
-			margin[i] = float32(math.Abs(float64(v)))
-		}
-		if t, ok := decodeErasures(signs(), margin, dim, accept); ok {
+		if t, ok := decodeSigned(vals, dim, accept); ok {
 			return t, true
 		}
 	}
@@ -299,39 +280,6 @@ func decodeDeblurred(g *gray, tr *common.PerspectiveTransform, dim int, accept f
 // patterns of the blur2 class's misses scored 0.50–0.58 there, other peaks
 // up to 0.51: the triples' geometry and the grid fit sort them out.
 const blurredFinderScore = 0.45
-
-// maxDeblurGrids bounds how many grids a scan deblurs (the best-scoring
-// ones): each costs a transform and up to len(deblurWidths) decodes.
-const maxDeblurGrids = 4
-
-// readDeblurred is the scan's last reading. Finder patterns blurred past
-// the passes' thresholds are searched for by correlation in the sharpened
-// image, their grids read hard as the passes do, and then the best grids
-// of the whole scan (these and those the passes kept for the soft reading)
-// are deblurred.
-func readDeblurred(plain *filters, soft []softCandidate, tried triedGrids, accept func(string) bool, stop func() bool) (string, bool) {
-	for _, loc := range locateByTemplate(plain.sharpened(), blurredFinderScore, stop) {
-		if stop() {
-			return "", false
-		}
-		if !tried.first(plain.base, loc) {
-			continue
-		}
-		if t, ok := decodeGrid(plain.base, loc, accept, &soft); ok {
-			return t, true
-		}
-	}
-	bestFirst(soft)
-	for i, c := range soft {
-		if i == maxDeblurGrids || stop() {
-			break
-		}
-		if t, ok := decodeDeblurred(c.g, c.tr, c.dim, accept, stop); ok {
-			return t, true
-		}
-	}
-	return "", false
-}
 
 // deblurMaxPatternErrors is the share of a grid's timing and alignment
 // modules a restoration may read wrong and still be decoded. The 12 blur2
@@ -350,4 +298,29 @@ func patternErrors(vals []float32, dim int, cells [][3]int) float64 {
 		}
 	}
 	return float64(wrong) / float64(max(len(cells), 1))
+}
+
+// decodeSigned decodes module values whose sign is the colour (dark below
+// zero) and whose magnitude is how sure it is (about 1 for a clear module):
+// hard, then with the least sure modules' codewords as erasures.
+func decodeSigned(vals []float32, dim int, accept func(string) bool) (string, bool) {
+	// Each decoder gets its own bits: gozxing's leaves them unmasked (and
+	// mirrored) when it fails.
+	signs := func() *gozxing.BitMatrix {
+		bits, _ := gozxing.NewSquareBitMatrix(dim)
+		for i, v := range vals {
+			if v < 0 {
+				bits.Set(i%dim, i/dim)
+			}
+		}
+		return bits
+	}
+	if res, err := decoder.NewDecoder().Decode(signs(), nil); err == nil && accept(res.GetText()) {
+		return res.GetText(), true
+	}
+	margin := make([]float32, len(vals))
+	for i, v := range vals {
+		margin[i] = float32(math.Abs(float64(v)))
+	}
+	return decodeErasures(signs(), margin, dim, accept)
 }

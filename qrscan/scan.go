@@ -239,19 +239,62 @@ func Scan(ctx context.Context, img image.Image, opts Options) (Found, error) {
 			return Found{t, "soft reading"}, nil
 		}
 	}
-	// Last of all, the deblurring (deblur.go): the costliest reading,
-	// for codes blurred past what the passes' filters undo. Like the soft
-	// reading it needs a caller's Accept to tell a miscorrection.
-	// A live frame gets it only when a pass located a code.
+	// Last of all, the restorations: deblurring (deblur.go) and
+	// super-resolution (resolve.go), the costliest readings, for codes
+	// blurred or shrunk past what the passes' filters undo. Like the soft
+	// reading they need a caller's Accept to tell a miscorrection. A live
+	// frame gets them only when a pass located a code.
 	if opts.Accept != nil && (mode == Photo || grids > 0) && !stop() {
-		if t, ok := readDeblurred(plain, soft, tried, accept, stop); ok {
-			return Found{t, "deblurred"}, nil
+		if t, pass, ok := readRestored(plain, soft, tried, accept, stop); ok {
+			return Found{t, pass}, nil
 		}
 	}
 	if other != "" {
 		return Found{other, "all codes"}, nil
 	}
 	return Found{}, ErrNotFound
+}
+
+// maxRestoredGrids bounds how many grids a scan restores (the
+// best-scoring ones): each costs a transform and up to len(deblurWidths)
+// decodes, or a least-squares solution.
+const maxRestoredGrids = 4
+
+// readRestored is the scan's last reading. Finder patterns blurred past the
+// passes' thresholds are searched for by correlation in the sharpened
+// image (blurredFinderScore) and their grids read hard as the passes do;
+// then the best grids of the whole scan (these and those the passes kept
+// for the soft reading) are restored: super-resolved when their modules
+// are about a pixel or smaller, deblurred otherwise. It returns the text
+// and the reading's name.
+func readRestored(plain *filters, soft []softCandidate, tried triedGrids, accept func(string) bool, stop func() bool) (string, string, bool) {
+	for _, loc := range locateByTemplate(plain.sharpened(), blurredFinderScore, stop) {
+		if stop() {
+			return "", "", false
+		}
+		if !tried.first(plain.base, loc) {
+			continue
+		}
+		if t, ok := decodeGrid(plain.base, loc, accept, &soft); ok {
+			return t, "sharpen+finder correlation", true
+		}
+	}
+	bestFirst(soft)
+	for i, c := range soft {
+		if i == maxRestoredGrids || stop() {
+			break
+		}
+		if moduleSize(c.tr, c.dim) <= resolveMaxModule {
+			if t, ok := decodeSuperResolved(c.g, c.tr, c.dim, accept); ok {
+				return t, "super-resolved", true
+			}
+			continue
+		}
+		if t, ok := decodeDeblurred(c.g, c.tr, c.dim, accept, stop); ok {
+			return t, "deblurred", true
+		}
+	}
+	return "", "", false
 }
 
 // triedGrids are the grids decoded so far, per image their modules are read

@@ -260,15 +260,24 @@ func Scan(ctx context.Context, img image.Image, opts Options) (Found, error) {
 // decodes, or a least-squares solution.
 const maxRestoredGrids = 4
 
-// readRestored is the scan's last reading. Finder patterns blurred past the
-// passes' thresholds are searched for by correlation in the sharpened
-// image (blurredFinderScore) and their grids read hard as the passes do;
+// readRestored is the scan's last reading. When the passes kept no grid,
+// finder patterns blurred past their thresholds are searched for by
+// correlation in the sharpened image (blurredFinderScore) and their grids
+// read hard as the passes do;
 // then the best grids of the whole scan (these and those the passes kept
 // for the soft reading) are restored: super-resolved when their modules
 // are about a pixel or smaller, deblurred otherwise. It returns the text
 // and the reading's name.
 func readRestored(plain *filters, soft []softCandidate, tried triedGrids, accept func(string) bool, stop func() bool) (string, string, bool) {
-	for _, loc := range locateByTemplate(plain.sharpened(), blurredFinderScore, stop) {
+	// Only when no pass located a grid it could not read: a code the
+	// passes located is restored from that grid, and the search costs a
+	// missed photo about a tenth of its time (the photo corpus's photo
+	// class, −10 %; no image read changed).
+	var blurred []*located
+	if len(soft) == 0 {
+		blurred = locateByTemplate(plain.sharpened(), blurredFinderScore, stop)
+	}
+	for _, loc := range blurred {
 		if stop() {
 			return "", "", false
 		}

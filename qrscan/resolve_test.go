@@ -192,3 +192,30 @@ func TestScanReadsShrunkCode(t *testing.T) {
 		t.Errorf("read by %q: no longer a test of the super-resolution", found.Pass)
 	}
 }
+
+// FuzzRestore runs the restorations on arbitrary pixels and grids (any
+// corners, NaN and infinities included, any dimension): they must fail
+// cleanly or return, never panic or index outside their windows.
+func FuzzRestore(f *testing.F) {
+	f.Add([]byte{0, 255, 30, 200}, uint8(40), 5.0, 5.0, 35.0, 5.0, 35.0, 35.0, 5.0, 35.0, uint8(21))
+	f.Add([]byte{128}, uint8(30), 0.0, 0.0, 1e300, 0.0, math.NaN(), 1.0, -5.0, 29.0, uint8(25))
+	f.Fuzz(func(t *testing.T, pix []byte, side uint8, x0, y0, x1, y1, x2, y2, x3, y3 float64, v uint8) {
+		if len(pix) == 0 || side < 2 {
+			return
+		}
+		w := int(side)
+		g := &gray{pix: make([]byte, w*w), w: w, h: w}
+		for i := range g.pix {
+			g.pix[i] = pix[i%len(pix)]
+		}
+		dim := 17 + 4*(1+int(v)%40) // versions 1 to 40
+		d := float64(dim)
+		tr := common.PerspectiveTransform_QuadrilateralToQuadrilateral(0, 0, d, 0, d, d, 0, d, x0, y0, x1, y1, x2, y2, x3, y3)
+		never := func() bool { return false }
+		accept := func(string) bool { return true }
+		decodeDeblurred(g, tr, dim, accept, never)
+		decodeSuperResolved(g, tr, dim, accept)
+		refineGrid(g, tr, dim)
+		moduleSize(tr, dim)
+	})
+}

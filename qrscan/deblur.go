@@ -159,11 +159,9 @@ func (d *deblurGrid) modules(sigma float64) []float32 {
 	return vals
 }
 
-// moduleResponse is the discrete Fourier transform (length n) of the
-// share of a module's colour that a Gaussian blur of width sigma carries to
-// the centre of a module d modules away, along one axis: the Gaussian's
-// mass over [d−½, d+½]. The blur is separable, so the 2D response at
-// (kx, ky) is the product of two.
+// moduleResponse is the discrete Fourier transform (length n) of
+// moduleShares, along one axis. The blur is separable, so the 2D response
+// at (kx, ky) is the product of two.
 func moduleResponse(n int, sigma float64) []float64 {
 	shares := moduleShares(sigma)
 	resp := make([]float64, n)
@@ -236,10 +234,10 @@ func centre(vals []float32) {
 	}
 }
 
-// fftSize is the smallest n ≥ min whose only prime factors are 2, 3 and 5
-// (what the transform handles fast).
-func fftSize(min int) int {
-	for n := max(min, 1); ; n++ {
+// fftSize is the smallest n ≥ least whose only prime factors are 2, 3 and
+// 5 (what the transform handles fast).
+func fftSize(least int) int {
+	for n := max(least, 1); ; n++ {
 		m := n
 		for _, p := range []int{2, 3, 5} {
 			for m%p == 0 {
@@ -276,7 +274,7 @@ func decodeDeblurred(g *gray, tr *common.PerspectiveTransform, dim int, accept f
 }
 
 // blurredFinderScore is the finder correlation a pattern must reach in the
-// sharpened image for the deblurring's own search. The three finder
+// sharpened image for the restorations' own search (readRestored). The three finder
 // patterns of the blur2 class's misses scored 0.50–0.58 there, other peaks
 // up to 0.51: the triples' geometry and the grid fit sort them out.
 const blurredFinderScore = 0.45

@@ -68,32 +68,30 @@ func newDeblurGrid(g *gray, tr *common.PerspectiveTransform, dim int) (*deblurGr
 	side := dim + 2*deblurPad
 	n := fftSize(side)
 	samples := make([]float64, n*n)
-	pts := make([]float64, 2*side*deblurSubsamples)
 	var ring float64 // the margin's mean: the quiet zone's colour
 	rings := 0
 	const s = deblurSubsamples
-	for y := 0; y < side; y++ {
+	inside := eachSubRow(tr, side, deblurPad, s, func(y int, pts []float64) bool {
 		row := samples[y*n : y*n+side]
-		for j := 0; j < s; j++ {
-			for x := 0; x < side*s; x++ {
-				pts[2*x] = float64(x)/s + 0.5/s - deblurPad
-				pts[2*x+1] = float64(y-deblurPad) + (float64(j)+0.5)/s
-			}
-			tr.TransformPoints(pts)
-			for x := 0; x < side*s; x++ {
-				px, py := pts[2*x], pts[2*x+1]
-				if !(px >= -1 && py >= -1 && px <= float64(g.w)+1 && py <= float64(g.h)+1) {
-					if mx := x / s; mx >= deblurPad && mx < deblurPad+dim && y >= deblurPad && y < deblurPad+dim {
-						return nil, false // a module off the image (or NaN)
-					}
+		for x := 0; x < side*s; x++ {
+			px, py := pts[2*x], pts[2*x+1]
+			if !(px >= -1 && py >= -1 && px <= float64(g.w)+1 && py <= float64(g.h)+1) {
+				if mx := x / s; mx >= deblurPad && mx < deblurPad+dim && y >= deblurPad && y < deblurPad+dim {
+					return false // a module off the image (or NaN)
 				}
-				v, _ := g.at(min(max(px, 0), float64(g.w)), min(max(py, 0), float64(g.h)))
-				row[x/s] += float64(v) / (s * s)
 			}
+			v, _ := g.at(min(max(px, 0), float64(g.w)), min(max(py, 0), float64(g.h)))
+			row[x/s] += float64(v) / (s * s)
 		}
+		return true
+	})
+	if !inside {
+		return nil, false
+	}
+	for y := 0; y < side; y++ {
 		for x := 0; x < side; x++ {
 			if x < deblurPad || y < deblurPad || x >= deblurPad+dim || y >= deblurPad+dim {
-				ring += row[x]
+				ring += samples[y*n+x]
 				rings++
 			}
 		}

@@ -256,6 +256,29 @@ func sampleModules(g *gray, tr *common.PerspectiveTransform, dim int) ([]float32
 	return vals, true
 }
 
+// eachSubRow walks the sub-points of a grid of side×side modules, pad of
+// them on each side outside the code (module coordinates from −pad), s×s
+// points per module: for each module row my and each of its s rows of
+// points, pts holds the side·s points through tr (point k in module k/s),
+// and visit is called. A visit that returns false ends the walk, and
+// eachSubRow returns false.
+func eachSubRow(tr *common.PerspectiveTransform, side, pad, s int, visit func(my int, pts []float64) bool) bool {
+	pts := make([]float64, 2*side*s)
+	for my := 0; my < side; my++ {
+		for j := 0; j < s; j++ {
+			for k := 0; k < side*s; k++ {
+				pts[2*k] = (float64(k)+0.5)/float64(s) - float64(pad)
+				pts[2*k+1] = float64(my-pad) + (float64(j)+0.5)/float64(s)
+			}
+			tr.TransformPoints(pts)
+			if !visit(my, pts) {
+				return false
+			}
+		}
+	}
+	return true
+}
+
 // at is the bilinear gray value at (x, y), pixel centres at +0.5.
 func (g *gray) at(x, y float64) (float32, bool) {
 	x, y = x-0.5, y-0.5

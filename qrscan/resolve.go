@@ -82,34 +82,27 @@ func superResolved(g *gray, tr *common.PerspectiveTransform, dim int) ([]float32
 	cols := make([][]entry, n)
 	total := make([]float64, ww*wh) // each pixel's weight from all modules
 	const s = resolveSubsamples
-	pts := make([]float64, 2*side*s)
-	for my := 0; my < side; my++ {
-		for j := 0; j < s; j++ {
-			for k := 0; k < side*s; k++ {
-				pts[2*k] = float64(k)/s + 0.5/s - resolvePad
-				pts[2*k+1] = float64(my-resolvePad) + (float64(j)+0.5)/s
-			}
-			tr.TransformPoints(pts)
-			for k := 0; k < side*s; k++ {
-				px, py := pts[2*k]-0.5-float64(x0), pts[2*k+1]-0.5-float64(y0)
-				ix, iy := int(math.Floor(px)), int(math.Floor(py))
-				fx, fy := px-float64(ix), py-float64(iy)
-				mod := my*side + k/s
-				for _, c := range [4]struct {
-					dx, dy int
-					w      float64
-				}{{0, 0, (1 - fx) * (1 - fy)}, {1, 0, fx * (1 - fy)}, {0, 1, (1 - fx) * fy}, {1, 1, fx * fy}} {
-					x, y := ix+c.dx, iy+c.dy
-					if x < 0 || y < 0 || x >= ww || y >= wh || c.w == 0 {
-						continue
-					}
-					p := y*ww + x
-					cols[mod] = append(cols[mod], entry{int32(p), float32(c.w / (s * s))})
-					total[p] += c.w / (s * s)
+	eachSubRow(tr, side, resolvePad, s, func(my int, pts []float64) bool {
+		for k := 0; k < side*s; k++ {
+			px, py := pts[2*k]-0.5-float64(x0), pts[2*k+1]-0.5-float64(y0)
+			ix, iy := int(math.Floor(px)), int(math.Floor(py))
+			fx, fy := px-float64(ix), py-float64(iy)
+			mod := my*side + k/s
+			for _, c := range [4]struct {
+				dx, dy int
+				w      float64
+			}{{0, 0, (1 - fx) * (1 - fy)}, {1, 0, fx * (1 - fy)}, {0, 1, (1 - fx) * fy}, {1, 1, fx * fy}} {
+				x, y := ix+c.dx, iy+c.dy
+				if x < 0 || y < 0 || x >= ww || y >= wh || c.w == 0 {
+					continue
 				}
+				p := y*ww + x
+				cols[mod] = append(cols[mod], entry{int32(p), float32(c.w / (s * s))})
+				total[p] += c.w / (s * s)
 			}
 		}
-	}
+		return true
+	})
 	// Pixels mostly covered by the model; each pixel's equation is the
 	// mean of the module colours over it.
 	inModel := func(p int) bool { return total[p] > 0.5 }

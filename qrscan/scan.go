@@ -270,22 +270,36 @@ const maxRestoredGrids = 4
 // and the reading's name.
 func readRestored(plain *filters, soft []softCandidate, tried triedGrids, accept func(string) bool, stop func() bool) (string, string, bool) {
 	// Only when no pass located a grid it could not read: a code the
-	// passes located is restored from that grid, and the search costs a
+	// passes located is restored from that grid, and the searches cost a
 	// missed photo about a tenth of its time (the photo corpus's photo
-	// class, −10 %; no image read changed).
-	var blurred []*located
+	// class, −10 %; no image read changed). Blurred finder patterns are
+	// searched for in the sharpened image at a lower threshold, and those
+	// of codes under a pixel per module, which the correlation's smallest
+	// template (1 px modules) misses, in the image upscaled ×2.
 	if len(soft) == 0 {
-		blurred = locateByTemplate(plain.sharpened(), blurredFinderScore, stop)
-	}
-	for _, loc := range blurred {
-		if stop() {
-			return "", "", false
-		}
-		if !tried.first(plain.base, loc) {
-			continue
-		}
-		if t, ok := decodeGrid(plain.base, loc, accept, &soft); ok {
-			return t, "sharpen+finder correlation", true
+		for _, search := range []struct {
+			name  string
+			scale float64
+			image func() *gray
+			min   float64
+		}{
+			{"sharpen+finder correlation", 1, plain.sharpened, blurredFinderScore},
+			{"upscale×2+finder correlation", 2, func() *gray { return plain.upscaled(2) }, minFinderScore},
+		} {
+			for _, loc := range locateByTemplate(search.image(), search.min, stop) {
+				if stop() {
+					return "", "", false
+				}
+				if search.scale != 1 {
+					loc = loc.scaled(search.scale)
+				}
+				if !tried.first(plain.base, loc) {
+					continue
+				}
+				if t, ok := decodeGrid(plain.base, loc, accept, &soft); ok {
+					return t, search.name, true
+				}
+			}
 		}
 	}
 	bestFirst(soft)

@@ -260,50 +260,60 @@ func Scan(ctx context.Context, img image.Image, opts Options) (Found, error) {
 // decodes, or a least-squares solution.
 const maxRestoredGrids = 4
 
-// readRestored is the scan's last reading. When the passes kept no grid,
-// finder patterns blurred past their thresholds are searched for by
-// correlation in the sharpened image (blurredFinderScore) and their grids
-// read hard as the passes do;
-// then the best grids of the whole scan (these and those the passes kept
-// for the soft reading) are restored: super-resolved when their modules
-// are about a pixel or smaller, deblurred otherwise. It returns the text
-// and the reading's name.
+// readRestored is the scan's last reading: the best grids the passes kept
+// for the soft reading are restored, super-resolved when their modules are
+// about a pixel or smaller and deblurred otherwise. When the passes kept no
+// grid, two searches look for finder patterns they missed, each followed by
+// the restoration of what it found: blurred ones by correlation in the
+// sharpened image at a lower threshold (blurredFinderScore), and those of
+// codes under a pixel per module, which the correlation's smallest template
+// (1 px modules) misses, in the image upscaled ×2. Their grids are read
+// hard first, as the passes do. It returns the text and the reading's name.
+//
+// The searches run only when the passes kept nothing: a code the passes
+// located is restored from their grid, and on a missed photo the searches
+// cost about a tenth of its time (the photo corpus's photo class, −10 %; no
+// image read changed).
 func readRestored(plain *filters, soft []softCandidate, tried triedGrids, accept func(string) bool, stop func() bool) (string, string, bool) {
-	// Only when no pass located a grid it could not read: a code the
-	// passes located is restored from that grid, and the searches cost a
-	// missed photo about a tenth of its time (the photo corpus's photo
-	// class, −10 %; no image read changed). Blurred finder patterns are
-	// searched for in the sharpened image at a lower threshold, and those
-	// of codes under a pixel per module, which the correlation's smallest
-	// template (1 px modules) misses, in the image upscaled ×2.
-	if len(soft) == 0 {
-		for _, search := range []struct {
-			name  string
-			scale float64
-			image func() *gray
-			min   float64
-		}{
-			{"sharpen+finder correlation", 1, plain.sharpened, blurredFinderScore},
-			{"upscale×2+finder correlation", 2, func() *gray { return plain.upscaled(2) }, minFinderScore},
-		} {
-			for _, loc := range locateByTemplate(search.image(), search.min, stop) {
-				if stop() {
-					return "", "", false
-				}
-				if search.scale != 1 {
-					loc = loc.scaled(search.scale)
-				}
-				if !tried.first(plain.base, loc) {
-					continue
-				}
-				if t, ok := decodeGrid(plain.base, loc, accept, &soft); ok {
-					return t, search.name, true
-				}
+	if len(soft) > 0 {
+		return restoreGrids(soft, accept, stop)
+	}
+	for _, search := range []struct {
+		name  string
+		scale float64
+		image func() *gray
+		min   float64
+	}{
+		{"sharpen+finder correlation", 1, plain.sharpened, blurredFinderScore},
+		{"upscale×2+finder correlation", 2, func() *gray { return plain.upscaled(2) }, minFinderScore},
+	} {
+		var found []softCandidate
+		for _, loc := range locateByTemplate(search.image(), search.min, stop) {
+			if stop() {
+				return "", "", false
+			}
+			if search.scale != 1 {
+				loc = loc.scaled(search.scale)
+			}
+			if !tried.first(plain.base, loc) {
+				continue
+			}
+			if t, ok := decodeGrid(plain.base, loc, accept, &found); ok {
+				return t, search.name, true
 			}
 		}
+		if t, pass, ok := restoreGrids(found, accept, stop); ok {
+			return t, pass, true
+		}
 	}
-	bestFirst(soft)
-	for i, c := range soft {
+	return "", "", false
+}
+
+// restoreGrids restores the best of grids (at most maxRestoredGrids), best
+// first, until one decodes.
+func restoreGrids(grids []softCandidate, accept func(string) bool, stop func() bool) (string, string, bool) {
+	bestFirst(grids)
+	for i, c := range grids {
 		if i == maxRestoredGrids || stop() {
 			break
 		}

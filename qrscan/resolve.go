@@ -79,7 +79,14 @@ func superResolved(g *gray, tr *common.PerspectiveTransform, dim int) ([]float32
 		pix int32
 		w   float32
 	}
+	// Each module's entries in one backing array: its s×s points reach
+	// four pixels each.
+	const perModule = resolveSubsamples * resolveSubsamples * 4
+	backing := make([]entry, n*perModule)
 	cols := make([][]entry, n)
+	for m := range cols {
+		cols[m] = backing[m*perModule : m*perModule : (m+1)*perModule]
+	}
 	total := make([]float64, ww*wh) // each pixel's weight from all modules
 	const s = resolveSubsamples
 	eachSubRow(tr, side, resolvePad, s, func(my int, pts []float64) bool {

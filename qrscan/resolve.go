@@ -261,9 +261,14 @@ func dot(a, b []float64) float64 {
 }
 
 // decodeSuperResolved reads a grid of modules smaller than about a pixel by
-// super-resolution: hard, then with erasures.
-func decodeSuperResolved(g *gray, tr *common.PerspectiveTransform, dim int, accept func(string) bool) (string, bool) {
-	vals, ok := superResolved(g, refineGrid(g, tr, dim), dim)
+// super-resolution: hard, then with erasures. stop ends it early (between
+// the refinement's steps).
+func decodeSuperResolved(g *gray, tr *common.PerspectiveTransform, dim int, accept func(string) bool, stop func() bool) (string, bool) {
+	refined := refineGrid(g, tr, dim, stop)
+	if stop() {
+		return "", false
+	}
+	vals, ok := superResolved(g, refined, dim)
 	if !ok {
 		return "", false
 	}
@@ -278,7 +283,7 @@ func decodeSuperResolved(g *gray, tr *common.PerspectiveTransform, dim int, acce
 // where the grid was.
 // A located grid is off by a few tenths of a pixel, which is a third of a
 // module here; the super-resolution needs it within a tenth.
-func refineGrid(g *gray, tr *common.PerspectiveTransform, dim int) *common.PerspectiveTransform {
+func refineGrid(g *gray, tr *common.PerspectiveTransform, dim int, stop func() bool) *common.PerspectiveTransform {
 	d := float64(dim)
 	c := []float64{0, 0, d, 0, d, d, 0, d}
 	tr.TransformPoints(c)
@@ -295,7 +300,7 @@ func refineGrid(g *gray, tr *common.PerspectiveTransform, dim int) *common.Persp
 	if math.IsInf(best, 1) {
 		return tr
 	}
-	for step := 0.25; step >= 1.0/32; step /= 2 {
+	for step := 0.25; step >= 1.0/32 && !stop(); step /= 2 {
 		for improved := true; improved; {
 			improved = false
 			for i := range c {

@@ -74,7 +74,7 @@ func TestSuperResolvedReadsSmallCode(t *testing.T) {
 		if wrong > 0.06 {
 			t.Errorf("%.2f px: %.1f %% of the modules wrong", px, 100*wrong)
 		}
-		if _, ok := decodeSuperResolved(g, tr, dim, accept); !ok {
+		if _, ok := decodeSuperResolved(g, tr, dim, accept, never); !ok {
 			t.Errorf("%.2f px: not read", px)
 		}
 	}
@@ -95,12 +95,12 @@ func TestRefineGrid(t *testing.T) {
 	}
 	off := common.PerspectiveTransform_QuadrilateralToQuadrilateral(0, 0, d, 0, d, d, 0, d,
 		moved[0], moved[1], moved[2], moved[3], moved[4], moved[5], moved[6], moved[7])
-	if _, ok := decodeSuperResolved(g, off, dim, func(s string) bool { return s == softText }); !ok {
+	if _, ok := decodeSuperResolved(g, off, dim, func(s string) bool { return s == softText }, never); !ok {
 		// decodeSuperResolved refines: this is the test's point.
 		t.Error("not read from the moved grid")
 	}
 	got := []float64{0, 0, d, 0, d, d, 0, d}
-	refineGrid(g, off, dim).TransformPoints(got)
+	refineGrid(g, off, dim, never).TransformPoints(got)
 	for i := 0; i < 8; i += 2 {
 		if e := math.Hypot(got[i]-truth[i], got[i+1]-truth[i+1]); e > 0.1 {
 			t.Errorf("corner %d: %.2f,%.2f, %.2f pixels from the true %.2f,%.2f", i/2, got[i], got[i+1], e, truth[i], truth[i+1])
@@ -169,8 +169,12 @@ func TestSuperResolvedBounds(t *testing.T) {
 	if _, ok := superResolved(blank, tr, dim); ok {
 		t.Error("a blank image was solved")
 	}
-	if refined := refineGrid(blank, nan, dim); refined != nan {
+	if refined := refineGrid(blank, nan, dim, never); refined != nan {
 		t.Error("a degenerate transform was refined")
+	}
+	stopped := func() bool { return true }
+	if _, ok := decodeSuperResolved(g, tr, dim, func(string) bool { return true }, stopped); ok {
+		t.Error("read after being told to stop")
 	}
 }
 
@@ -219,8 +223,8 @@ func FuzzRestore(f *testing.F) {
 		never := func() bool { return false }
 		accept := func(string) bool { return true }
 		decodeDeblurred(g, tr, dim, accept, never)
-		decodeSuperResolved(g, tr, dim, accept)
-		refineGrid(g, tr, dim)
+		decodeSuperResolved(g, tr, dim, accept, never)
+		refineGrid(g, tr, dim, never)
 		moduleSize(tr, dim)
 	})
 }

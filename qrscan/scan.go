@@ -318,7 +318,7 @@ func restoreGrids(grids []softCandidate, accept func(string) bool, stop func() b
 			break
 		}
 		if moduleSize(c.tr, c.dim) <= resolveMaxModule {
-			if t, ok := decodeSuperResolved(c.g, c.tr, c.dim, accept); ok {
+			if t, ok := decodeSuperResolved(c.g, c.tr, c.dim, accept, stop); ok {
 				return t, "super-resolved", true
 			}
 			continue

@@ -67,72 +67,54 @@ func moduleSize(tr *common.PerspectiveTransform, dim int) float64 {
 // image or its levels cannot be told.
 func superResolved(g *gray, tr *common.PerspectiveTransform, dim int) ([]float32, bool) {
 	side := dim + 2*resolvePad
-	n := side * side
 	x0, y0, ww, wh, ok := gridWindow(g, tr, dim, 1)
 	if !ok {
 		return nil, false
 	}
-
-	// A as a sparse list per module (pad included): the pixels its
-	// sub-points fall on, bilinearly.
-	type entry struct {
-		pix int32
-		w   float32
+	isPad := func(mx, my int) bool {
+		return mx < resolvePad || my < resolvePad || mx >= resolvePad+dim || my >= resolvePad+dim
 	}
-	// Each module's entries in one backing array: its s×s points reach
-	// four pixels each.
-	const perModule = resolveSubsamples * resolveSubsamples * 4
-	backing := make([]entry, n*perModule)
-	cols := make([][]entry, n)
-	for m := range cols {
-		cols[m] = backing[m*perModule : m*perModule : (m+1)*perModule]
-	}
-	total := make([]float64, ww*wh) // each pixel's weight from all modules
+	// spread walks every module's s×s points and calls add with each pixel
+	// a point reaches (bilinearly) and the share of the module's colour
+	// that lands there. A module's shares add up to one.
 	const s = resolveSubsamples
-	eachSubRow(tr, side, resolvePad, s, func(my int, pts []float64) bool {
-		for k := 0; k < side*s; k++ {
-			px, py := pts[2*k]-0.5-float64(x0), pts[2*k+1]-0.5-float64(y0)
-			ix, iy := int(math.Floor(px)), int(math.Floor(py))
-			fx, fy := px-float64(ix), py-float64(iy)
-			mod := my*side + k/s
-			for _, c := range [4]struct {
-				dx, dy int
-				w      float64
-			}{{0, 0, (1 - fx) * (1 - fy)}, {1, 0, fx * (1 - fy)}, {0, 1, (1 - fx) * fy}, {1, 1, fx * fy}} {
-				x, y := ix+c.dx, iy+c.dy
-				if x < 0 || y < 0 || x >= ww || y >= wh || c.w == 0 {
-					continue
+	spread := func(add func(mx, my, p int, w float64)) {
+		eachSubRow(tr, side, resolvePad, s, func(my int, pts []float64) bool {
+			for k := 0; k < side*s; k++ {
+				px, py := pts[2*k]-0.5-float64(x0), pts[2*k+1]-0.5-float64(y0)
+				ix, iy := int(math.Floor(px)), int(math.Floor(py))
+				fx, fy := px-float64(ix), py-float64(iy)
+				for _, c := range [4]struct {
+					dx, dy int
+					w      float64
+				}{{0, 0, (1 - fx) * (1 - fy)}, {1, 0, fx * (1 - fy)}, {0, 1, (1 - fx) * fy}, {1, 1, fx * fy}} {
+					x, y := ix+c.dx, iy+c.dy
+					if x < 0 || y < 0 || x >= ww || y >= wh || c.w == 0 {
+						continue
+					}
+					add(k/s, my, y*ww+x, c.w/(s*s))
 				}
-				p := y*ww + x
-				cols[mod] = append(cols[mod], entry{int32(p), float32(c.w / (s * s))})
-				total[p] += c.w / (s * s)
 			}
+			return true
+		})
+	}
+	// First walk: each pixel's total weight, and how much of it comes from
+	// the quiet zone (known light) and from the finder patterns' dark 3×3
+	// cores, for the levels.
+	total := make([]float64, ww*wh)
+	padShare := make([]float64, ww*wh)
+	coreShare := make([]float64, ww*wh)
+	spread(func(mx, my, p int, w float64) {
+		total[p] += w
+		if isPad(mx, my) {
+			padShare[p] += w
+		} else if finderCore(mx-resolvePad, my-resolvePad, dim) {
+			coreShare[p] += w
 		}
-		return true
 	})
 	// Pixels mostly covered by the model; each pixel's equation is the
 	// mean of the module colours over it.
 	inModel := func(p int) bool { return total[p] > 0.5 }
-	isPad := func(m int) bool {
-		x, y := m%side, m/side
-		return x < resolvePad || y < resolvePad || x >= resolvePad+dim || y >= resolvePad+dim
-	}
-	// Levels: light from the pixels the pad alone covers, dark from those
-	// the finder patterns' 3×3 cores cover.
-	padShare := make([]float64, ww*wh)
-	coreShare := make([]float64, ww*wh)
-	for m, es := range cols {
-		x, y := m%side-resolvePad, m/side-resolvePad
-		core := finderCore(x, y, dim)
-		for _, e := range es {
-			if isPad(m) {
-				padShare[e.pix] += float64(e.w)
-			}
-			if core {
-				coreShare[e.pix] += float64(e.w)
-			}
-		}
-	}
 	var light, dark float64
 	var nl, nd int
 	for p := range total {
@@ -156,57 +138,88 @@ func superResolved(g *gray, tr *common.PerspectiveTransform, dim int) ([]float32
 	if light-dark < 8 {
 		return nil, false // no contrast to work with
 	}
-	// rhsPix is t·y': y' = (y − mid)/half with the pad's known +1 (a share
-	// of each pixel's mean) moved to the right side, t the pixel's total
-	// weight.
+	// y' = (y − mid)/half per pixel in the model, the pad's known +1 (its
+	// share of the pixel's mean) moved to the right side.
 	mid, half := (light+dark)/2, (light-dark)/2
-	rhsPix := make([]float64, ww*wh)
-	for p := range total {
+	rhs := coreShare // reused: the levels are known
+	for p := range rhs {
+		rhs[p] = 0
 		if inModel(p) {
-			rhsPix[p] = (float64(g.pix[(y0+p/ww)*g.w+x0+p%ww]) - mid) / half * total[p]
+			v := float64(g.pix[(y0+p/ww)*g.w+x0+p%ww])
+			rhs[p] = (v-mid)/half - padShare[p]/total[p]
 		}
 	}
-	for m, es := range cols {
-		if !isPad(m) {
-			continue
-		}
-		for _, e := range es {
-			rhsPix[e.pix] -= float64(e.w)
-		}
+	padShare = nil
+	// Second walk: B, the equations' coefficients over the code's modules
+	// (A divided by each pixel's total weight t: the pixel is a mean), merged
+	// per module and pixel, pixels outside the model dropped: module i's
+	// run is [starts[i], starts[i+1]). The walk goes by module rows, each
+	// row's point rows in turn, so a row's entries are gathered first.
+	type entry struct {
+		pix int32
+		w   float32
 	}
-	// Normal equations over the code's modules, each pixel's row of A
-	// divided by its total weight t (the pixel is a mean): (BᵀB + λ)x = Bᵀy'
-	// with B = A/t.
-	// B as flat lists per code module (pixels outside the model dropped).
+	const perModule = s * s * 4
+	row := make([]entry, side*perModule)
+	count := make([]int, side)
 	var bPix []int32
-	var bW []float64
-	starts := make([]int, 0, dim*dim+1)
-	for m, es := range cols {
-		if isPad(m) {
-			continue
+	var bW []float32
+	starts := make([]int32, 0, dim*dim+1)
+	rowOf := -1
+	flush := func() {
+		if rowOf < resolvePad || rowOf >= resolvePad+dim {
+			return
 		}
-		starts = append(starts, len(bPix))
-		for _, e := range es {
-			if inModel(int(e.pix)) {
-				bPix = append(bPix, e.pix)
-				bW = append(bW, float64(e.w)/total[e.pix])
+		for mx := resolvePad; mx < resolvePad+dim; mx++ {
+			starts = append(starts, int32(len(bPix)))
+			first := len(bPix)
+			for _, e := range row[mx*perModule : mx*perModule+count[mx]] {
+				merged := false
+				for k := first; k < len(bPix); k++ {
+					if bPix[k] == e.pix {
+						bW[k] += e.w
+						merged = true
+						break
+					}
+				}
+				if !merged {
+					bPix = append(bPix, e.pix)
+					bW = append(bW, e.w)
+				}
 			}
 		}
 	}
-	starts = append(starts, len(bPix))
-	modules := len(starts) - 1
+	spread(func(mx, my, p int, w float64) {
+		if my != rowOf {
+			flush()
+			rowOf = my
+			clear(count)
+		}
+		if isPad(mx, my) || !inModel(p) {
+			return
+		}
+		row[mx*perModule+count[mx]] = entry{int32(p), float32(w / total[p])}
+		count[mx]++
+	})
+	flush()
+	starts = append(starts, int32(len(bPix)))
+	row = nil
+	modules := dim * dim
+	if len(starts) != modules+1 {
+		return nil, false // rows of the code that reached no pixel
+	}
 	pix := make([]float64, ww*wh)
 	apply := func(x []float64, out []float64) {
 		clear(pix)
 		for i := range modules {
 			for k := starts[i]; k < starts[i+1]; k++ {
-				pix[bPix[k]] += bW[k] * x[i]
+				pix[bPix[k]] += float64(bW[k]) * x[i]
 			}
 		}
 		for i := range modules {
 			v := resolveDamping * x[i]
 			for k := starts[i]; k < starts[i+1]; k++ {
-				v += bW[k] * pix[bPix[k]]
+				v += float64(bW[k]) * pix[bPix[k]]
 			}
 			out[i] = v
 		}
@@ -214,7 +227,7 @@ func superResolved(g *gray, tr *common.PerspectiveTransform, dim int) ([]float32
 	b := make([]float64, modules)
 	for i := range modules {
 		for k := starts[i]; k < starts[i+1]; k++ {
-			b[i] += bW[k] * rhsPix[bPix[k]] / total[bPix[k]]
+			b[i] += float64(bW[k]) * rhs[bPix[k]]
 		}
 	}
 	x := make([]float64, modules)

@@ -21,8 +21,8 @@ import (
 // module), on the grid of each image's clean original: 1.6 to 5.3 % of the
 // modules wrong, and all five read; the deblurring's module-space filter
 // left 2.3 to 6 % wrong at its best widths and read none. A located grid is
-// first refined (refineGrid); the scan reads four of the five (the fifth is
-// not located).
+// first refined (refineGrid); the scan reads all five, the last located
+// only in the image upscaled ×2 (readRestored).
 
 // resolveMaxModule is the largest module size (pixels) the super-resolution
 // is tried for: larger modules are sampled at their centres by the passes
@@ -42,8 +42,9 @@ const refineSubsamples = 2
 const resolvePad = 2
 
 // resolveIterations and resolveDamping are the conjugate gradients' steps
-// and the Tikhonov term of the least squares. On TestSuperResolvedReadsSmallCode's
-// codes of 0.85 to 0.95 px per module, dampings of 0.005 to 0.02 left the
+// and the Tikhonov term of the least squares. On codes like those of
+// TestSuperResolvedReadsSmallCode, at 0.85 to 0.95 px per module, dampings
+// of 0.005 to 0.02 left the
 // fewest modules wrong (5.4 % at 0.9 px), 0.1 a tenth more and 0.3 half as
 // many again; 10 steps came within 0.05 % of 100, 20 within 0.01 %.
 const (

@@ -25,7 +25,7 @@ func FuzzRead(f *testing.F) {
 			{Mode: Photo, Budget: 50 * time.Millisecond},
 			{Mode: Frame, Budget: 50 * time.Millisecond},
 			// A caller that accepts nothing: every reading runs, the soft
-			// reading and the deblurring too.
+			// reading and the restorations too.
 			{Mode: Photo, Budget: 50 * time.Millisecond, Accept: func(string) bool { return false }},
 		} {
 			found, err := Read(ctx, data, opts)

@@ -82,19 +82,9 @@ func superResolved(g *gray, tr *common.PerspectiveTransform, dim int) ([]float32
 	spread := func(add func(mx, my, p int, w float64)) {
 		eachSubRow(tr, side, resolvePad, s, func(my int, pts []float64) bool {
 			for k := 0; k < side*s; k++ {
-				px, py := pts[2*k]-0.5-float64(x0), pts[2*k+1]-0.5-float64(y0)
-				ix, iy := int(math.Floor(px)), int(math.Floor(py))
-				fx, fy := px-float64(ix), py-float64(iy)
-				for _, c := range [4]struct {
-					dx, dy int
-					w      float64
-				}{{0, 0, (1 - fx) * (1 - fy)}, {1, 0, fx * (1 - fy)}, {0, 1, (1 - fx) * fy}, {1, 1, fx * fy}} {
-					x, y := ix+c.dx, iy+c.dy
-					if x < 0 || y < 0 || x >= ww || y >= wh || c.w == 0 {
-						continue
-					}
-					add(k/s, my, y*ww+x, c.w/(s*s))
-				}
+				splat(pts[2*k]-0.5-float64(x0), pts[2*k+1]-0.5-float64(y0), ww, wh, func(p int, w float64) {
+					add(k/s, my, p, w/(s*s))
+				})
 			}
 			return true
 		})
@@ -264,6 +254,25 @@ func superResolved(g *gray, tr *common.PerspectiveTransform, dim int) ([]float32
 func finderCore(x, y, dim int) bool {
 	in := func(v, lo int) bool { return v >= lo && v < lo+3 }
 	return in(x, 2) && in(y, 2) || in(x, dim-5) && in(y, 2) || in(x, 2) && in(y, dim-5)
+}
+
+// splat spreads a point at (px, py) of a w×h window (pixel centres at
+// whole coordinates) over the four pixels around it by bilinear weight:
+// add gets each pixel's index and share, for those inside the window
+// with a share above zero. The shares of a point inside add up to one.
+func splat(px, py float64, w, h int, add func(p int, share float64)) {
+	ix, iy := int(math.Floor(px)), int(math.Floor(py))
+	fx, fy := px-float64(ix), py-float64(iy)
+	for _, c := range [4]struct {
+		dx, dy int
+		share  float64
+	}{{0, 0, (1 - fx) * (1 - fy)}, {1, 0, fx * (1 - fy)}, {0, 1, (1 - fx) * fy}, {1, 1, fx * fy}} {
+		x, y := ix+c.dx, iy+c.dy
+		if x < 0 || y < 0 || x >= w || y >= h || c.share == 0 {
+			continue
+		}
+		add(y*w+x, c.share)
+	}
 }
 
 func dot(a, b []float64) float64 {
@@ -473,23 +482,17 @@ func knownResidual(g *gray, tr *common.PerspectiveTransform, known []knownModule
 			if !(px >= 0 && py >= 0 && px < float64(sc.w-1) && py < float64(sc.h-1)) {
 				return math.Inf(1) // off the window (or NaN)
 			}
-			ix, iy := int(px), int(py)
-			fx, fy := px-float64(ix), py-float64(iy)
-			p := iy*sc.w + ix
-			for _, c := range [4]struct {
-				p int
-				w float64
-			}{{p, (1 - fx) * (1 - fy)}, {p + 1, fx * (1 - fy)}, {p + sc.w, (1 - fx) * fy}, {p + sc.w + 1, fx * fy}} {
-				if sc.weight[c.p] == 0 && sc.unknown[c.p] == 0 {
-					sc.touched = append(sc.touched, c.p)
+			splat(px, py, sc.w, sc.h, func(p int, w float64) {
+				if sc.weight[p] == 0 && sc.unknown[p] == 0 {
+					sc.touched = append(sc.touched, p)
 				}
 				if m.colour == 0 {
-					sc.unknown[c.p] += c.w
+					sc.unknown[p] += w
 				} else {
-					sc.sum[c.p] += c.w * m.colour
-					sc.weight[c.p] += c.w
+					sc.sum[p] += w * m.colour
+					sc.weight[p] += w
 				}
-			}
+			})
 		}
 	}
 	// y ≈ b + a·x over the pixels the known modules cover.

@@ -42,7 +42,7 @@ type softCandidate struct {
 	vals  []float32
 	dim   int
 	score float64
-	// g and tr are where the values were sampled, for the deblurring.
+	// g and tr are where the values were sampled, for the restorations.
 	g  *gray
 	tr *common.PerspectiveTransform
 }

@@ -5,6 +5,7 @@
 #
 #   scripts/bench-qr.sh                       # ../shared/testdata/photos
 #   scripts/bench-qr.sh --fresh [N]           # N new DCC QR codes through shared/tools/make-photos.sh
+#   scripts/bench-qr.sh --fresh-mix [N]       # the same, varied as other issuers' codes are (benchqr render -mix)
 #
 # Needs: go, zbarimg (Debian: zbar-tools); --fresh also ImageMagick. Installs nothing.
 set -euo pipefail
@@ -12,7 +13,7 @@ here=$(cd "$(dirname "$0")/.." && pwd)
 missing=()
 command -v go >/dev/null || missing+=("go (the Go toolchain)")
 command -v zbarimg >/dev/null || missing+=("zbarimg (Debian package zbar-tools)")
-if [[ ${1:-} == --fresh ]]; then
+if [[ ${1:-} == --fresh || ${1:-} == --fresh-mix ]]; then
 	command -v convert >/dev/null || command -v magick >/dev/null || missing+=("ImageMagick (Debian package imagemagick)")
 fi
 if ((${#missing[@]})); then
@@ -23,8 +24,10 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 (cd "$here" && go build -o "$tmp/greenpass" ./cmd/greenpass && go build -o "$tmp/benchqr" ./scripts/benchqr)
 corpus=${1:-$here/../shared/testdata/photos}
-if [[ ${1:-} == --fresh ]]; then
-	"$tmp/benchqr" render -n "${2:-30}" "$tmp/src"
+if [[ ${1:-} == --fresh || ${1:-} == --fresh-mix ]]; then
+	mix=()
+	[[ $1 == --fresh-mix ]] && mix=(-mix)
+	"$tmp/benchqr" render "${mix[@]}" -n "${2:-30}" "$tmp/src"
 	bash "$here/../shared/tools/make-photos.sh" "$tmp/corpus" "$tmp/src" >/dev/null
 	cp "$tmp/src/expected.tsv" "$tmp/corpus/expected.tsv"
 	corpus=$tmp/corpus

@@ -191,12 +191,16 @@ func compare(args []string) error {
 
 // render writes N QR images of freshly signed DCCs (random names, all three
 // types, ECC level Q as issuers use, 3–5 px per module) and expected.tsv.
+// With -mix the codes vary as other issuers' do: ECC levels L, M, Q and H,
+// 2–6 px per module, quiet zones of 4, 2 and 1 modules, and given names of
+// one, seven or 13 names (longer payloads, larger versions).
 func render(args []string) error {
 	fs := flag.NewFlagSet("render", flag.ExitOnError)
 	n := fs.Int("n", 30, "number of images")
+	mix := fs.Bool("mix", false, "vary ECC level, module size, quiet zone and payload length")
 	fs.Parse(args)
 	if fs.NArg() != 1 {
-		return fmt.Errorf("usage: benchqr render -n N OUT_DIR")
+		return fmt.Errorf("usage: benchqr render [-mix] -n N OUT_DIR")
 	}
 	out := fs.Arg(0)
 	if err := os.MkdirAll(out, 0o755); err != nil {
@@ -210,17 +214,22 @@ func render(args []string) error {
 	expected := []string{"source\thc1"}
 	writer := qrcode.NewQRCodeWriter()
 	for i := range *n {
-		cert := randomCertificate(i)
+		ecc, px, margin, parts := qrdecoder.ErrorCorrectionLevel_Q, 3+i%3, 4, 1
+		if *mix {
+			ecc = []qrdecoder.ErrorCorrectionLevel{qrdecoder.ErrorCorrectionLevel_L, qrdecoder.ErrorCorrectionLevel_M,
+				qrdecoder.ErrorCorrectionLevel_Q, qrdecoder.ErrorCorrectionLevel_H}[i%4]
+			px, margin, parts = 2+(i/4)%5, []int{4, 2, 1}[(i/2)%3], 1+6*((i/3)%3)
+		}
+		cert := randomCertificate(i, parts)
 		iat := time.Date(2021, 6, 1, 0, 0, 0, 0, time.UTC).Add(time.Duration(i) * time.Hour)
 		msg, err := hcert.Sign(rand.Reader, key, kid, hcert.Claims{Issuer: "DE", IssuedAt: iat, ExpiresAt: iat.AddDate(1, 0, 0)}, cert)
 		if err != nil {
 			return err
 		}
 		text := hcert.EncodeText(msg)
-		px := 3 + i%3
 		hints := map[gozxing.EncodeHintType]any{
-			gozxing.EncodeHintType_ERROR_CORRECTION: qrdecoder.ErrorCorrectionLevel_Q,
-			gozxing.EncodeHintType_MARGIN:           4,
+			gozxing.EncodeHintType_ERROR_CORRECTION: ecc,
+			gozxing.EncodeHintType_MARGIN:           margin,
 		}
 		probe, err := writer.Encode(text, gozxing.BarcodeFormat_QR_CODE, 1, 1, hints)
 		if err != nil {
@@ -250,13 +259,20 @@ func render(args []string) error {
 
 var names = []string{"Müller", "Dąbrowska-Łukasiewicz", "O'Neill", "Nguyễn Văn", "Papadopoulou", "Smith", "García Márquez", "Ødegård", "Björk Guðmundsdóttir", "Kowalczyk"}
 
-func randomCertificate(i int) *hcert.Certificate {
+// randomCertificate makes the i-th certificate (vaccination, test and
+// recovery in turn) with a given name of parts random names.
+func randomCertificate(i, parts int) *hcert.Certificate {
 	r := func(n int) int { v, _ := rand.Int(rand.Reader, big.NewInt(int64(n))); return int(v.Int64()) }
 	c := &hcert.Certificate{
 		Version:     "1.3.0",
-		Name:        hcert.Name{Family: names[r(len(names))], FamilyStandard: "TEST<FAMILY", Given: names[r(len(names))], GivenStandard: "TEST"},
+		Name:        hcert.Name{Family: names[r(len(names))], FamilyStandard: "TEST<FAMILY", GivenStandard: "TEST"},
 		DateOfBirth: fmt.Sprintf("19%02d-%02d-%02d", 30+r(70), 1+r(12), 1+r(28)),
 	}
+	given := make([]string, parts)
+	for k := range given {
+		given[k] = names[r(len(names))]
+	}
+	c.Name.Given = strings.Join(given, " ")
 	id := fmt.Sprintf("URN:UVCI:01:DE:%X#%d", r(1<<62), r(10))
 	switch i % 3 {
 	case 0:

@@ -397,6 +397,32 @@ func (t *moduleThreshold) read(s float32, margins bool) (*gozxing.BitMatrix, []f
 	return bits, margin
 }
 
+// poorFitShare is the share of its finder patterns' contrast below which
+// a grid's pattern score (gridScore) marks its fourth corner as wrong.
+const poorFitShare = 0.5
+
+// finderContrast is the contrast of the three finder patterns of the grid
+// tr of dimension dim: the mean of their light rings (two modules from the
+// centre) less that of their dark 3×3 centres. The patterns sit at the
+// three corners the detector placed, so this holds however wrong the
+// fourth corner is, and a grid on the code scores about as much (gridScore).
+func finderContrast(g *gray, tr *common.PerspectiveTransform, dim int) float64 {
+	var cells [][3]int
+	for _, o := range [][2]int{{0, 0}, {dim - 7, 0}, {0, dim - 7}} {
+		for dy := 1; dy <= 5; dy++ {
+			for dx := 1; dx <= 5; dx++ {
+				switch max(abs(dx-3), abs(dy-3)) {
+				case 1, 0:
+					cells = append(cells, [3]int{o[0] + dx, o[1] + dy, 1})
+				case 2:
+					cells = append(cells, [3]int{o[0] + dx, o[1] + dy, 0})
+				}
+			}
+		}
+	}
+	return gridScore(g, tr, cells, make([]float64, 2*len(cells)))
+}
+
 // maxGridTries is how many of a located code's best-fitting grids are
 // decoded. On the photo corpus every grid that decoded was the best-fitting
 // one (264 of 264); the second is insurance, and the two after it were
@@ -448,11 +474,16 @@ func decodeGrid(g *gray, loc *located, accept func(string) bool, soft *[]softCan
 		}
 	}
 	// The neighbouring dimensions (blur and perspective make the estimate
-	// wrong) start from the best corner found.
+	// wrong) start from the best corner found, or get their own coarse
+	// search when that corner is a poor fit: under strong keystone the
+	// detector's dimension is a version short (the top edge is), and the
+	// right dimension's corner lies ten modules or more from the wrong
+	// one's, past what fitGrid's descent walks.
 	neighbours := []int{4, -4, 8, -8}
 	if loc.rough {
 		neighbours = append(neighbours, 12, -12)
 	}
+	poor := !loc.rough && best.score < poorFitShare*finderContrast(g, gridTransform(loc, best.br, dim0), dim0)
 	for _, dd := range neighbours {
 		dim := dim0 + dd
 		if dim < 21 || dim > 177 {
@@ -460,8 +491,15 @@ func decodeGrid(g *gray, loc *located, accept func(string) bool, soft *[]softCan
 		}
 		cells := patternCells(dim)
 		start := best.br
-		if loc.rough {
+		switch {
+		case loc.rough:
 			start = coarseCorner(g, loc, toAlign(para, dim), dim, cells)
+		case poor:
+			guess := toAlign(para, dim)
+			if ks, ok := keystoneCorner(loc); ok {
+				guess = toAlign(ks, dim)
+			}
+			start = coarseCorner(g, loc, guess, dim, cells)
 		}
 		br, score := fitGrid(g, loc, start, dim, cells)
 		cands = append(cands, cand{dim, br, score})

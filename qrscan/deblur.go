@@ -63,17 +63,16 @@ type deblurGrid struct {
 	cols   *fourier.CmplxFFT
 }
 
-// newDeblurGrid reads each module's mean value (deblurSubsamples² points)
-// of a dim×dim grid through tr, with deblurPad modules of margin (clamped
-// to the image), and takes the spectrum. ok is false when the grid is not
-// within the image.
-func newDeblurGrid(g *gray, tr *common.PerspectiveTransform, dim int) (*deblurGrid, bool) {
+// newDeblurGrid reads each module's mean value (s² points, deblurSubsamples
+// for a reading) of a dim×dim grid through tr, with deblurPad modules of
+// margin (clamped to the image), and takes the spectrum. ok is false when
+// the grid is not within the image.
+func newDeblurGrid(g *gray, tr *common.PerspectiveTransform, dim, s int) (*deblurGrid, bool) {
 	side := dim + 2*deblurPad
 	n := fftSize(side)
 	samples := make([]float64, n*n)
 	var ring float64 // the margin's mean: the quiet zone's colour
 	rings := 0
-	const s = deblurSubsamples
 	inside := eachSubRow(tr, side, deblurPad, s, func(y int, pts []float64) bool {
 		row := samples[y*n : y*n+side]
 		for x := 0; x < side*s; x++ {
@@ -84,7 +83,7 @@ func newDeblurGrid(g *gray, tr *common.PerspectiveTransform, dim int) (*deblurGr
 				}
 			}
 			v, _ := g.at(min(max(px, 0), float64(g.w)), min(max(py, 0), float64(g.h)))
-			row[x/s] += float64(v) / (s * s)
+			row[x/s] += float64(v) / float64(s*s)
 		}
 		return true
 	})
@@ -224,7 +223,11 @@ func centre(vals []float32) {
 			return
 		}
 		lo, hi = sl/float64(nl), sh/float64(nh)
+		prev := th
 		th = (lo + hi) / 2
+		if th == prev {
+			break // the same split again: converged
+		}
 	}
 	half := (hi - lo) / 2
 	if half <= 0 {
@@ -254,7 +257,7 @@ func fftSize(least int) int {
 // decodeDeblurred restores a grid's modules for each width in turn and
 // decodes them, hard and then with erasures. stop ends the search early.
 func decodeDeblurred(g *gray, tr *common.PerspectiveTransform, dim int, accept func(string) bool, stop func() bool) (string, bool) {
-	d, ok := newDeblurGrid(g, tr, dim)
+	d, ok := newDeblurGrid(g, tr, dim, deblurSubsamples)
 	if !ok {
 		return "", false
 	}

@@ -105,7 +105,7 @@ func TestDeblurRestoresModules(t *testing.T) {
 	}
 	t.Logf("sharpened threshold: %.1f %% of the modules wrong", 100*share)
 
-	d, ok := newDeblurGrid(g, tr, dim)
+	d, ok := newDeblurGrid(g, tr, dim, deblurSubsamples)
 	if !ok {
 		t.Fatal("deblur grid off the image")
 	}
@@ -175,7 +175,7 @@ func TestDecodeDeblurredWithErasures(t *testing.T) {
 	bits := encodeQR(t, softText, 20)
 	dim := bits.GetWidth()
 	g, tr := blurredCode(bits, 2.2, 2.2)
-	d, ok := newDeblurGrid(g, tr, dim)
+	d, ok := newDeblurGrid(g, tr, dim, deblurSubsamples)
 	if !ok {
 		t.Fatal("grid off the image")
 	}
@@ -232,11 +232,11 @@ func TestDeblurGridOffImage(t *testing.T) {
 	g, _ := blurredCode(bits, 2, 2)
 	shifted := common.PerspectiveTransform_QuadrilateralToQuadrilateral(0, 0, float64(dim), 0, float64(dim), float64(dim), 0, float64(dim),
 		100, 100, 100+2*float64(dim), 100, 100+2*float64(dim), 100+2*float64(dim), 100, 100+2*float64(dim))
-	if _, ok := newDeblurGrid(g, shifted, dim); ok {
+	if _, ok := newDeblurGrid(g, shifted, dim, deblurSubsamples); ok {
 		t.Fatal("a grid reaching past the image was restored")
 	}
 	nan := common.PerspectiveTransform_QuadrilateralToQuadrilateral(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
-	if _, ok := newDeblurGrid(g, nan, dim); ok {
+	if _, ok := newDeblurGrid(g, nan, dim, deblurSubsamples); ok {
 		t.Fatal("a degenerate transform was restored")
 	}
 }

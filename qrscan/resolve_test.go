@@ -202,9 +202,9 @@ func TestScanReadsShrunkCode(t *testing.T) {
 	}
 }
 
-// FuzzRestore runs the restorations on arbitrary pixels and grids (any
-// corners, NaN and infinities included, any dimension): they must fail
-// cleanly or return, never panic or index outside their windows.
+// FuzzRestore runs the restorations and the refit on arbitrary pixels and
+// grids (any corners, NaN and infinities included, any dimension): they
+// must fail cleanly or return, never panic or index outside their windows.
 func FuzzRestore(f *testing.F) {
 	f.Add([]byte{0, 255, 30, 200}, uint8(40), 5.0, 5.0, 35.0, 5.0, 35.0, 35.0, 5.0, 35.0, uint8(21))
 	f.Add([]byte{128}, uint8(30), 0.0, 0.0, 1e300, 0.0, math.NaN(), 1.0, -5.0, 29.0, uint8(25))
@@ -225,6 +225,8 @@ func FuzzRestore(f *testing.F) {
 		decodeDeblurred(g, tr, dim, accept, never)
 		decodeSuperResolved(g, tr, dim, accept, never)
 		refineGrid(g, tr, dim, never)
+		checks := 0 // a refit restores a hundred grids or more: the first 30
+		refitDeblurGrid(g, tr, dim, func() bool { checks++; return checks > 30 })
 		moduleSize(tr, dim)
 	})
 }

@@ -245,7 +245,7 @@ func Scan(ctx context.Context, img image.Image, opts Options) (Found, error) {
 	// reading they need a caller's Accept to tell a miscorrection. A live
 	// frame gets them only when a pass located a code.
 	if opts.Accept != nil && (mode == Photo || grids > 0) && !stop() {
-		if t, pass, ok := readRestored(plain, soft, tried, accept, stop); ok {
+		if t, pass, ok := readRestored(plain, soft, tried, accept, mode == Photo, stop); ok {
 			return Found{t, pass}, nil
 		}
 	}
@@ -259,6 +259,10 @@ func Scan(ctx context.Context, img image.Image, opts Options) (Found, error) {
 // best-scoring ones): each costs a transform and up to len(deblurWidths)
 // decodes, or a least-squares solution.
 const maxRestoredGrids = 4
+
+// maxRefitGrids bounds how many of them are refitted (refitDeblurGrid)
+// when none is restored as located: a refit restores 120–150 grids.
+const maxRefitGrids = 2
 
 // readRestored is the scan's last reading: the best grids the passes kept
 // for the soft reading are restored, super-resolved when their modules are
@@ -274,9 +278,9 @@ const maxRestoredGrids = 4
 // located is restored from their grid, and on a missed photo the searches
 // cost about a tenth of its time (the photo corpus's photo class, −10 %; no
 // image read changed).
-func readRestored(plain *filters, soft []softCandidate, tried triedGrids, accept func(string) bool, stop func() bool) (string, string, bool) {
+func readRestored(plain *filters, soft []softCandidate, tried triedGrids, accept func(string) bool, refit bool, stop func() bool) (string, string, bool) {
 	if len(soft) > 0 {
-		return restoreGrids(soft, accept, stop)
+		return restoreGrids(soft, accept, refit, stop)
 	}
 	for _, search := range []struct {
 		name  string
@@ -302,7 +306,7 @@ func readRestored(plain *filters, soft []softCandidate, tried triedGrids, accept
 				return t, search.name, true
 			}
 		}
-		if t, pass, ok := restoreGrids(found, accept, stop); ok {
+		if t, pass, ok := restoreGrids(found, accept, refit, stop); ok {
 			return t, pass, true
 		}
 	}
@@ -310,8 +314,9 @@ func readRestored(plain *filters, soft []softCandidate, tried triedGrids, accept
 }
 
 // restoreGrids restores the best of grids (at most maxRestoredGrids), best
-// first, until one decodes.
-func restoreGrids(grids []softCandidate, accept func(string) bool, stop func() bool) (string, string, bool) {
+// first, until one decodes; with refit, the best of them are then refitted
+// and restored again.
+func restoreGrids(grids []softCandidate, accept func(string) bool, refit bool, stop func() bool) (string, string, bool) {
 	bestFirst(grids)
 	for i, c := range grids {
 		if i == maxRestoredGrids || stop() {
@@ -325,6 +330,23 @@ func restoreGrids(grids []softCandidate, accept func(string) bool, stop func() b
 		}
 		if t, ok := decodeDeblurred(c.g, c.tr, c.dim, accept, stop); ok {
 			return t, "deblurred", true
+		}
+	}
+	// Then the best grids refitted by their restored patterns (refit.go):
+	// a blurred code's grid is often a pixel or a version off. Not for a
+	// live frame: a refit takes 0.1–0.2 s, a frame's whole budget, which
+	// every frame with an unread code in view would spend.
+	for i, c := range grids {
+		if !refit || i == maxRefitGrids || stop() {
+			break
+		}
+		if moduleSize(c.tr, c.dim) <= resolveMaxModule {
+			continue
+		}
+		if tr, dim, ok := refitDeblurGrid(c.g, c.tr, c.dim, stop); ok {
+			if t, ok := decodeDeblurred(c.g, tr, dim, accept, stop); ok {
+				return t, "deblurred, refitted", true
+			}
 		}
 	}
 	return "", "", false

@@ -525,7 +525,7 @@ func decodeGrid(g *gray, loc *located, accept func(string) bool, soft *[]softCan
 		case soft == nil:
 			return decodeSoft(vals, dim, accept)
 		default:
-			*soft = append(*soft, softCandidate{vals, dim, cands[0].score, g, tr})
+			*soft = append(*soft, softCandidate{vals: vals, dim: dim, score: cands[0].score, g: g, tr: tr})
 		}
 		return "", false
 	}

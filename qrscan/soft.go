@@ -45,6 +45,8 @@ type softCandidate struct {
 	// g and tr are where the values were sampled, for the restorations.
 	g  *gray
 	tr *common.PerspectiveTransform
+	// softRead marks a grid read softly already (a pass's softAfter).
+	softRead bool
 }
 
 // maxSoftCandidates bounds how many grids a scan keeps for soft reading

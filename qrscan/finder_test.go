@@ -147,8 +147,9 @@ func TestScanReadsSoftSmallCode(t *testing.T) {
 
 // TestScanStaysWithinItsWeight scans images where every reading runs and
 // compares the heap each scan held at its peak with what Inspect weighed
-// the image at (the checkpoint admits scans by that weight): an 800×800
-// image of noise, where every pass runs on many pixels, and small images
+// the image at (the checkpoint admits scans by that weight): images of
+// noise, where every pass runs on many pixels (at 346² the restorations'
+// search on the doubled image as well), and small images
 // of codes under a pixel per module that nothing accepts, where the
 // restorations run on large codes (an attacker's cheapest way to make a
 // scan hold memory its pixels do not account for). The peak is sampled
@@ -158,10 +159,13 @@ func TestScanStaysWithinItsWeight(t *testing.T) {
 	if testing.Short() {
 		t.Skip("every pass on a large image: skipped with -short")
 	}
-	noise := image.NewGray(image.Rect(0, 0, 800, 800))
 	rng := rand.New(rand.NewPCG(1, 2))
-	for i := range noise.Pix {
-		noise.Pix[i] = byte(rng.IntN(256))
+	noise := func(side int) image.Image {
+		img := image.NewGray(image.Rect(0, 0, side, side))
+		for i := range img.Pix {
+			img.Pix[i] = byte(rng.IntN(256))
+		}
+		return img
 	}
 	code := func(version int, px float64) image.Image {
 		g, _ := shrunkCode(encodeQR(t, softText[:200], version), px)
@@ -173,7 +177,10 @@ func TestScanStaysWithinItsWeight(t *testing.T) {
 		name string
 		img  image.Image
 	}{
-		{"noise 800×800", noise},
+		{"noise 800×800", noise(800)},
+		// The largest image the restorations search doubled (the doubled
+		// one just under templateMaxPixels).
+		{"noise 346×346", noise(346)},
 		{"version 22 at 0.8 px per module", code(22, 0.8)},
 		{"version 40 at 1 px per module", code(40, 1)},
 		{"version 40 at 1.3 px per module", code(40, 1.3)},

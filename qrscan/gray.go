@@ -209,13 +209,6 @@ func (g *gray) sharpen(sigma, amount float64) *gray {
 	return g.unsharp(g.blur(sigma), amount)
 }
 
-// sharpenBox is sharpen with one box blur of radius r for the Gaussian: a
-// third of the cost, for the passes that sharpen an upscaled image (on the
-// photo corpus it reads what the Gaussian read).
-func (g *gray) sharpenBox(r int, amount float64) *gray {
-	return g.unsharp(g.boxBlur(r, 1), amount)
-}
-
 // unsharp returns g + amount·(g − b).
 func (g *gray) unsharp(b *gray, amount float64) *gray {
 	out := &gray{pix: make([]byte, len(g.pix)), w: g.w, h: g.h}

@@ -31,11 +31,12 @@ const (
 	maxPixelsPerByte = 25_000
 	// scanBytesPerPixel is what a scan holds at its peak per pixel of the
 	// working image: the filtered images it keeps (as it is, inverted,
-	// sharpened, twice the size: 7 bytes) and the largest pass's
-	// (three times the size, then sharpened: 36). Measured on noise, where
-	// every pass runs: 42 bytes a pixel at 400², 800² and 1600²
-	// (TestScanStaysWithinItsWeight). The finder correlation's 17 bytes a
-	// pixel stay below that peak.
+	// sharpened, twice the size: 7 bytes), the largest pass's and the
+	// finder correlation's 17 bytes a pixel. Measured on noise, where every
+	// pass runs: 42 bytes a pixel at 400², 800² and 1600² while passes
+	// upscaled ×3 (then sharpened: 36 bytes); since they went, 27 at 800²
+	// and at 346², the largest image whose double the restorations search
+	// (TestScanStaysWithinItsWeight). The weight is left where it was.
 	scanBytesPerPixel = 48
 	// scanFixedBytes is what a scan holds whatever the image's size: the
 	// restorations' equations and spectra grow with the code's version,

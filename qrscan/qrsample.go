@@ -478,12 +478,15 @@ func decodeGrid(g *gray, loc *located, accept func(string) bool, soft *[]softCan
 	// search when that corner is a poor fit: under strong keystone the
 	// detector's dimension is a version short (the top edge is), and the
 	// right dimension's corner lies ten modules or more from the wrong
-	// one's, past what fitGrid's descent walks.
+	// one's, past what fitGrid's descent walks. Grids from the correlation
+	// (rough) had the coarse searches always, and they were most of the
+	// photo class's decoding time; on the photo corpus those whose corner
+	// fits well read the same without (photo −6 %, blur2 −12 %).
 	neighbours := []int{4, -4, 8, -8}
 	if loc.rough {
 		neighbours = append(neighbours, 12, -12)
 	}
-	poor := !loc.rough && best.score < poorFitShare*finderContrast(g, gridTransform(loc, best.br, dim0), dim0)
+	poor := best.score < poorFitShare*finderContrast(g, gridTransform(loc, best.br, dim0), dim0)
 	for _, dd := range neighbours {
 		dim := dim0 + dd
 		if dim < 21 || dim > 177 {
@@ -492,7 +495,7 @@ func decodeGrid(g *gray, loc *located, accept func(string) bool, soft *[]softCan
 		cells := patternCells(dim)
 		start := best.br
 		switch {
-		case loc.rough:
+		case loc.rough && poor:
 			start = coarseCorner(g, loc, toAlign(para, dim), dim, cells)
 		case poor:
 			guess := toAlign(para, dim)

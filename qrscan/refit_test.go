@@ -128,7 +128,7 @@ func TestScanRefitsBlurredGrid(t *testing.T) {
 	}{
 		{decoder.ErrorCorrectionLevel_L, 22, 2},
 		{decoder.ErrorCorrectionLevel_M, 22, 2},
-		{decoder.ErrorCorrectionLevel_M, 25, 2.2},
+		{decoder.ErrorCorrectionLevel_M, 23, 2.2},
 	} {
 		name := fmt.Sprintf("%v version %d, %.1f px", c.level, c.version, c.module)
 		g, _ := blurredCode(encodeQRLevel(t, softText, c.version, c.level), c.module, c.module)

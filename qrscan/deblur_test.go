@@ -65,6 +65,22 @@ func blurredCode(bits *gozxing.BitMatrix, module, sigma float64) (*gray, *common
 	return g, tr
 }
 
+// wantReadBy scans g as a photo, with an Accept that takes only softText,
+// and fails the test (the case called name) unless the reading named pass
+// reads it.
+func wantReadBy(t *testing.T, g *gray, pass, name string) {
+	t.Helper()
+	img := image.NewGray(image.Rect(0, 0, g.w, g.h))
+	copy(img.Pix, g.pix)
+	found, err := Scan(context.Background(), img, Options{Mode: Photo, Budget: time.Hour, Accept: func(s string) bool { return s == softText }})
+	switch {
+	case err != nil || found.Text != softText:
+		t.Errorf("%s: not read: %v", name, err)
+	case found.Pass != pass:
+		t.Errorf("%s: read by %q: no longer a test of the %s reading", name, found.Pass, pass)
+	}
+}
+
 // wrongModules is the share of modules whose sign in vals (dark below
 // zero) differs from bits.
 func wrongModules(bits *gozxing.BitMatrix, vals []float32) float64 {

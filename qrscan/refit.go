@@ -67,13 +67,19 @@ var refitSteps = []float64{1, 0.5, 0.25}
 func patternFit(vals []float32, dim int, cells [][3]int) float64 {
 	var s float64
 	for _, c := range cells {
-		v := float64(vals[c[1]*dim+c[0]])
-		if c[2] == 1 {
-			v = -v
-		}
-		s += math.Max(-1, math.Min(1, v))
+		s += math.Max(-1, math.Min(1, signedValue(vals, dim, c)))
 	}
 	return s / float64(max(len(cells), 1))
+}
+
+// signedValue is a cell's restored value signed by the colour the cell
+// must have: about 1 when restored cleanly, below 0 when wrong.
+func signedValue(vals []float32, dim int, c [3]int) float64 {
+	v := float64(vals[c[1]*dim+c[0]])
+	if c[2] == 1 {
+		return -v
+	}
+	return v
 }
 
 // patternMatch is how closely restored module values match the code's
@@ -84,11 +90,7 @@ func patternFit(vals []float32, dim int, cells [][3]int) float64 {
 func patternMatch(vals []float32, dim int, cells [][3]int) float64 {
 	var s float64
 	for _, c := range cells {
-		v := float64(vals[c[1]*dim+c[0]])
-		if c[2] == 1 {
-			v = -v
-		}
-		d := math.Max(-2, math.Min(2, v)) - 1
+		d := math.Max(-2, math.Min(2, signedValue(vals, dim, c))) - 1
 		s += d * d
 	}
 	return -s / float64(max(len(cells), 1))

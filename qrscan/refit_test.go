@@ -1,12 +1,9 @@
 package qrscan
 
 import (
-	"context"
 	"fmt"
-	"image"
 	"math"
 	"testing"
-	"time"
 
 	"github.com/makiuchi-d/gozxing/common"
 	"github.com/makiuchi-d/gozxing/qrcode/decoder"
@@ -132,17 +129,7 @@ func TestScanRefitsBlurredGrid(t *testing.T) {
 	} {
 		name := fmt.Sprintf("%v version %d, %.1f px", c.level, c.version, c.module)
 		g, _ := blurredCode(encodeQRLevel(t, softText, c.version, c.level), c.module, c.module)
-		img := image.NewGray(image.Rect(0, 0, g.w, g.h))
-		copy(img.Pix, g.pix)
-		accept := func(s string) bool { return s == softText }
-		found, err := Scan(context.Background(), img, Options{Mode: Photo, Budget: time.Hour, Accept: accept})
-		if err != nil || found.Text != softText {
-			t.Errorf("%s: not read: %v", name, err)
-			continue
-		}
-		if found.Pass != "deblurred, refitted" {
-			t.Errorf("%s: read by %q: no longer a test of the refit", name, found.Pass)
-		}
+		wantReadBy(t, g, "deblurred, refitted", name)
 	}
 }
 

@@ -1,11 +1,9 @@
 package qrscan
 
 import (
-	"context"
-	"image"
+	"fmt"
 	"math"
 	"testing"
-	"time"
 
 	"github.com/makiuchi-d/gozxing"
 	"github.com/makiuchi-d/gozxing/common"
@@ -189,16 +187,7 @@ func TestScanReadsShrunkCode(t *testing.T) {
 	bits := encodeQRLevel(t, softText, 22, decoder.ErrorCorrectionLevel_Q)
 	for _, px := range []float64{0.9, 0.95} {
 		g, _ := shrunkCode(bits, px)
-		img := image.NewGray(image.Rect(0, 0, g.w, g.h))
-		copy(img.Pix, g.pix)
-		found, err := Scan(context.Background(), img, Options{Mode: Photo, Budget: time.Hour, Accept: func(s string) bool { return s == softText }})
-		if err != nil || found.Text != softText {
-			t.Errorf("%.2f px: not read: %v", px, err)
-			continue
-		}
-		if found.Pass != "super-resolved" {
-			t.Errorf("%.2f px: read by %q: no longer a test of the super-resolution", px, found.Pass)
-		}
+		wantReadBy(t, g, "super-resolved", fmt.Sprintf("%.2f px", px))
 	}
 }
 

@@ -13,11 +13,12 @@ import (
 // of the passes, read from the blurred pixels, cannot tell the right grid
 // from its neighbours. Deblurred on a grid one or two pixels off, 9–16 %
 // of a code's timing and alignment modules came out wrong (8 % is the most
-// a restoration is decoded with), and on the wrong dimension 40–55 %. So when no width restores the located grid, the deblurring's
-// own view of the code's fixed patterns chooses the grid: the dimensions of
-// up to refitVersions versions either side, then coordinate descent on the
-// four corner points (the three finder centres and the point opposite) while
-// the restored patterns improve.
+// a restoration is decoded with), and on the wrong dimension 40–55 %. So
+// when no width restores the located grid, the deblurring's own view of the
+// code's fixed patterns chooses the grid: the dimensions of up to
+// refitVersions versions either side, then coordinate descent on the four
+// corner points (the three finder centres and the point opposite) while the
+// restored patterns improve.
 //
 // Measured on 80 fresh codes of mixed error correction levels, module
 // sizes and quiet zones (scripts/bench-qr.sh --fresh-mix) under the blur2
@@ -52,9 +53,10 @@ const refitMinFit = 0.3
 
 // refitSubsamples is the points per module and axis the refit's
 // restorations average: a reading averages deblurSubsamples (nine points),
-// the refit four, for half the cost of the many grids it judges. With one
-// point the descent stopped up to half a pixel from the true corners, and
-// the dimension stage took blurred codes for sharper ones.
+// the refit four, for less than half the sampling of the many grids it
+// judges. With one point the descent stopped up to half a pixel from the
+// true corners, and the dimension stage took blurred codes for sharper
+// ones.
 const refitSubsamples = 2
 
 // refitSteps are the descent's step sizes in pixels.
@@ -133,7 +135,8 @@ func quadGrid(p []float64, dim int) *common.PerspectiveTransform {
 // refitDeblurGrid chooses the dimension and corners of a blurred code's
 // grid by the pattern fit of its restoration (see above), starting from
 // the located grid tr of dimension dim. ok is false when no dimension
-// reaches refitMinFit or stop ends the search.
+// reaches refitMinFit, the best width is under refitMinWidth (no blur to
+// refit for), or stop ends the search.
 func refitDeblurGrid(g *gray, tr *common.PerspectiveTransform, dim int, stop func() bool) (*common.PerspectiveTransform, int, bool) {
 	quad := finderQuad(tr, dim)
 	fit := func(p []float64, dim int, cells [][3]int, sigma float64) float64 {

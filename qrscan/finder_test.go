@@ -21,7 +21,7 @@ import (
 // JPEG at quality q: a small, soft phone photo. It returns the image and
 // the pixel centres of the top-left, top-right and bottom-left finder
 // patterns.
-func photoOf(t *testing.T, text string, version int, module, sigma, noise float64, q int) (*gray, [3][2]float64) {
+func photoOf(t testing.TB, text string, version int, module, sigma, noise float64, q int) (*gray, [3][2]float64) {
 	t.Helper()
 	bits := encodeQR(t, text, version)
 	dim := bits.GetWidth()
@@ -60,6 +60,84 @@ func photoOf(t *testing.T, text string, version int, module, sigma, noise float6
 }
 
 var softText = "HC1:" + strings.Repeat("NCFOXN%TS3DH3ZSUZK+.V0ETD%65NL-AH-R6IOOP-I*4OZ4EEP2PT8G*V4HI/QF:80PVSNCNA9QKSFZKW3IAE7CU0T7D-VMJ*4D/8S7UQW1Y-8M 5FPO:HO::J5C2%.H*1ES$0ET0", 3)
+
+// correlationNaive is the definition correlate computes: for every pixel
+// and template, the normalized correlation of the pixel's neighbourhood
+// with the template, its sums taken pixel by pixel; per pixel the best of
+// the templates (first of equals) and which one.
+func correlationNaive(g *gray) ([]float32, []uint8) {
+	best, bestM := make([]float32, g.w*g.h), make([]uint8, g.w*g.h)
+	for ti, t := range finderTemplates() {
+		h9 := t.h[3]
+		for y := h9; y < g.h-h9; y++ {
+			for x := h9; x < g.w-h9; x++ {
+				var sum, sum2, dot float64
+				for yy := y - h9; yy <= y+h9; yy++ {
+					for xx := x - h9; xx <= x+h9; xx++ {
+						v := float64(g.pix[yy*g.w+xx])
+						// The innermost square the pixel lies in gives its
+						// template value: −1, +1, −1, +1 from the centre.
+						tv := 1.0
+						if d := max(abs(xx-x), abs(yy-y)); d <= t.h[0] || d > t.h[1] && d <= t.h[2] {
+							tv = -1
+						}
+						sum, sum2, dot = sum+v, sum2+v*v, dot+tv*v
+					}
+				}
+				num, xvar := dot-t.mean*sum, sum2-sum*sum/t.n
+				if num <= 0 || xvar <= 0 {
+					continue
+				}
+				if r := float32(num / math.Sqrt(t.tvar*xvar)); r > best[y*g.w+x] {
+					best[y*g.w+x], bestM[y*g.w+x] = r, uint8(ti)
+				}
+			}
+		}
+	}
+	return best, bestM
+}
+
+// TestCorrelateMatchesDefinition: the correlation from shared row box sums
+// keeps exactly the definition's scores of at least minScore, with their
+// templates, and nothing else; scoreAt gives the definition's score at
+// every pixel. On a soft code (whose finder patterns pass minScore), noise,
+// a flat image and one narrower than the largest template.
+func TestCorrelateMatchesDefinition(t *testing.T) {
+	code, _ := photoOf(t, softText[:120], 5, 2, 1, 8, 70)
+	noise := &gray{pix: make([]byte, 61*47), w: 61, h: 47}
+	rng := rand.New(rand.NewPCG(1, 2))
+	for i := range noise.pix {
+		noise.pix[i] = byte(rng.IntN(256))
+	}
+	flat := &gray{pix: bytes.Repeat([]byte{90}, 40*40), w: 40, h: 40}
+	narrow := &gray{pix: noise.pix[:20*61], w: 20, h: 61}
+	tpl := finderTemplates()
+	for name, g := range map[string]*gray{"code": code, "noise": noise, "flat": flat, "narrow": narrow} {
+		want, wantM := correlationNaive(g)
+		for _, minScore := range []float64{minFinderScore, 0.3} {
+			best, bestM := correlate(g, newIntegral(g), tpl, minScore, never)
+			kept := 0
+			for i := range want {
+				switch {
+				case float64(want[i]) >= minScore && (best[i] != want[i] || bestM[i] != wantM[i]):
+					t.Fatalf("%s, %v: pixel (%d,%d): %v (template %d), want %v (%d)", name, minScore, i%g.w, i/g.w, best[i], bestM[i], want[i], wantM[i])
+				case float64(want[i]) < minScore && best[i] != 0:
+					t.Fatalf("%s, %v: pixel (%d,%d) under minScore (%v) kept as %v", name, minScore, i%g.w, i/g.w, want[i], best[i])
+				case best[i] != 0:
+					kept++
+				}
+			}
+			if name == "code" && kept == 0 {
+				t.Fatalf("code, %v: no score kept", minScore)
+			}
+		}
+		for i := range want {
+			if got := scoreAt(g, newIntegral(g), tpl, i%g.w, i/g.w); got != want[i] {
+				t.Fatalf("%s: scoreAt(%d,%d) = %v, want %v", name, i%g.w, i/g.w, got, want[i])
+			}
+		}
+	}
+}
 
 // TestFinderCorrelationFindsSoftSmallPatterns: at 2 pixels per module,
 // noisy and JPEG-compressed, and at 1.25 pixels per module (drawn large and
@@ -237,4 +315,20 @@ func scanPeak(img image.Image) int64 {
 	close(done)
 	<-sampled
 	return int64(peak.Load()) - int64(base.HeapAlloc)
+}
+
+// BenchmarkCorrelate scores a 640×480 image, a soft code in texture: the
+// correlation pass's work on a working-size photo.
+func BenchmarkCorrelate(b *testing.B) {
+	code, _ := photoOf(b, softText, 20, 2, 1, 8, 70)
+	g := &gray{pix: make([]byte, 640*480), w: 640, h: 480}
+	for i := range g.pix {
+		g.pix[i] = byte(i*7919%97 + 80)
+	}
+	for y := range code.h {
+		copy(g.pix[y*g.w:], code.pix[y*code.w:(y+1)*code.w])
+	}
+	for b.Loop() {
+		findFinderPatterns(g, 8, minFinderScore, never)
+	}
 }

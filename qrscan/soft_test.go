@@ -17,13 +17,13 @@ import (
 
 // encodeQR is gozxing's encoding of text at version v (level M) as a bit
 // matrix without quiet zone.
-func encodeQR(t *testing.T, text string, v int) *gozxing.BitMatrix {
+func encodeQR(t testing.TB, text string, v int) *gozxing.BitMatrix {
 	t.Helper()
 	return encodeQRLevel(t, text, v, decoder.ErrorCorrectionLevel_M)
 }
 
 // encodeQRLevel is encodeQR at error correction level ec.
-func encodeQRLevel(t *testing.T, text string, v int, ec decoder.ErrorCorrectionLevel) *gozxing.BitMatrix {
+func encodeQRLevel(t testing.TB, text string, v int, ec decoder.ErrorCorrectionLevel) *gozxing.BitMatrix {
 	t.Helper()
 	code, err := encoder.Encoder_encode(text, ec,
 		map[gozxing.EncodeHintType]any{gozxing.EncodeHintType_QR_VERSION: v})

@@ -79,6 +79,35 @@ func TestAtRejectsPointsOutsideAndNaN(t *testing.T) {
 	}
 }
 
+// TestAtShortPathMatchesEdgePath: at's short path for points inside the
+// image gives what the general path (atEdge) gives, bit for bit, at random
+// points, pixel centres and the last column and row.
+func TestAtShortPathMatchesEdgePath(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	g := &gray{pix: make([]byte, 7*5), w: 7, h: 5}
+	for i := range g.pix {
+		g.pix[i] = byte(rng.IntN(256))
+	}
+	pts := [][2]float64{{0.5, 0.5}, {6.5, 4.5}, {6.49, 4.49}, {6.5, 1.2}, {3.3, 4.5}, {0.5, 4.2}}
+	for range 2000 {
+		pts = append(pts, [2]float64{rng.Float64() * 7, rng.Float64() * 5})
+	}
+	short := 0
+	for _, p := range pts {
+		got, ok := g.at(p[0], p[1])
+		want, wantOK := g.atEdge(p[0]-0.5, p[1]-0.5)
+		if got != want || ok != wantOK {
+			t.Fatalf("at(%v, %v) = %v, %v; the general path gives %v, %v", p[0], p[1], got, ok, want, wantOK)
+		}
+		if p[0] >= 0.5 && p[0] < 6.5 && p[1] >= 0.5 && p[1] < 4.5 {
+			short++
+		}
+	}
+	if short < 1000 {
+		t.Fatalf("only %d points on the short path", short)
+	}
+}
+
 // rounded.of is (sum + n/2) / n for every sum a box of bytes can have.
 func TestRoundedDivision(t *testing.T) {
 	for n := 1; n <= 41; n += 2 {

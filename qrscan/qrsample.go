@@ -279,10 +279,28 @@ func eachSubRow(tr *common.PerspectiveTransform, side, pad, s int, visit func(my
 	return true
 }
 
-// at is the bilinear gray value at (x, y), pixel centres at +0.5.
+// at is the bilinear gray value at (x, y), pixel centres at +0.5. Points
+// whose four pixels lie inside the image, nearly all of them, take the
+// short path; the rest atEdge, which handles every point the same way
+// (TestAtShortPathMatchesEdgePath).
 func (g *gray) at(x, y float64) (float32, bool) {
 	x, y = x-0.5, y-0.5
-	// Written so that NaN (a degenerate grid transform) fails too.
+	if x >= 0 && y >= 0 && x < float64(g.w-1) && y < float64(g.h-1) {
+		x0, y0 := int(x), int(y)
+		fx, fy := float32(x-float64(x0)), float32(y-float64(y0))
+		p := g.pix[y0*g.w+x0:]
+		top := float32(p[0])*(1-fx) + float32(p[1])*fx
+		bot := float32(p[g.w])*(1-fx) + float32(p[g.w+1])*fx
+		return top*(1-fy) + bot*fy, true
+	}
+	return g.atEdge(x, y)
+}
+
+// atEdge is at for a point (shifted by −0.5) by the image's last row or
+// column or outside it: within a pixel of the image it is clamped to it,
+// the right and lower neighbours being the pixel itself at the last column
+// and row; farther out, or NaN (a degenerate grid transform), it fails.
+func (g *gray) atEdge(x, y float64) (float32, bool) {
 	if !(x >= -1 && y >= -1 && x <= float64(g.w) && y <= float64(g.h)) {
 		return 0, false
 	}
@@ -300,8 +318,6 @@ func (g *gray) at(x, y float64) (float32, bool) {
 	}
 	x0, y0 := int(x), int(y)
 	fx, fy := float32(x-float64(x0)), float32(y-float64(y0))
-	// The four pixels: the right and lower neighbours are the pixel
-	// itself at the last column and row.
 	i, dx, dy := y0*g.w+x0, 1, g.w
 	if x0 == g.w-1 {
 		dx = 0

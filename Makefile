@@ -12,8 +12,15 @@ test:
 	go test ./...
 	go test -race $(RACE_PKGS)
 
+# The release build (also the Dockerfile's and the bench scripts'). The tag
+# leaves out Google Cloud Storage's DirectPath gRPC balancers (xDS, RLS),
+# which gs:// over the JSON API never uses: a process starts 12 ms sooner
+# (68 → 56 ms of CPU here) and the binary is 19 MB smaller. Without it
+# (go run, go test) everything works the same.
+BUILD_TAGS = disable_grpc_modules
+
 build:
-	go build -o greenpass ./cmd/greenpass
+	go build -tags $(BUILD_TAGS) -o greenpass ./cmd/greenpass
 
 # Every fuzz target for FUZZTIME (default 5 minutes); scripts/fuzz.sh says
 # how inputs are minimized and which failures are Go's, not findings.

@@ -80,22 +80,37 @@ func (l *located) moduleSize(dim int) float64 {
 	return math.Hypot(l.tr.GetX()-l.tl.GetX(), l.tr.GetY()-l.tl.GetY()) / float64(dim-7)
 }
 
+// scoreScratch holds what gridScore needs for one set of cells, made once
+// for the many grids a fit scores: the cells' centres in module space, and
+// room for them through a transform and for their values.
+type scoreScratch struct {
+	centres, pts []float64
+	vals         []float32
+}
+
+func newScoreScratch(cells [][3]int) *scoreScratch {
+	sc := &scoreScratch{centres: make([]float64, 2*len(cells)), pts: make([]float64, 2*len(cells)), vals: make([]float32, len(cells))}
+	for i, c := range cells {
+		sc.centres[2*i], sc.centres[2*i+1] = float64(c[0])+0.5, float64(c[1])+0.5
+	}
+	return sc
+}
+
 // gridScore is the contrast between cells that must be dark and cells that
 // must be light, sampled through tr: high when the grid sits on the code.
-// pts is scratch of 2·len(cells): all cells go through tr in one call.
-func gridScore(g *gray, tr *common.PerspectiveTransform, cells [][3]int, pts []float64) float64 {
-	pts = pts[:2*len(cells)]
-	for i, c := range cells {
-		pts[2*i], pts[2*i+1] = float64(c[0])+0.5, float64(c[1])+0.5
-	}
+// sc is cells' scratch: all cells go through tr in one call.
+func gridScore(g *gray, tr *common.PerspectiveTransform, cells [][3]int, sc *scoreScratch) float64 {
+	pts := sc.pts
+	copy(pts, sc.centres)
 	tr.TransformPoints(pts)
+	vals := sc.vals
+	if !g.sample(pts, vals) {
+		return math.Inf(-1)
+	}
 	var dark, light float64
 	var nd, nl int
 	for i, c := range cells {
-		v, ok := g.at(pts[2*i], pts[2*i+1])
-		if !ok {
-			return math.Inf(-1)
-		}
+		v := vals[i]
 		if c[2] == 1 {
 			dark += float64(v)
 			nd++
@@ -115,15 +130,15 @@ func gridScore(g *gray, tr *common.PerspectiveTransform, cells [][3]int, pts []f
 // returns it with its score.
 func fitGrid(g *gray, loc *located, start gridPoint, dim int, cells [][3]int) (gridPoint, float64) {
 	module := loc.moduleSize(dim)
-	pts := make([]float64, 2*len(cells))
+	sc := newScoreScratch(cells)
 	best := start
-	bestScore := gridScore(g, gridTransform(loc, best, dim), cells, pts)
+	bestScore := gridScore(g, gridTransform(loc, best, dim), cells, sc)
 	for step := 2 * module; step >= module/8; step /= 2 {
 		for improved := true; improved; {
 			improved = false
 			for _, d := range [][2]float64{{1, 0}, {-1, 0}, {0, 1}, {0, -1}} {
 				cand := gridPoint{best.x + d[0]*step, best.y + d[1]*step}
-				if s := gridScore(g, gridTransform(loc, cand, dim), cells, pts); s > bestScore {
+				if s := gridScore(g, gridTransform(loc, cand, dim), cells, sc); s > bestScore {
 					best, bestScore, improved = cand, s, true
 				}
 			}
@@ -142,7 +157,7 @@ func fitGrid(g *gray, loc *located, start gridPoint, dim int, cells [][3]int) (g
 // blur2 −18 %, small1.5px −27 %, photo −9 % at p = 0.08).
 func coarseCorner(g *gray, loc *located, start gridPoint, dim int, cells [][3]int) gridPoint {
 	module := loc.moduleSize(dim)
-	pts := make([]float64, 2*len(cells))
+	sc := newScoreScratch(cells)
 	type scored struct {
 		dx, dy int
 		score  float64
@@ -151,7 +166,7 @@ func coarseCorner(g *gray, loc *located, start gridPoint, dim int, cells [][3]in
 	for dy := -12; dy <= 12; dy += 4 {
 		for dx := -12; dx <= 12; dx += 4 {
 			p := gridPoint{start.x + float64(dx)*module, start.y + float64(dy)*module}
-			coarse = append(coarse, scored{dx, dy, gridScore(g, gridTransform(loc, p, dim), cells, pts)})
+			coarse = append(coarse, scored{dx, dy, gridScore(g, gridTransform(loc, p, dim), cells, sc)})
 		}
 	}
 	sort.Slice(coarse, func(i, j int) bool { return coarse[i].score > coarse[j].score })
@@ -166,8 +181,8 @@ func coarseCorner(g *gray, loc *located, start gridPoint, dim int, cells [][3]in
 				}
 				seen[k] = true
 				p := gridPoint{start.x + float64(k[0])*module, start.y + float64(k[1])*module}
-				if sc := gridScore(g, gridTransform(loc, p, dim), cells, pts); sc > bestScore {
-					best, bestScore = p, sc
+				if s := gridScore(g, gridTransform(loc, p, dim), cells, sc); s > bestScore {
+					best, bestScore = p, s
 				}
 			}
 		}

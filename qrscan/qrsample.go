@@ -245,12 +245,8 @@ func sampleModules(g *gray, tr *common.PerspectiveTransform, dim int) ([]float32
 			pts[2*x], pts[2*x+1] = float64(x)+0.5, float64(y)+0.5
 		}
 		tr.TransformPoints(pts)
-		for x := 0; x < dim; x++ {
-			v, ok := g.at(pts[2*x], pts[2*x+1])
-			if !ok {
-				return nil, false
-			}
-			vals[y*dim+x] = v
+		if !g.sample(pts, vals[y*dim:(y+1)*dim]) {
+			return nil, false
 		}
 	}
 	return vals, true
@@ -279,21 +275,41 @@ func eachSubRow(tr *common.PerspectiveTransform, side, pad, s int, visit func(my
 	return true
 }
 
-// at is the bilinear gray value at (x, y), pixel centres at +0.5. Points
-// whose four pixels lie inside the image, nearly all of them, take the
-// short path; the rest atEdge, which handles every point the same way
-// (TestAtShortPathMatchesEdgePath).
+// at is the bilinear gray value at (x, y), pixel centres at +0.5 (sample
+// for one point).
 func (g *gray) at(x, y float64) (float32, bool) {
-	x, y = x-0.5, y-0.5
-	if x >= 0 && y >= 0 && x < float64(g.w-1) && y < float64(g.h-1) {
+	var v [1]float32
+	ok := g.sample([]float64{x, y}, v[:])
+	return v[0], ok
+}
+
+// sample puts the bilinear gray value at each point of pts (x, y pairs,
+// pixel centres at +0.5) in out, and reports false, at the first, when a
+// point lies farther than a pixel outside the image. Points whose four
+// pixels lie inside the image, nearly all of them, take the short path in
+// the loop; the rest atEdge, which handles every point the same way
+// (TestAtShortPathMatchesEdgePath). The samplers' loops take up to a fifth
+// of a hard photo's scan, so the short path is not a call.
+func (g *gray) sample(pts []float64, out []float32) bool {
+	w, h := float64(g.w-1), float64(g.h-1)
+	for i := range out {
+		x, y := pts[2*i]-0.5, pts[2*i+1]-0.5
+		if !(x >= 0 && y >= 0 && x < w && y < h) {
+			v, ok := g.atEdge(x, y)
+			if !ok {
+				return false
+			}
+			out[i] = v
+			continue
+		}
 		x0, y0 := int(x), int(y)
 		fx, fy := float32(x-float64(x0)), float32(y-float64(y0))
 		p := g.pix[y0*g.w+x0:]
 		top := float32(p[0])*(1-fx) + float32(p[1])*fx
 		bot := float32(p[g.w])*(1-fx) + float32(p[g.w+1])*fx
-		return top*(1-fy) + bot*fy, true
+		out[i] = top*(1-fy) + bot*fy
 	}
-	return g.atEdge(x, y)
+	return true
 }
 
 // atEdge is at for a point (shifted by −0.5) by the image's last row or
@@ -436,7 +452,7 @@ func finderContrast(g *gray, tr *common.PerspectiveTransform, dim int) float64 {
 			}
 		}
 	}
-	return gridScore(g, tr, cells, make([]float64, 2*len(cells)))
+	return gridScore(g, tr, cells, newScoreScratch(cells))
 }
 
 // maxGridTries is how many of a located code's best-fitting grids are

@@ -415,6 +415,28 @@ type residualScratch struct {
 	x0, y0, w, h         int
 	sum, weight, unknown []float64
 	touched              []int
+	src, pts             []float64 // subPoints'
+}
+
+// subPoints returns the known modules' s×s sub-points (s =
+// refineSubsamples) in module space, module by module, in room for
+// them to go through a transform: made once per refinement, copied per
+// evaluation.
+func (sc *residualScratch) subPoints(known []knownModule) []float64 {
+	const s = refineSubsamples
+	if len(sc.src) != 2*s*s*len(known) {
+		sc.src = make([]float64, 0, 2*s*s*len(known))
+		for _, m := range known {
+			for j := 0; j < s; j++ {
+				for k := 0; k < s; k++ {
+					sc.src = append(sc.src, float64(m.x)+(float64(k)+0.5)/s, float64(m.y)+(float64(j)+0.5)/s)
+				}
+			}
+		}
+		sc.pts = make([]float64, len(sc.src))
+	}
+	copy(sc.pts, sc.src)
+	return sc.pts
 }
 
 // newResidualScratch covers the padded grid tr of dimension dim with a
@@ -468,31 +490,40 @@ func knownResidual(g *gray, tr *common.PerspectiveTransform, known []knownModule
 		sc.touched = sc.touched[:0]
 	}()
 	const s = refineSubsamples
-	pts := make([]float64, 2*s*s)
-	for _, m := range known {
-		for j := 0; j < s; j++ {
-			for k := 0; k < s; k++ {
-				pts[2*(j*s+k)] = float64(m.x) + (float64(k)+0.5)/s
-				pts[2*(j*s+k)+1] = float64(m.y) + (float64(j)+0.5)/s
-			}
-		}
-		tr.TransformPoints(pts)
-		for i := 0; i < s*s; i++ {
-			px, py := pts[2*i]-0.5-float64(sc.x0), pts[2*i+1]-0.5-float64(sc.y0)
-			if !(px >= 0 && py >= 0 && px < float64(sc.w-1) && py < float64(sc.h-1)) {
+	pts := sc.subPoints(known)
+	tr.TransformPoints(pts)
+	w, h := float64(sc.w-1), float64(sc.h-1)
+	for i, m := range known {
+		for k := 0; k < s*s; k++ {
+			j := 2 * (i*s*s + k)
+			px, py := pts[j]-0.5-float64(sc.x0), pts[j+1]-0.5-float64(sc.y0)
+			if !(px >= 0 && py >= 0 && px < w && py < h) {
 				return math.Inf(1) // off the window (or NaN)
 			}
-			splat(px, py, sc.w, sc.h, func(p int, w float64) {
+			// The point's bilinear shares of its four pixels (splat's,
+			// every pixel inside the window), a pixel's first share
+			// marking it touched.
+			ix, iy := int(math.Floor(px)), int(math.Floor(py))
+			fx, fy := px-float64(ix), py-float64(iy)
+			p0 := iy*sc.w + ix
+			for _, c := range [4]struct {
+				p     int
+				share float64
+			}{{p0, (1 - fx) * (1 - fy)}, {p0 + 1, fx * (1 - fy)}, {p0 + sc.w, (1 - fx) * fy}, {p0 + sc.w + 1, fx * fy}} {
+				if c.share == 0 {
+					continue
+				}
+				p := c.p
 				if sc.weight[p] == 0 && sc.unknown[p] == 0 {
 					sc.touched = append(sc.touched, p)
 				}
 				if m.colour == 0 {
-					sc.unknown[p] += w
+					sc.unknown[p] += c.share
 				} else {
-					sc.sum[p] += w * m.colour
-					sc.weight[p] += w
+					sc.sum[p] += c.share * m.colour
+					sc.weight[p] += c.share
 				}
-			})
+			}
 		}
 	}
 	// y ≈ b + a·x over the pixels the known modules cover.

@@ -53,6 +53,12 @@ func locateAll(g *gray, hybrid bool) []*located {
 	if err != nil {
 		return nil
 	}
+	return locateIn(bits)
+}
+
+// locateIn is locateAll on an image already binarized (bits is turned
+// and turned back).
+func locateIn(bits *gozxing.BitMatrix) []*located {
 	finder := detector.NewFinderPatternFinder(bits, nil)
 	info, findErr := finder.Find(tryHarder)
 	det := detector.NewDetector(bits)

@@ -168,7 +168,7 @@ func Scan(ctx context.Context, img image.Image, opts Options) (Found, error) {
 	}
 
 	other := ""
-	texts, err := readAll(g, mode == Photo, accept)
+	texts, plainBits, err := readAll(g, mode == Photo, accept)
 	if err != nil {
 		return Found{}, err
 	}
@@ -214,9 +214,12 @@ func Scan(ctx context.Context, img image.Image, opts Options) (Found, error) {
 				break // the global-histogram binarizer only pays off unfiltered
 			}
 			var locs []*located
-			if p.locate != nil {
+			switch {
+			case p.locate != nil:
 				locs = p.locate(detectOn, stop)
-			} else {
+			case hybrid && detectOn == g && plainBits != nil:
+				locs = locateIn(plainBits) // readAll's binarization
+			default:
 				locs = locateAll(detectOn, hybrid)
 			}
 			for _, loc := range locs {
@@ -403,17 +406,23 @@ func bestFirst(soft []softCandidate) {
 
 // readAll decodes every QR code gozxing finds in g as it is, and in g
 // inverted when none is found there and inverted is set. More than one
-// distinct accepted code is ErrMultiple.
-func readAll(g *gray, inverted bool, accept func(string) bool) ([]string, error) {
+// distinct accepted code is ErrMultiple. It also returns g's hybrid
+// binarization, which the first pass locates codes in again (gozxing's
+// reader leaves it as it was: TestReadAllKeepsItsBinarization).
+func readAll(g *gray, inverted bool, accept func(string) bool) ([]string, *gozxing.BitMatrix, error) {
 	src, err := gozxing.NewPlanarYUVLuminanceSource(g.pix, g.w, g.h, 0, 0, g.w, g.h, false)
 	if err != nil {
-		return nil, nil
+		return nil, nil, nil
 	}
 	var texts []string
+	var bits *gozxing.BitMatrix
 	dccs := map[string]bool{}
-	for _, source := range []gozxing.LuminanceSource{src, src.Invert()} {
+	for i, source := range []gozxing.LuminanceSource{src, src.Invert()} {
 		bmp, _ := gozxing.NewBinaryBitmap(newHybridBinarizer(source))
 		results, err := multiqr.NewQRCodeMultiReader().DecodeMultiple(bmp, tryHarder)
+		if i == 0 {
+			bits, _ = bmp.GetBlackMatrix() // made once: the binarizer keeps it
+		}
 		if err != nil {
 			continue
 		}
@@ -429,7 +438,7 @@ func readAll(g *gray, inverted bool, accept func(string) bool) ([]string, error)
 		}
 	}
 	if len(dccs) > 1 {
-		return nil, fmt.Errorf("%w: %d of them; show one at a time", ErrMultiple, len(dccs))
+		return nil, nil, fmt.Errorf("%w: %d of them; show one at a time", ErrMultiple, len(dccs))
 	}
-	return texts, nil
+	return texts, bits, nil
 }

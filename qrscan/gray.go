@@ -12,10 +12,27 @@ type gray struct {
 }
 
 // toGray converts an image to luminance, reading YCbCr (JPEG) and Gray
-// images without conversion.
+// images without conversion. The result may share img's pixels: it must
+// not be written to.
 func toGray(img image.Image) *gray {
 	b := img.Bounds()
-	g := &gray{pix: make([]byte, b.Dx()*b.Dy()), w: b.Dx(), h: b.Dy()}
+	n := b.Dx() * b.Dy()
+	// A luminance plane whose rows lie back to back is used as it is: the
+	// scan only reads its image, and a copy was a twelfth of a keystoned
+	// photo's scan (most of it the fresh pages' faults).
+	switch m := img.(type) {
+	case *image.Gray:
+		if m.Stride == b.Dx() {
+			off := m.PixOffset(b.Min.X, b.Min.Y)
+			return &gray{pix: m.Pix[off : off+n : off+n], w: b.Dx(), h: b.Dy()}
+		}
+	case *image.YCbCr:
+		if m.YStride == b.Dx() {
+			off := m.YOffset(b.Min.X, b.Min.Y)
+			return &gray{pix: m.Y[off : off+n : off+n], w: b.Dx(), h: b.Dy()}
+		}
+	}
+	g := &gray{pix: make([]byte, n), w: b.Dx(), h: b.Dy()}
 	switch m := img.(type) {
 	case *image.Gray:
 		for y := 0; y < g.h; y++ {

@@ -1,6 +1,7 @@
 package qrscan
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"errors"
@@ -85,6 +86,55 @@ func TestToGrayCompositesTransparencyOnWhite(t *testing.T) {
 	rgba.Pix = []byte{0, 0, 0, 0, 255, 255, 255, 255}
 	if g := toGray(rgba); g.pix[0] != 255 || g.pix[1] != 255 {
 		t.Fatalf("gray = %v, want [255 255]", g.pix)
+	}
+}
+
+// TestToGraySharesOrCopies: a Gray or YCbCr image whose rows lie back to
+// back is read in place, any other (a sub-image narrower than its parent)
+// copied; either way the pixels are the image's.
+func TestToGraySharesOrCopies(t *testing.T) {
+	parent := image.NewGray(image.Rect(0, 0, 4, 3))
+	for i := range parent.Pix {
+		parent.Pix[i] = byte(10 * i)
+	}
+	ycc := image.NewYCbCr(image.Rect(0, 0, 4, 3), image.YCbCrSubsampleRatio420)
+	copy(ycc.Y, parent.Pix)
+	for _, tc := range []struct {
+		name   string
+		img    image.Image
+		want   []byte
+		shared bool
+	}{
+		{"gray", parent, parent.Pix, true},
+		{"rows 1-2", parent.SubImage(image.Rect(0, 1, 4, 3)), parent.Pix[4:], true},
+		{"columns 1-2", parent.SubImage(image.Rect(1, 0, 3, 3)), []byte{10, 20, 50, 60, 90, 100}, false},
+		{"ycbcr", ycc, parent.Pix, true},
+		{"ycbcr columns 1-2", ycc.SubImage(image.Rect(1, 0, 3, 3)), []byte{10, 20, 50, 60, 90, 100}, false},
+	} {
+		g := toGray(tc.img)
+		if !bytes.Equal(g.pix, tc.want) {
+			t.Errorf("%s: %v, want %v", tc.name, g.pix, tc.want)
+		}
+		if shared := &g.pix[0] == &parent.Pix[len(parent.Pix)-len(tc.want)] || &g.pix[0] == &ycc.Y[len(ycc.Y)-len(tc.want)]; shared != tc.shared {
+			t.Errorf("%s: shared %v, want %v", tc.name, shared, tc.shared)
+		}
+	}
+}
+
+// TestScanLeavesItsImageAlone: the scan reads the caller's pixels in place
+// (toGray) and must never write them: a blurred code that every pass and
+// the restorations see, as Gray and as YCbCr.
+func TestScanLeavesItsImageAlone(t *testing.T) {
+	code, _ := photoOf(t, softText, 20, 2, 2, 10, 60)
+	gimg := image.NewGray(image.Rect(0, 0, code.w, code.h))
+	copy(gimg.Pix, code.pix)
+	ycc := image.NewYCbCr(gimg.Rect, image.YCbCrSubsampleRatio444)
+	copy(ycc.Y, code.pix)
+	for _, img := range []image.Image{gimg, ycc} {
+		Scan(context.Background(), img, Options{Mode: Photo, Budget: time.Hour, Accept: func(string) bool { return false }})
+	}
+	if !bytes.Equal(gimg.Pix, code.pix) || !bytes.Equal(ycc.Y, code.pix) {
+		t.Fatal("the scan changed the image it read")
 	}
 }
 

@@ -315,11 +315,11 @@ func refineGrid(g *gray, tr *common.PerspectiveTransform, dim int, stop func() b
 		return common.PerspectiveTransform_QuadrilateralToQuadrilateral(0, 0, d, 0, d, d, 0, d,
 			c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7])
 	}
-	sc, ok := newResidualScratch(g, tr, dim, 4)
+	sc, ok := newResidualScratch(g, tr, dim, 4, known)
 	if !ok {
 		return tr
 	}
-	best := knownResidual(g, transform(c), known, sc)
+	best := knownResidual(g, transform(c), sc)
 	if math.IsInf(best, 1) {
 		return tr
 	}
@@ -329,7 +329,7 @@ func refineGrid(g *gray, tr *common.PerspectiveTransform, dim int, stop func() b
 			for i := range c {
 				for _, dir := range []float64{1, -1} {
 					c[i] += dir * step
-					if r := knownResidual(g, transform(c), known, sc); r < best {
+					if r := knownResidual(g, transform(c), sc); r < best {
 						best, improved = r, true
 						break
 					}
@@ -416,40 +416,40 @@ type residualScratch struct {
 	sum, weight, unknown []float64
 	touched              []int
 	src, pts             []float64 // subPoints'
+	known                []knownModule
 }
 
 // subPoints returns the known modules' s×s sub-points (s =
-// refineSubsamples) in module space, module by module, in room for
-// them to go through a transform: made once per refinement, copied per
-// evaluation.
-func (sc *residualScratch) subPoints(known []knownModule) []float64 {
-	const s = refineSubsamples
-	if len(sc.src) != 2*s*s*len(known) {
-		sc.src = make([]float64, 0, 2*s*s*len(known))
-		for _, m := range known {
-			for j := 0; j < s; j++ {
-				for k := 0; k < s; k++ {
-					sc.src = append(sc.src, float64(m.x)+(float64(k)+0.5)/s, float64(m.y)+(float64(j)+0.5)/s)
-				}
-			}
-		}
-		sc.pts = make([]float64, len(sc.src))
-	}
+// refineSubsamples) in module space, module by module, made once with the
+// scratch, in room for them to go through a transform.
+func (sc *residualScratch) subPoints() []float64 {
 	copy(sc.pts, sc.src)
 	return sc.pts
 }
 
 // newResidualScratch covers the padded grid tr of dimension dim with a
-// margin of margin pixels, clipped to g; ok is false for a grid off the
-// image or far larger than this reading is for.
-func newResidualScratch(g *gray, tr *common.PerspectiveTransform, dim int, margin float64) (*residualScratch, bool) {
+// margin of margin pixels, clipped to g, for the known modules known (and
+// their sub-points); ok is false for a grid off the image or far larger
+// than this reading is for.
+func newResidualScratch(g *gray, tr *common.PerspectiveTransform, dim int, margin float64, known []knownModule) (*residualScratch, bool) {
 	x0, y0, w, h, ok := gridWindow(g, tr, dim, margin)
 	if !ok {
 		return nil, false
 	}
 	n := w * h
-	return &residualScratch{x0: x0, y0: y0, w: w, h: h,
-		sum: make([]float64, n), weight: make([]float64, n), unknown: make([]float64, n)}, true
+	sc := &residualScratch{x0: x0, y0: y0, w: w, h: h, known: known,
+		sum: make([]float64, n), weight: make([]float64, n), unknown: make([]float64, n)}
+	const s = refineSubsamples
+	sc.src = make([]float64, 0, 2*s*s*len(known))
+	for _, m := range known {
+		for j := 0; j < s; j++ {
+			for k := 0; k < s; k++ {
+				sc.src = append(sc.src, float64(m.x)+(float64(k)+0.5)/s, float64(m.y)+(float64(j)+0.5)/s)
+			}
+		}
+	}
+	sc.pts = make([]float64, len(sc.src))
+	return sc, true
 }
 
 // gridWindow is the window of g (x0, y0, w×h) that the grid tr of dimension
@@ -479,10 +479,10 @@ func gridWindow(g *gray, tr *common.PerspectiveTransform, dim int, margin float6
 }
 
 // knownResidual is the mean squared difference between the pixels that
-// the known modules alone cover (95 % or more of their weight) and those
+// the known modules (sc's) alone cover (95 % or more of their weight) and those
 // modules' colours spread over them through tr, after the best offset and
 // scale: +Inf when the modules leave the image or too few pixels remain.
-func knownResidual(g *gray, tr *common.PerspectiveTransform, known []knownModule, sc *residualScratch) float64 {
+func knownResidual(g *gray, tr *common.PerspectiveTransform, sc *residualScratch) float64 {
 	defer func() {
 		for _, p := range sc.touched {
 			sc.sum[p], sc.weight[p], sc.unknown[p] = 0, 0, 0
@@ -490,10 +490,10 @@ func knownResidual(g *gray, tr *common.PerspectiveTransform, known []knownModule
 		sc.touched = sc.touched[:0]
 	}()
 	const s = refineSubsamples
-	pts := sc.subPoints(known)
+	pts := sc.subPoints()
 	tr.TransformPoints(pts)
 	w, h := float64(sc.w-1), float64(sc.h-1)
-	for i, m := range known {
+	for i, m := range sc.known {
 		for k := 0; k < s*s; k++ {
 			j := 2 * (i*s*s + k)
 			px, py := pts[j]-0.5-float64(sc.x0), pts[j+1]-0.5-float64(sc.y0)

@@ -175,14 +175,15 @@ func TestStrongKeystoneFindsTheFourthCorner(t *testing.T) {
 // TestReadAllKeepsItsBinarization: the first pass locates codes again in
 // the binarization readAll made (locateIn), which is right only if
 // gozxing's multi-code reader leaves it as it was. Every image of three
-// classes: codes read, codes located and not read, and none located.
+// classes of the photo corpus: codes read, codes located and not read, and
+// none located.
 func TestReadAllKeepsItsBinarization(t *testing.T) {
 	if testing.Short() {
 		t.Skip("photo corpus: skipped with -short")
 	}
-	n := 0
+	n := map[string]int{"clean": 0, "photo": 0, "small1.5px": 0}
 	for _, c := range loadPhotoCorpus(t) {
-		if c.class != "clean" && c.class != "photo" && c.class != "small1.5px" {
+		if _, ok := n[c.class]; !ok {
 			continue
 		}
 		g := toGray(c.image(t))
@@ -198,9 +199,11 @@ func TestReadAllKeepsItsBinarization(t *testing.T) {
 		if bits.String() != fresh.String() {
 			t.Fatalf("%s: readAll's binarization changed while it read", c.file)
 		}
-		n++
+		n[c.class]++
 	}
-	if n != 3*52 {
-		t.Fatalf("%d images, want 156", n)
+	for class, k := range n {
+		if k == 0 {
+			t.Errorf("no image of class %s", class)
+		}
 	}
 }

@@ -174,24 +174,9 @@ func refitDeblurGrid(g *gray, tr *common.PerspectiveTransform, dim int, stop fun
 		return nil, 0, false
 	}
 	cells := fixedCells(bestDim)
-	best = fit(quad, bestDim, cells, bestSigma)
-	for _, step := range refitSteps {
-		for improved := true; improved; {
-			improved = false
-			for i := range quad {
-				for _, dir := range []float64{1, -1} {
-					if stop() {
-						return nil, 0, false
-					}
-					quad[i] += dir * step
-					if f := fit(quad, bestDim, cells, bestSigma); f > best {
-						best, improved = f, true
-						break
-					}
-					quad[i] -= dir * step
-				}
-			}
-		}
+	score := func(p []float64) float64 { return fit(p, bestDim, cells, bestSigma) }
+	if !descend(quad, refitSteps, score(quad), score, stop) {
+		return nil, 0, false
 	}
 	return quadGrid(quad, bestDim), bestDim, true
 }

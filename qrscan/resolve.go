@@ -323,22 +323,37 @@ func refineGrid(g *gray, tr *common.PerspectiveTransform, dim int, stop func() b
 	if math.IsInf(best, 1) {
 		return tr
 	}
-	for step := 0.25; step >= 1.0/32 && !stop(); step /= 2 {
+	descend(c, refineSteps, -best, func(c []float64) float64 { return -knownResidual(g, transform(c), sc) }, stop)
+	return transform(c)
+}
+
+// refineSteps are refineGrid's descent steps in pixels.
+var refineSteps = []float64{0.25, 0.125, 1.0 / 16, 1.0 / 32}
+
+// descend is coordinate descent on p: each coordinate in turn moves by a
+// step up, or else down, where score (of at least best at p) rises, until
+// no move does, for each step of steps in turn. It reports false when stop
+// ended it (asked before each score); p is then the best point so far.
+func descend(p, steps []float64, best float64, score func([]float64) float64, stop func() bool) bool {
+	for _, step := range steps {
 		for improved := true; improved; {
 			improved = false
-			for i := range c {
+			for i := range p {
 				for _, dir := range []float64{1, -1} {
-					c[i] += dir * step
-					if r := knownResidual(g, transform(c), sc); r < best {
-						best, improved = r, true
+					if stop() {
+						return false
+					}
+					p[i] += dir * step
+					if s := score(p); s > best {
+						best, improved = s, true
 						break
 					}
-					c[i] -= dir * step
+					p[i] -= dir * step
 				}
 			}
 		}
 	}
-	return transform(c)
+	return true
 }
 
 // knownModule is a module of the padded grid whose colour is fixed by the
@@ -500,9 +515,11 @@ func knownResidual(g *gray, tr *common.PerspectiveTransform, sc *residualScratch
 			if !(px >= 0 && py >= 0 && px < w && py < h) {
 				return math.Inf(1) // off the window (or NaN)
 			}
-			// The point's bilinear shares of its four pixels (splat's,
-			// every pixel inside the window), a pixel's first share
-			// marking it touched.
+			// The point's bilinear shares of its four pixels, every one
+			// inside the window, a pixel's first share marking it
+			// touched: splat's arithmetic written out, without its
+			// checks or a call per pixel. Sharing a helper with splat
+			// made a super-resolution 10 % slower.
 			ix, iy := int(math.Floor(px)), int(math.Floor(py))
 			fx, fy := px-float64(ix), py-float64(iy)
 			p0 := iy*sc.w + ix

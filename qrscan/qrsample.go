@@ -495,13 +495,20 @@ func decodeGrid(g *gray, loc *located, accept func(string) bool, soft *[]softCan
 	if loc.align != nil {
 		starts = append(starts, gridPoint{loc.align.GetX(), loc.align.GetY()})
 	}
-	guess := starts[0]
-	if ks, ok := keystoneCorner(loc); ok {
-		guess = toAlign(ks, dim0)
-		starts = append(starts, guess)
+	// guess is the fourth corner's estimate at a dimension: the keystone
+	// estimate when the patterns' sizes give one, else the parallelogram.
+	ks, keystone := keystoneCorner(loc)
+	guess := func(dim int) gridPoint {
+		if keystone {
+			return toAlign(ks, dim)
+		}
+		return toAlign(para, dim)
+	}
+	if keystone {
+		starts = append(starts, guess(dim0))
 	}
 	cells0 := patternCells(dim0) // shared by the coarse search and every fit at dim0
-	starts = append(starts, coarseCorner(g, loc, guess, dim0, cells0))
+	starts = append(starts, coarseCorner(g, loc, guess(dim0), dim0, cells0))
 	var best cand
 	for _, st := range starts {
 		br, score := fitGrid(g, loc, st, dim0, cells0)
@@ -536,11 +543,7 @@ func decodeGrid(g *gray, loc *located, accept func(string) bool, soft *[]softCan
 		case loc.rough && poor:
 			start = coarseCorner(g, loc, toAlign(para, dim), dim, cells)
 		case poor:
-			guess := toAlign(para, dim)
-			if ks, ok := keystoneCorner(loc); ok {
-				guess = toAlign(ks, dim)
-			}
-			start = coarseCorner(g, loc, guess, dim, cells)
+			start = coarseCorner(g, loc, guess(dim), dim, cells)
 		}
 		br, score := fitGrid(g, loc, start, dim, cells)
 		cands = append(cands, cand{dim, br, score})

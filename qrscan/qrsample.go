@@ -472,7 +472,8 @@ const maxGridTries = 2
 // make the estimate wrong); for each, the fourth corner of the grid is fitted
 // to the code's fixed patterns, starting from the alignment pattern gozxing
 // found and from the parallelogram estimate, and the best-fitting grids are
-// decoded first. accept filters the texts found. The best grid's module
+// decoded first (a grid that fits well at the detector's dimension before
+// the neighbours are fitted at all). accept filters the texts found. The best grid's module
 // values go to soft for a later soft reading, or are read softly at once
 // when soft is nil.
 func decodeGrid(g *gray, loc *located, accept func(string) bool, soft *[]softCandidate) (string, bool) {
@@ -532,6 +533,43 @@ func decodeGrid(g *gray, loc *located, accept func(string) bool, soft *[]softCan
 		neighbours = append(neighbours, 12, -12)
 	}
 	poor := best.score < poorFitShare*finderContrast(g, gridTransform(loc, best.br, dim0), dim0)
+	dec := decoder.NewDecoder()
+	// hard samples the grid tr of dimension dim and decodes it at a few
+	// thresholds; vals are the module values, nil when the grid leaves
+	// the image.
+	hard := func(tr *common.PerspectiveTransform, dim int) (vals []float32, text string, ok bool) {
+		vals, ok = sampleModules(g, tr, dim)
+		if !ok {
+			return nil, "", false
+		}
+		th := newModuleThreshold(vals, dim, 3)
+		for _, sh := range []float32{0, 0.6, 1.2, 2, 3, 4.5} {
+			res, err := dec.Decode(th.bits(sh), nil)
+			if err == nil && accept(res.GetText()) {
+				return vals, res.GetText(), true
+			}
+		}
+		return vals, "", false
+	}
+	// A grid that fits well at the detector's dimension is decoded before
+	// the neighbours are fitted: most codes read there, and the neighbours
+	// (with their coarse searches) were most of their decoding time. When
+	// it does not read, it is ranked with the neighbours as before, and
+	// not decoded again.
+	var early struct {
+		tried bool
+		br    gridPoint
+		tr    *common.PerspectiveTransform
+		vals  []float32
+	}
+	if !poor {
+		tr := gridTransform(loc, best.br, dim0)
+		vals, t, ok := hard(tr, dim0)
+		if ok {
+			return t, true
+		}
+		early.tried, early.br, early.tr, early.vals = true, best.br, tr, vals
+	}
 	for _, dd := range neighbours {
 		dim := dim0 + dd
 		if dim < 21 || dim > 177 {
@@ -549,36 +587,27 @@ func decodeGrid(g *gray, loc *located, accept func(string) bool, soft *[]softCan
 		cands = append(cands, cand{dim, br, score})
 	}
 	sort.Slice(cands, func(i, j int) bool { return cands[i].score > cands[j].score })
-	dec := decoder.NewDecoder()
-	// first: the best-fitting grid, whose module values are kept for the
-	// soft reading (decodeSoft) when no hard reading succeeds.
-	try := func(tr *common.PerspectiveTransform, dim int, first bool) (string, bool) {
-		vals, ok := sampleModules(g, tr, dim)
-		if !ok {
-			return "", false
-		}
-		th := newModuleThreshold(vals, dim, 3)
-		for _, sh := range []float32{0, 0.6, 1.2, 2, 3, 4.5} {
-			res, err := dec.Decode(th.bits(sh), nil)
-			if err == nil && accept(res.GetText()) {
-				return res.GetText(), true
-			}
-		}
-		switch {
-		case !first:
-		case soft == nil:
-			return decodeSoft(vals, dim, accept)
-		default:
-			*soft = append(*soft, softCandidate{vals: vals, dim: dim, score: cands[0].score, g: g, tr: tr})
-		}
-		return "", false
-	}
 	for i, c := range cands {
 		if i >= maxGridTries {
 			break // the rest fit worse than better grids that failed
 		}
-		if t, ok := try(gridTransform(loc, c.br, c.dim), c.dim, i == 0); ok {
-			return t, true
+		tr, vals := early.tr, early.vals
+		if !early.tried || c.dim != dim0 || c.br != early.br {
+			var t string
+			var ok bool
+			tr = gridTransform(loc, c.br, c.dim)
+			if vals, t, ok = hard(tr, c.dim); ok {
+				return t, true
+			}
+		}
+		// The best-fitting grid's module values are kept for the soft
+		// reading (decodeSoft) when no hard reading succeeds.
+		switch {
+		case i > 0 || vals == nil:
+		case soft == nil:
+			return decodeSoft(vals, c.dim, accept)
+		default:
+			*soft = append(*soft, softCandidate{vals: vals, dim: c.dim, score: c.score, g: g, tr: tr})
 		}
 	}
 	return "", false

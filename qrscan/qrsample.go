@@ -472,8 +472,7 @@ const maxGridTries = 2
 // make the estimate wrong); for each, the fourth corner of the grid is fitted
 // to the code's fixed patterns, starting from the alignment pattern gozxing
 // found and from the parallelogram estimate, and the best-fitting grids are
-// decoded first (a grid that fits well at the detector's dimension before
-// the neighbours are fitted at all). accept filters the texts found. The best grid's module
+// decoded first (one that fits well as soon as it is fitted). accept filters the texts found. The best grid's module
 // values go to soft for a later soft reading, or are read softly at once
 // when soft is nil.
 func decodeGrid(g *gray, loc *located, accept func(string) bool, soft *[]softCandidate) (string, bool) {
@@ -551,24 +550,38 @@ func decodeGrid(g *gray, loc *located, accept func(string) bool, soft *[]softCan
 		}
 		return vals, "", false
 	}
-	// A grid that fits well at the detector's dimension is decoded before
-	// the neighbours are fitted: most codes read there, and the neighbours
-	// (with their coarse searches) were most of their decoding time. When
-	// it does not read, it is ranked with the neighbours as before, and
-	// not decoded again.
-	var early struct {
-		tried bool
-		br    gridPoint
-		tr    *common.PerspectiveTransform
-		vals  []float32
+	// A grid that fits well (not poor, as above, at its own dimension) is
+	// decoded as soon as it is fitted: at the detector's dimension before
+	// the neighbours are fitted, and a neighbour before the next one. Most
+	// codes read there, and the neighbours (with their coarse searches)
+	// were most of their decoding time; when the detector's dimension
+	// fits poorly, the code read at the first neighbour that fits well,
+	// always the best-fitting grid in the end (the photo corpus). A grid
+	// that does not read is ranked with the rest as before, and not
+	// decoded again.
+	type decoded struct {
+		dim  int
+		br   gridPoint
+		tr   *common.PerspectiveTransform
+		vals []float32
+	}
+	var tried []decoded
+	try := func(dim int, br gridPoint) (decoded, string, bool) {
+		for _, d := range tried {
+			if d.dim == dim && d.br == br {
+				return d, "", false
+			}
+		}
+		d := decoded{dim: dim, br: br, tr: gridTransform(loc, br, dim)}
+		vals, t, ok := hard(d.tr, dim)
+		d.vals = vals
+		tried = append(tried, d)
+		return d, t, ok
 	}
 	if !poor {
-		tr := gridTransform(loc, best.br, dim0)
-		vals, t, ok := hard(tr, dim0)
-		if ok {
+		if _, t, ok := try(dim0, best.br); ok {
 			return t, true
 		}
-		early.tried, early.br, early.tr, early.vals = true, best.br, tr, vals
 	}
 	for _, dd := range neighbours {
 		dim := dim0 + dd
@@ -585,29 +598,29 @@ func decodeGrid(g *gray, loc *located, accept func(string) bool, soft *[]softCan
 		}
 		br, score := fitGrid(g, loc, start, dim, cells)
 		cands = append(cands, cand{dim, br, score})
+		if score >= poorFitShare*finderContrast(g, gridTransform(loc, br, dim), dim) {
+			if _, t, ok := try(dim, br); ok {
+				return t, true
+			}
+		}
 	}
 	sort.Slice(cands, func(i, j int) bool { return cands[i].score > cands[j].score })
 	for i, c := range cands {
 		if i >= maxGridTries {
 			break // the rest fit worse than better grids that failed
 		}
-		tr, vals := early.tr, early.vals
-		if !early.tried || c.dim != dim0 || c.br != early.br {
-			var t string
-			var ok bool
-			tr = gridTransform(loc, c.br, c.dim)
-			if vals, t, ok = hard(tr, c.dim); ok {
-				return t, true
-			}
+		d, t, ok := try(c.dim, c.br)
+		if ok {
+			return t, true
 		}
 		// The best-fitting grid's module values are kept for the soft
 		// reading (decodeSoft) when no hard reading succeeds.
 		switch {
-		case i > 0 || vals == nil:
+		case i > 0 || d.vals == nil:
 		case soft == nil:
-			return decodeSoft(vals, c.dim, accept)
+			return decodeSoft(d.vals, c.dim, accept)
 		default:
-			*soft = append(*soft, softCandidate{vals: vals, dim: c.dim, score: c.score, g: g, tr: tr})
+			*soft = append(*soft, softCandidate{vals: d.vals, dim: c.dim, score: c.score, g: g, tr: d.tr})
 		}
 	}
 	return "", false

@@ -507,31 +507,6 @@ func decodeGrid(g *gray, loc *located, accept func(string) bool, soft *[]softCan
 	if keystone {
 		starts = append(starts, guess(dim0))
 	}
-	cells0 := patternCells(dim0) // shared by the coarse search and every fit at dim0
-	starts = append(starts, coarseCorner(g, loc, guess(dim0), dim0, cells0))
-	var best cand
-	for _, st := range starts {
-		br, score := fitGrid(g, loc, st, dim0, cells0)
-		c := cand{dim0, br, score}
-		cands = append(cands, c)
-		if len(cands) == 1 || score > best.score {
-			best = c
-		}
-	}
-	// The neighbouring dimensions (blur and perspective make the estimate
-	// wrong) start from the best corner found, or get their own coarse
-	// search when that corner is a poor fit: under strong keystone the
-	// detector's dimension is a version short (the top edge is), and the
-	// right dimension's corner lies ten modules or more from the wrong
-	// one's, past what fitGrid's descent walks. Grids from the correlation
-	// (rough) had the coarse searches always, and they were most of the
-	// photo class's decoding time; on the photo corpus those whose corner
-	// fits well read the same without (photo −6 %, blur2 −12 %).
-	neighbours := []int{4, -4, 8, -8}
-	if loc.rough {
-		neighbours = append(neighbours, 12, -12)
-	}
-	poor := best.score < poorFitShare*finderContrast(g, gridTransform(loc, best.br, dim0), dim0)
 	dec := decoder.NewDecoder()
 	// hard samples the grid tr of dimension dim and decodes it at a few
 	// thresholds; vals are the module values, nil when the grid leaves
@@ -550,9 +525,10 @@ func decodeGrid(g *gray, loc *located, accept func(string) bool, soft *[]softCan
 		}
 		return vals, "", false
 	}
-	// A grid that fits well (not poor, as above, at its own dimension) is
-	// decoded as soon as it is fitted: at the detector's dimension before
-	// the neighbours are fitted, and a neighbour before the next one. Most
+	// A grid that fits well (fitsWell, at its own dimension) is decoded as
+	// soon as it is fitted: at the detector's dimension before the coarse
+	// search and before the neighbours are fitted, and a neighbour before
+	// the next one. Most
 	// codes read there, and the neighbours (with their coarse searches)
 	// were most of their decoding time; when the detector's dimension
 	// fits poorly, the code read at the first neighbour that fits well,
@@ -578,6 +554,46 @@ func decodeGrid(g *gray, loc *located, accept func(string) bool, soft *[]softCan
 		tried = append(tried, d)
 		return d, t, ok
 	}
+	// fitsWell says whether a grid's pattern score is not poor
+	// (poorFitShare) for its finder patterns' contrast.
+	fitsWell := func(dim int, br gridPoint, score float64) bool {
+		return score >= poorFitShare*finderContrast(g, gridTransform(loc, br, dim), dim)
+	}
+	cells0 := patternCells(dim0) // shared by the coarse search and every fit at dim0
+	var best cand
+	fit := func(st gridPoint) {
+		br, score := fitGrid(g, loc, st, dim0, cells0)
+		c := cand{dim0, br, score}
+		cands = append(cands, c)
+		if len(cands) == 1 || score > best.score {
+			best = c
+		}
+	}
+	for _, st := range starts {
+		fit(st)
+	}
+	// The coarse search costs about as much as the fits: a grid that
+	// fits well without it is decoded first.
+	if fitsWell(dim0, best.br, best.score) {
+		if _, t, ok := try(dim0, best.br); ok {
+			return t, true
+		}
+	}
+	fit(coarseCorner(g, loc, guess(dim0), dim0, cells0))
+	// The neighbouring dimensions (blur and perspective make the estimate
+	// wrong) start from the best corner found, or get their own coarse
+	// search when that corner is a poor fit: under strong keystone the
+	// detector's dimension is a version short (the top edge is), and the
+	// right dimension's corner lies ten modules or more from the wrong
+	// one's, past what fitGrid's descent walks. Grids from the correlation
+	// (rough) had the coarse searches always, and they were most of the
+	// photo class's decoding time; on the photo corpus those whose corner
+	// fits well read the same without (photo −6 %, blur2 −12 %).
+	neighbours := []int{4, -4, 8, -8}
+	if loc.rough {
+		neighbours = append(neighbours, 12, -12)
+	}
+	poor := !fitsWell(dim0, best.br, best.score)
 	if !poor {
 		if _, t, ok := try(dim0, best.br); ok {
 			return t, true
@@ -598,7 +614,7 @@ func decodeGrid(g *gray, loc *located, accept func(string) bool, soft *[]softCan
 		}
 		br, score := fitGrid(g, loc, start, dim, cells)
 		cands = append(cands, cand{dim, br, score})
-		if score >= poorFitShare*finderContrast(g, gridTransform(loc, br, dim), dim) {
+		if fitsWell(dim, br, score) {
 			if _, t, ok := try(dim, br); ok {
 				return t, true
 			}

@@ -1,6 +1,7 @@
 package qrscan
 
 import (
+	"iter"
 	"math"
 	"sort"
 
@@ -40,10 +41,10 @@ const maxTriples = 4
 // candidate in the data area can win. The alternatives are ranked by how
 // close the triple comes to a right angle at the top-left with arms of
 // similar length.
-func locateAll(g *gray, hybrid bool) []*located {
+func locateAll(g *gray, hybrid bool) iter.Seq[*located] {
 	src, err := gozxing.NewPlanarYUVLuminanceSource(g.pix, g.w, g.h, 0, 0, g.w, g.h, false)
 	if err != nil {
-		return nil
+		return func(func(*located) bool) {}
 	}
 	var bin gozxing.Binarizer = gozxing.NewGlobalHistgramBinarizer(src)
 	if hybrid {
@@ -51,100 +52,111 @@ func locateAll(g *gray, hybrid bool) []*located {
 	}
 	bits, err := bin.GetBlackMatrix()
 	if err != nil {
-		return nil
+		return func(func(*located) bool) {}
 	}
 	return locateIn(bits)
 }
 
 // locateIn is locateAll on an image already binarized (bits is turned
-// and turned back).
-func locateIn(bits *gozxing.BitMatrix) []*located {
-	finder := detector.NewFinderPatternFinder(bits, nil)
-	info, findErr := finder.Find(tryHarder)
-	det := detector.NewDetector(bits)
-	var out []*located
-	add := func(info *detector.FinderPatternInfo) {
-		res, err := det.ProcessFinderPatternInfo(info)
-		if err != nil {
-			// gozxing refuses dimension estimates of 4k+3; under keystone the
-			// estimate is rough anyway, and decodeGrid tries the neighbours.
-			if loc := estimateGrid(info); loc != nil {
-				out = append(out, loc)
+// and turned back). The grids come one at a time: the search for the other
+// triples, half of the whole, runs only when the caller asks for more than
+// gozxing's own choice, which most codes read from.
+func locateIn(bits *gozxing.BitMatrix) iter.Seq[*located] {
+	return func(yield func(*located) bool) {
+		finder := detector.NewFinderPatternFinder(bits, nil)
+		info, findErr := finder.Find(tryHarder)
+		det := detector.NewDetector(bits)
+		n := 0 // grids yielded
+		// next yields the grid of info, if it has one, and reports whether
+		// the caller wants more.
+		next := func(info *detector.FinderPatternInfo) bool {
+			var loc *located
+			res, err := det.ProcessFinderPatternInfo(info)
+			if err != nil {
+				// gozxing refuses dimension estimates of 4k+3; under
+				// keystone the estimate is rough anyway, and decodeGrid
+				// tries the neighbours.
+				loc = estimateGrid(info)
+			} else {
+				pts := res.GetPoints()
+				loc = &located{bl: pts[0], tl: pts[1], tr: pts[2], dimension: res.GetBits().GetWidth()}
+				if len(pts) > 3 {
+					loc.align, _ = pts[3].(*detector.AlignmentPattern)
+				}
 			}
-			return
+			if loc == nil {
+				return true
+			}
+			n++
+			return yield(loc)
 		}
-		pts := res.GetPoints()
-		loc := &located{bl: pts[0], tl: pts[1], tr: pts[2], dimension: res.GetBits().GetWidth()}
-		if len(pts) > 3 {
-			loc.align, _ = pts[3].(*detector.AlignmentPattern)
+		var primary [3]*detector.FinderPattern
+		if findErr == nil {
+			primary = [3]*detector.FinderPattern{info.GetBottomLeft(), info.GetTopLeft(), info.GetTopRight()}
+			if !next(info) {
+				return
+			}
 		}
-		out = append(out, loc)
-	}
-	var primary [3]*detector.FinderPattern
-	if findErr == nil {
-		primary = [3]*detector.FinderPattern{info.GetBottomLeft(), info.GetTopLeft(), info.GetTopRight()}
-		add(info)
-	}
 
-	// gozxing scans rows from the top and stops at three confirmed centres,
-	// so a false centre in the data area can hide the bottom-left pattern.
-	// A second scan of the image turned by 180° starts from the bottom.
-	var cands []*detector.FinderPattern
-	for _, c := range finder.GetPossibleCenters() {
-		if c.GetCount() >= 2 {
-			cands = append(cands, c)
-		}
-	}
-	bits.Rotate180()
-	back := detector.NewFinderPatternFinder(bits, nil)
-	back.Find(tryHarder) // only its candidates are wanted
-	bits.Rotate180()     // det samples alignment patterns from bits
-	w, h := float64(bits.GetWidth()), float64(bits.GetHeight())
-	for _, c := range back.GetPossibleCenters() {
-		if c.GetCount() < 2 {
-			continue
-		}
-		x, y := w-c.GetX(), h-c.GetY()
-		dup := false
-		for _, o := range cands {
-			if math.Hypot(o.GetX()-x, o.GetY()-y) < 3*c.GetEstimatedModuleSize() {
-				dup = true
-				break
+		// gozxing scans rows from the top and stops at three confirmed
+		// centres, so a false centre in the data area can hide the
+		// bottom-left pattern. A second scan of the image turned by 180°
+		// starts from the bottom.
+		var cands []*detector.FinderPattern
+		for _, c := range finder.GetPossibleCenters() {
+			if c.GetCount() >= 2 {
+				cands = append(cands, c)
 			}
 		}
-		if !dup {
-			cands = append(cands, detector.NewFinderPattern(x, y, c.GetEstimatedModuleSize(), c.GetCount()))
-		}
-	}
-	sort.Slice(cands, func(i, j int) bool { return cands[i].GetCount() > cands[j].GetCount() })
-	cands = cands[:min(len(cands), 6)]
-	type triple struct {
-		bl, tl, tr *detector.FinderPattern
-		cost       float64
-	}
-	var triples []triple
-	for i := range cands {
-		for j := i + 1; j < len(cands); j++ {
-			for k := j + 1; k < len(cands); k++ {
-				info := orderedInfo(cands[i], cands[j], cands[k])
-				bl, tl, tr := info.GetBottomLeft(), info.GetTopLeft(), info.GetTopRight()
-				if [3]*detector.FinderPattern{bl, tl, tr} == primary {
-					continue
+		bits.Rotate180()
+		back := detector.NewFinderPatternFinder(bits, nil)
+		back.Find(tryHarder) // only its candidates are wanted
+		bits.Rotate180()     // det samples alignment patterns from bits
+		w, h := float64(bits.GetWidth()), float64(bits.GetHeight())
+		for _, c := range back.GetPossibleCenters() {
+			if c.GetCount() < 2 {
+				continue
+			}
+			x, y := w-c.GetX(), h-c.GetY()
+			dup := false
+			for _, o := range cands {
+				if math.Hypot(o.GetX()-x, o.GetY()-y) < 3*c.GetEstimatedModuleSize() {
+					dup = true
+					break
 				}
-				if cost, ok := squareCost(info); ok { // the corners of a square seen at a plausible angle
-					triples = append(triples, triple{bl, tl, tr, cost})
+			}
+			if !dup {
+				cands = append(cands, detector.NewFinderPattern(x, y, c.GetEstimatedModuleSize(), c.GetCount()))
+			}
+		}
+		sort.Slice(cands, func(i, j int) bool { return cands[i].GetCount() > cands[j].GetCount() })
+		cands = cands[:min(len(cands), 6)]
+		type triple struct {
+			bl, tl, tr *detector.FinderPattern
+			cost       float64
+		}
+		var triples []triple
+		for i := range cands {
+			for j := i + 1; j < len(cands); j++ {
+				for k := j + 1; k < len(cands); k++ {
+					info := orderedInfo(cands[i], cands[j], cands[k])
+					bl, tl, tr := info.GetBottomLeft(), info.GetTopLeft(), info.GetTopRight()
+					if [3]*detector.FinderPattern{bl, tl, tr} == primary {
+						continue
+					}
+					if cost, ok := squareCost(info); ok { // the corners of a square seen at a plausible angle
+						triples = append(triples, triple{bl, tl, tr, cost})
+					}
 				}
 			}
 		}
-	}
-	sort.Slice(triples, func(i, j int) bool { return triples[i].cost < triples[j].cost })
-	for _, t := range triples {
-		if len(out) >= maxTriples {
-			break
+		sort.Slice(triples, func(i, j int) bool { return triples[i].cost < triples[j].cost })
+		for _, t := range triples {
+			if n >= maxTriples || !next(detector.NewFinderPatternInfo(t.bl, t.tl, t.tr)) {
+				return
+			}
 		}
-		add(detector.NewFinderPatternInfo(t.bl, t.tl, t.tr))
 	}
-	return out
 }
 
 // orderedInfo orders three finder patterns as bottom-left, top-left and

@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"image"
+	"iter"
 	"slices"
 	"time"
 
@@ -213,16 +214,16 @@ func Scan(ctx context.Context, img image.Image, opts Options) (Found, error) {
 			if !hybrid && (p.filter != nil || p.locate != nil) {
 				break // the global-histogram binarizer only pays off unfiltered
 			}
-			var locs []*located
+			var locs iter.Seq[*located]
 			switch {
 			case p.locate != nil:
-				locs = p.locate(detectOn, stop)
+				locs = slices.Values(p.locate(detectOn, stop))
 			case hybrid && detectOn == g && plainBits != nil:
 				locs = locateIn(plainBits) // readAll's binarization
 			default:
 				locs = locateAll(detectOn, hybrid)
 			}
-			for _, loc := range locs {
+			for loc := range locs {
 				grids++
 				if stop() {
 					break // each grid costs a fit and decodes: stop on time

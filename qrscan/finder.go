@@ -29,31 +29,32 @@ var templateModules = []float64{1, 1.25, 1.5, 1.75, 2, 2.25, 2.5, 2.75, 3}
 const minFinderScore = 0.55
 
 // The pass runs on working images of at most templateMaxPixels (a 4:3
-// photo at the working size). Its summed-area tables (4 and 8 bytes a
-// pixel) and best score and module size per pixel (4 and 1), 17 bytes a
+// photo at the working size). Its summed-area tables (4 bytes a pixel
+// each) and best score and module size per pixel (4 and 1), 13 bytes a
 // pixel, stay below the peak of the upscaling passes that Inspect's
 // ScanBytes counts.
 const templateMaxPixels = maxWorkingSide * maxWorkingSide * 3 / 4
 
 // integral holds the summed-area tables of the pixel values and their
-// squares (exact: a 2-megapixel sum of bytes fits 32 bits, of their squares
-// 64).
+// squares, both in 32 bits: a 2-megapixel sum of bytes fits, and the
+// squares' table wraps around, which leaves its box sums exact (unsigned
+// arithmetic is modulo 2³², and the largest template's 27×27 box of squares
+// stays far below it). Half the bytes of a 64-bit table of squares.
 type integral struct {
 	w  int // g.w + 1
 	s  []uint32
-	s2 []uint64
+	s2 []uint32
 }
 
 func newIntegral(g *gray) *integral {
 	w := g.w + 1
-	it := &integral{w: w, s: make([]uint32, w*(g.h+1)), s2: make([]uint64, w*(g.h+1))}
+	it := &integral{w: w, s: make([]uint32, w*(g.h+1)), s2: make([]uint32, w*(g.h+1))}
 	for y := 0; y < g.h; y++ {
-		var row uint32
-		var row2 uint64
+		var row, row2 uint32
 		for x := 0; x < g.w; x++ {
 			v := uint32(g.pix[y*g.w+x])
 			row += v
-			row2 += uint64(v * v)
+			row2 += v * v
 			i := (y+1)*w + x + 1
 			it.s[i] = it.s[i-w] + row
 			it.s2[i] = it.s2[i-w] + row2

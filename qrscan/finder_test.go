@@ -140,6 +140,41 @@ func TestCorrelateMatchesDefinition(t *testing.T) {
 	}
 }
 
+// TestIntegralBoxSums: the summed-area tables give every box's sum of
+// values and of squares exactly, also where the 32-bit table of squares
+// has wrapped around (a bright image of more than 66,000 pixels).
+func TestIntegralBoxSums(t *testing.T) {
+	g := &gray{pix: make([]byte, 400*300), w: 400, h: 300}
+	rng := rand.New(rand.NewPCG(3, 4))
+	var squares uint64
+	for i := range g.pix {
+		g.pix[i] = byte(200 + rng.IntN(56))
+		squares += uint64(g.pix[i]) * uint64(g.pix[i])
+	}
+	if squares <= math.MaxUint32 {
+		t.Fatalf("the squares sum to %d: the table would not wrap", squares)
+	}
+	it := newIntegral(g)
+	for range 3000 {
+		h := 1 + rng.IntN(14) // up to the largest template's 27×27
+		x, y := h+rng.IntN(g.w-2*h-1), h+rng.IntN(g.h-2*h-1)
+		var sum, sum2 uint64
+		for yy := y - h; yy <= y+h; yy++ {
+			for xx := x - h; xx <= x+h; xx++ {
+				v := uint64(g.pix[yy*g.w+xx])
+				sum, sum2 = sum+v, sum2+v*v
+			}
+		}
+		top, bot, l, r := (y-h)*it.w, (y+h+1)*it.w, x-h, x+h+1
+		if got := it.s[bot+r] - it.s[top+r] - it.s[bot+l] + it.s[top+l]; uint64(got) != sum {
+			t.Fatalf("box %d±%d,%d±%d: sum %d, want %d", x, h, y, h, got, sum)
+		}
+		if got := it.s2[bot+r] - it.s2[top+r] - it.s2[bot+l] + it.s2[top+l]; uint64(got) != sum2 {
+			t.Fatalf("box %d±%d,%d±%d: sum of squares %d, want %d", x, h, y, h, got, sum2)
+		}
+	}
+}
+
 // TestFinderCorrelationFindsSoftSmallPatterns: at 2 pixels per module,
 // noisy and JPEG-compressed, and at 1.25 pixels per module (drawn large and
 // shrunk by area averaging, as a downscaled photo is), gozxing's

@@ -32,7 +32,7 @@ const (
 	// scanBytesPerPixel is what a scan holds at its peak per pixel of the
 	// working image: the filtered images it keeps (as it is, inverted,
 	// sharpened, twice the size: 7 bytes), the largest pass's and the
-	// finder correlation's 17 bytes a pixel. Measured on noise, where every
+	// finder correlation's 13 bytes a pixel. Measured on noise, where every
 	// pass runs: 42 bytes a pixel at 400², 800² and 1600² while passes
 	// upscaled ×3 (then sharpened: 36 bytes); since they went, 27 at 800²
 	// and at 346², the largest image whose double the restorations search

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/greenpass-dcc/greenpass/hcert"
@@ -196,5 +197,45 @@ func TestVerifyTrustListFile(t *testing.T) {
 	}
 	if !strings.Contains(errText, "kid does not match rawData") {
 		t.Errorf("the entry with a wrong kid was not reported: %s", errText)
+	}
+}
+
+// TestReadLimited: a file of up to the limit is read whole, one byte more is
+// refused; a regular file and a pipe (read without knowing its size) alike.
+func TestReadLimited(t *testing.T) {
+	const limit = 1000
+	dir := t.TempDir()
+	for _, size := range []int{0, 1, 999, limit, limit + 1, 5000} {
+		want := bytes.Repeat([]byte{'x'}, size)
+		for _, kind := range []string{"file", "pipe"} {
+			name := filepath.Join(dir, kind)
+			os.Remove(name)
+			if kind == "file" {
+				if err := os.WriteFile(name, want, 0o600); err != nil {
+					t.Fatal(err)
+				}
+			} else {
+				if err := syscall.Mkfifo(name, 0o600); err != nil {
+					t.Fatal(err)
+				}
+				go func() {
+					f, err := os.OpenFile(name, os.O_WRONLY, 0)
+					if err != nil {
+						return
+					}
+					defer f.Close()
+					f.Write(want) // a reader that stops early leaves it blocked until Close
+				}()
+			}
+			got, err := readLimited(name, limit)
+			switch {
+			case size > limit && err == nil:
+				t.Errorf("%s of %d bytes: read %d, want an error", kind, size, len(got))
+			case size <= limit && err != nil:
+				t.Errorf("%s of %d bytes: %v", kind, size, err)
+			case size <= limit && !bytes.Equal(got, want):
+				t.Errorf("%s of %d bytes: read %d", kind, size, len(got))
+			}
+		}
 	}
 }

@@ -32,5 +32,5 @@ bench:
 	go test ./verifier -run '^$$' -bench . -benchtime 3s -count 5
 	go test ./issuer -run '^$$' -bench . -benchtime 3s -count 3 -cpu 2
 	go test ./trustlist-sync -run '^$$' -bench Sync10k -benchtime 3x
-	go test ./server -run '^$$' -bench 'Revalidation|PickupPolling' -benchtime 2s -count 3
+	go test ./server -run '^$$' -bench 'Revalidation|PickupPolling|IssueAdmission' -benchtime 2s -count 3
 	go test ./qrscan -run '^$$' -bench ScanPhotos -benchtime 52x -count 3

@@ -33,7 +33,7 @@ type issueFixture struct {
 	token  func(sub string, roles ...auth.Role) string
 }
 
-func newIssueFixture(t *testing.T, gate *admission.Gate, rates *admission.Rates) *issueFixture {
+func newIssueFixture(t testing.TB, gate *admission.Gate, rates *admission.Rates) *issueFixture {
 	t.Helper()
 	ctx := context.Background()
 	set, err := keys.Init(ctx, t.TempDir(), keys.InitOptions{})

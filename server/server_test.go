@@ -22,7 +22,7 @@ import (
 	"github.com/greenpass-dcc/greenpass/store/bolt"
 )
 
-func newTestServer(t *testing.T, logs io.Writer, checks ...Check) *Server {
+func newTestServer(t testing.TB, logs io.Writer, checks ...Check) *Server {
 	t.Helper()
 	if logs == nil {
 		logs = io.Discard

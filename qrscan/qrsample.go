@@ -484,9 +484,9 @@ const maxGridTries = 2
 // make the estimate wrong); for each, the fourth corner of the grid is fitted
 // to the code's fixed patterns, starting from the alignment pattern gozxing
 // found and from the parallelogram estimate, and the best-fitting grids are
-// decoded first (one that fits well as soon as it is fitted). accept filters the texts found. The best grid's module
-// values go to soft for a later soft reading, or are read softly at once
-// when soft is nil.
+// decoded first (one that fits well as soon as it is fitted). accept
+// filters the texts found. The best grid's module values go to soft for a
+// later soft reading, or are read softly at once when soft is nil.
 func decodeGrid(g *gray, loc *located, accept func(string) bool, soft *[]softCandidate) (string, bool) {
 	type cand struct {
 		dim   int
@@ -540,13 +540,11 @@ func decodeGrid(g *gray, loc *located, accept func(string) bool, soft *[]softCan
 	// A grid that fits well (fitsWell, at its own dimension) is decoded as
 	// soon as it is fitted: at the detector's dimension before the coarse
 	// search and before the neighbours are fitted, and a neighbour before
-	// the next one. Most
-	// codes read there, and the neighbours (with their coarse searches)
-	// were most of their decoding time; when the detector's dimension
-	// fits poorly, the code read at the first neighbour that fits well,
-	// always the best-fitting grid in the end (the photo corpus). A grid
-	// that does not read is ranked with the rest as before, and not
-	// decoded again.
+	// the next one. Most codes read there, and the neighbours (with their
+	// coarse searches) were most of their decoding time; on the photo
+	// corpus every code read at a neighbouring dimension was read from the
+	// best-fitting grid, which had fitted well. A grid that does not read
+	// is ranked with the rest as before, and not decoded again.
 	type decoded struct {
 		dim  int
 		br   gridPoint

@@ -324,7 +324,7 @@ func refineGrid(g *gray, tr *common.PerspectiveTransform, dim int, stop func() b
 	if !ok {
 		return tr
 	}
-	fine, _ := newResidualScratch(g, tr, dim, 4, known, refineSubsamples)
+	fine := coarse.withSubsamples(refineSubsamples)
 	best := knownResidual(g, transform(c), coarse)
 	if math.IsInf(best, 1) {
 		return tr
@@ -463,18 +463,27 @@ func newResidualScratch(g *gray, tr *common.PerspectiveTransform, dim int, margi
 		return nil, false
 	}
 	n := w * h
-	sc := &residualScratch{x0: x0, y0: y0, w: w, h: h, known: known, s: s,
+	sc := &residualScratch{x0: x0, y0: y0, w: w, h: h, known: known,
 		sum: make([]float64, n), weight: make([]float64, n), unknown: make([]float64, n)}
-	sc.src = make([]float64, 0, 2*s*s*len(known))
-	for _, m := range known {
+	return sc.withSubsamples(s), true
+}
+
+// withSubsamples is sc with s×s sub-points per known module. It shares
+// sc's per-pixel sums, which every evaluation leaves cleared: the two may
+// be used one after the other, not at once.
+func (sc *residualScratch) withSubsamples(s int) *residualScratch {
+	c := *sc
+	c.s = s
+	c.src = make([]float64, 0, 2*s*s*len(c.known))
+	for _, m := range c.known {
 		for j := 0; j < s; j++ {
 			for k := 0; k < s; k++ {
-				sc.src = append(sc.src, float64(m.x)+(float64(k)+0.5)/float64(s), float64(m.y)+(float64(j)+0.5)/float64(s))
+				c.src = append(c.src, float64(m.x)+(float64(k)+0.5)/float64(s), float64(m.y)+(float64(j)+0.5)/float64(s))
 			}
 		}
 	}
-	sc.pts = make([]float64, len(sc.src))
-	return sc, true
+	c.pts = make([]float64, len(c.src))
+	return &c
 }
 
 // gridWindow is the window of g (x0, y0, w×h) that the grid tr of dimension

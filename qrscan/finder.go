@@ -46,6 +46,13 @@ type integral struct {
 	s2 []uint32
 }
 
+// boxSum is a box's sum from a summed-area table: the box's top and bottom
+// edges are the table rows starting at top and bot (y−h and y+h+1 times
+// the table's width), its sides the columns l and r (x−h and x+h+1).
+func boxSum(t []uint32, top, bot, l, r int) uint32 {
+	return t[bot+r] - t[top+r] - t[bot+l] + t[top+l]
+}
+
 func newIntegral(g *gray) *integral {
 	w := g.w + 1
 	it := &integral{w: w, s: make([]uint32, w*(g.h+1)), s2: make([]uint32, w*(g.h+1))}
@@ -172,7 +179,7 @@ func correlate(g *gray, it *integral, tpl []finderTemplate, minScore float64, st
 			row := rows[k*g.w : (k+1)*g.w]
 			for x := h; x < g.w-h; x++ {
 				l, r := x-h, x+h+1
-				row[x] = float64(it.s[bot+r] - it.s[top+r] - it.s[bot+l] + it.s[top+l])
+				row[x] = float64(boxSum(it.s, top, bot, l, r))
 			}
 		}
 		for x := minH9; x < g.w-minH9; x++ {
@@ -190,7 +197,7 @@ func correlate(g *gray, it *integral, tpl []finderTemplate, minScore float64, st
 				}
 				l, r := x-h9, x+h9+1
 				t9, b9r := (y-h9)*w, (y+h9+1)*w
-				xvar := float64(it.s2[b9r+r]-it.s2[t9+r]-it.s2[b9r+l]+it.s2[t9+l]) - b9*b9/t.n
+				xvar := float64(boxSum(it.s2, t9, b9r, l, r)) - b9*b9/t.n
 				// num / sqrt(tvar·xvar) > best, without the square root
 				// for the many that do not beat it.
 				if bf := float64(bi); xvar <= 0 || num*num <= bf*bf*t.tvar*xvar {
@@ -222,12 +229,12 @@ func scoreAt(g *gray, it *integral, tpl []finderTemplate, x, y int) float32 {
 		var b [4]float64
 		for k, h := range t.h {
 			top, bot, l, r := (y-h)*w, (y+h+1)*w, x-h, x+h+1
-			b[k] = float64(it.s[bot+r] - it.s[top+r] - it.s[bot+l] + it.s[top+l])
+			b[k] = float64(boxSum(it.s, top, bot, l, r))
 		}
 		num := -2*b[0] + 2*b[1] - 2*b[2] + b[3] - t.mean*b[3]
 		l, r := x-h9, x+h9+1
 		t9, b9r := (y-h9)*w, (y+h9+1)*w
-		xvar := float64(it.s2[b9r+r]-it.s2[t9+r]-it.s2[b9r+l]+it.s2[t9+l]) - b[3]*b[3]/t.n
+		xvar := float64(boxSum(it.s2, t9, b9r, l, r)) - b[3]*b[3]/t.n
 		if num <= 0 || xvar <= 0 {
 			continue
 		}

@@ -166,10 +166,10 @@ func TestIntegralBoxSums(t *testing.T) {
 			}
 		}
 		top, bot, l, r := (y-h)*it.w, (y+h+1)*it.w, x-h, x+h+1
-		if got := it.s[bot+r] - it.s[top+r] - it.s[bot+l] + it.s[top+l]; uint64(got) != sum {
+		if got := boxSum(it.s, top, bot, l, r); uint64(got) != sum {
 			t.Fatalf("box %d±%d,%d±%d: sum %d, want %d", x, h, y, h, got, sum)
 		}
-		if got := it.s2[bot+r] - it.s2[top+r] - it.s2[bot+l] + it.s2[top+l]; uint64(got) != sum2 {
+		if got := boxSum(it.s2, top, bot, l, r); uint64(got) != sum2 {
 			t.Fatalf("box %d±%d,%d±%d: sum of squares %d, want %d", x, h, y, h, got, sum2)
 		}
 	}

@@ -148,6 +148,11 @@ func Decode(data []byte) (image.Image, error) {
 	if err != nil {
 		return nil, err
 	}
+	if h.Format == "png" {
+		if img, ok := decodeGrayPNG(data); ok {
+			return img, nil // the common case, at about twice image/png's speed (png.go)
+		}
+	}
 	img, _, err := image.Decode(bytes.NewReader(data))
 	if err != nil {
 		return nil, fmt.Errorf("%w: %s: %v", ErrImageFormat, h.Format, err)

@@ -53,25 +53,21 @@ func SideBySide(imgs ...image.Image) []byte {
 // depth and colour type, a text chunk of pad bytes, IEND. DecodeConfig
 // reads it; decoding its pixels fails.
 func PNGHeader(w, h uint32, depth, colorType byte, pad int) []byte {
-	var b bytes.Buffer
-	b.WriteString("\x89PNG\r\n\x1a\n")
-	chunk := func(typ string, data []byte) {
-		binary.Write(&b, binary.BigEndian, uint32(len(data)))
-		b.WriteString(typ)
-		b.Write(data)
-		c := crc32.NewIEEE()
-		c.Write([]byte(typ))
-		c.Write(data)
-		binary.Write(&b, binary.BigEndian, c.Sum32())
-	}
 	ihdr := make([]byte, 13)
 	binary.BigEndian.PutUint32(ihdr, w)
 	binary.BigEndian.PutUint32(ihdr[4:], h)
 	ihdr[8], ihdr[9] = depth, colorType
-	chunk("IHDR", ihdr)
+	b := []byte("\x89PNG\r\n\x1a\n")
+	b = append(b, PNGChunk("IHDR", ihdr)...)
 	if pad > 0 {
-		chunk("tEXt", append([]byte("Comment\x00"), bytes.Repeat([]byte("x"), pad)...))
+		b = append(b, PNGChunk("tEXt", append([]byte("Comment\x00"), bytes.Repeat([]byte("x"), pad)...))...)
 	}
-	chunk("IEND", nil)
-	return b.Bytes()
+	return append(b, PNGChunk("IEND", nil)...)
+}
+
+// PNGChunk is one PNG chunk: length, type, data and CRC.
+func PNGChunk(typ string, data []byte) []byte {
+	b := binary.BigEndian.AppendUint32(nil, uint32(len(data)))
+	b = append(append(b, typ...), data...)
+	return binary.BigEndian.AppendUint32(b, crc32.ChecksumIEEE(b[4:]))
 }

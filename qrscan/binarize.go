@@ -1,6 +1,8 @@
 package qrscan
 
 import (
+	"encoding/binary"
+
 	"github.com/makiuchi-d/gozxing"
 )
 
@@ -57,17 +59,11 @@ func (b *hybridBinarizer) GetBlackMatrix() (*gozxing.BitMatrix, error) {
 				row := black[z*sw+left-2 : z*sw+left+3]
 				sum += row[0] + row[1] + row[2] + row[3] + row[4]
 			}
-			threshold := sum / 25
+			// <=: black 0 stays black at threshold 0.
+			atMost := newAtMost(sum / 25)
 			word, shift := xo/32, uint(xo%32)
 			for yy := range hbBlock {
-				px := lum[(yo+yy)*w+xo : (yo+yy)*w+xo+hbBlock]
-				var mask uint64
-				for i, p := range px {
-					if int(p) <= threshold { // <=: black 0 stays black at threshold 0
-						mask |= 1 << uint(i)
-					}
-				}
-				mask <<= shift
+				mask := uint64(atMost.of(lum[(yo+yy)*w+xo:])) << shift
 				i := (yo+yy)*rowSize + word
 				words[i] |= uint32(mask)
 				if shift > 32-hbBlock {
@@ -87,6 +83,29 @@ func (b *hybridBinarizer) GetBlackMatrix() (*gozxing.BitMatrix, error) {
 	}
 	b.matrix = m
 	return m, nil
+}
+
+// atMost compares eight pixels at once with a threshold t (0 to 255), a
+// 16-bit lane for each of four pixels: 0x100+t−p keeps bit 8 exactly when
+// p ≤ t, and no lane borrows from the next.
+type atMost uint64
+
+func newAtMost(t int) atMost { return atMost(uint64(0x100+t) * 0x0001_0001_0001_0001) }
+
+// of returns a byte whose bit i is set when px[i] ≤ t, for the first eight
+// pixels of px.
+func (t atMost) of(px []byte) byte {
+	const (
+		lanes = 0x00FF_00FF_00FF_00FF
+		bit8  = 0x0100_0100_0100_0100
+	)
+	v := binary.LittleEndian.Uint64(px)
+	even := (uint64(t) - v&lanes) & bit8   // pixels 0, 2, 4, 6 at bits 8, 24, 40, 56
+	odd := (uint64(t) - v>>8&lanes) & bit8 // pixels 1, 3, 5, 7 at the same bits
+	m := even>>8 | odd>>7                  // pixel 2k+j at bit 16k+j
+	m |= m >> 14                           // pixels 2, 3 at bits 2, 3; 6, 7 at 34, 35
+	m |= m >> 28                           // pixels 4–7 at bits 4–7
+	return byte(m)
 }
 
 // blackPoints is each block's black point: its mean, or for a flat block

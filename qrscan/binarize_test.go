@@ -2,9 +2,13 @@ package qrscan
 
 import (
 	"math/rand/v2"
+	"os"
+	"path/filepath"
 	"testing"
 
 	"github.com/makiuchi-d/gozxing"
+
+	"github.com/greenpass-dcc/greenpass/internal/testdata"
 )
 
 // hybridBinarizer makes gozxing's black matrix, bit for bit: sizes on and
@@ -83,4 +87,32 @@ func FuzzHybridBinarizer(f *testing.F) {
 			t.Fatalf("%dx%d: black matrices differ", w, h)
 		}
 	})
+}
+
+// BenchmarkHybridBinarizer binarizes a photo corpus image of each size:
+// readAll binarizes every image once or twice, and each pass its filtered
+// image.
+func BenchmarkHybridBinarizer(b *testing.B) {
+	for _, class := range []string{"busy", "blur2"} {
+		data, err := os.ReadFile(filepath.Join(testdata.Dir(b, "photos"), class, "AT_png_1.png"))
+		if err != nil {
+			b.Fatal(err)
+		}
+		img, err := Decode(data)
+		if err != nil {
+			b.Fatal(err)
+		}
+		g := toGray(img)
+		src, err := gozxing.NewPlanarYUVLuminanceSource(g.pix, g.w, g.h, 0, 0, g.w, g.h, false)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Run(class, func(b *testing.B) {
+			for b.Loop() {
+				if _, err := newHybridBinarizer(src).GetBlackMatrix(); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
 }

@@ -5,7 +5,6 @@ import (
 
 	"github.com/makiuchi-d/gozxing"
 	"github.com/makiuchi-d/gozxing/common"
-	"github.com/makiuchi-d/gozxing/qrcode/decoder"
 	"gonum.org/v1/gonum/dsp/fourier"
 )
 
@@ -306,8 +305,8 @@ func patternErrors(vals []float32, dim int, cells [][3]int) float64 {
 // zero) and whose magnitude is how sure it is (about 1 for a clear module):
 // hard, then with the least sure modules' codewords as erasures.
 func decodeSigned(vals []float32, dim int, accept func(string) bool) (string, bool) {
-	// Each decoder gets its own bits: gozxing's leaves them unmasked (and
-	// mirrored) when it fails.
+	// Each decoding gets its own bits: the hard one leaves them unmasked
+	// (and mirrored) when it fails.
 	signs := func() *gozxing.BitMatrix {
 		bits, _ := gozxing.NewSquareBitMatrix(dim)
 		for i, v := range vals {
@@ -317,8 +316,8 @@ func decodeSigned(vals []float32, dim int, accept func(string) bool) (string, bo
 		}
 		return bits
 	}
-	if res, err := decoder.NewDecoder().Decode(signs(), nil); err == nil && accept(res.GetText()) {
-		return res.GetText(), true
+	if t, ok := decodeHard(signs()); ok && accept(t) {
+		return t, true
 	}
 	margin := make([]float32, len(vals))
 	for i, v := range vals {

@@ -7,7 +7,6 @@ import (
 
 	"github.com/makiuchi-d/gozxing"
 	"github.com/makiuchi-d/gozxing/common"
-	"github.com/makiuchi-d/gozxing/qrcode/decoder"
 	"github.com/makiuchi-d/gozxing/qrcode/detector"
 )
 
@@ -519,7 +518,6 @@ func decodeGrid(g *gray, loc *located, accept func(string) bool, soft *[]softCan
 	if keystone {
 		starts = append(starts, guess(dim0))
 	}
-	dec := decoder.NewDecoder()
 	// hard samples the grid tr of dimension dim and decodes it at a few
 	// thresholds; vals are the module values, nil when the grid leaves
 	// the image.
@@ -530,9 +528,8 @@ func decodeGrid(g *gray, loc *located, accept func(string) bool, soft *[]softCan
 		}
 		th := newModuleThreshold(vals, dim, 3)
 		for _, sh := range []float32{0, 0.6, 1.2, 2, 3, 4.5} {
-			res, err := dec.Decode(th.bits(sh), nil)
-			if err == nil && accept(res.GetText()) {
-				return vals, res.GetText(), true
+			if t, ok := decodeHard(th.bits(sh)); ok && accept(t) {
+				return vals, t, true
 			}
 		}
 		return vals, "", false

@@ -96,12 +96,7 @@ func rsCorrect(block []byte, nsym int, erasures []int) bool {
 		msg[p] = 0
 	}
 	synd := make([]byte, nsym) // S_i = r(α^i)
-	clean := true
-	for i := range synd {
-		synd[i] = f.evalDesc(msg, f.alpha(i))
-		clean = clean && synd[i] == 0
-	}
-	if clean {
+	if f.syndromes(msg, synd) {
 		copy(block, msg)
 		return true
 	}
@@ -179,11 +174,47 @@ func rsCorrect(block []byte, nsym int, erasures []int) bool {
 		}
 		msg[p] ^= f.mul(x, f.div(f.evalAsc(omega, xinv), den))
 	}
-	for i := range nsym {
-		if f.evalDesc(msg, f.alpha(i)) != 0 {
+	if !f.syndromes(msg, synd) {
+		return false
+	}
+	copy(block, msg)
+	return true
+}
+
+// syndromes sets synd[i] to msg (highest power first) evaluated at α^i and
+// reports whether all are zero. Four evaluations run side by side, each
+// product taken as a sum of logarithms: one evaluation at a time waited on
+// its own table look-ups, and the syndromes of every block of every grid
+// tried are most of a failed decoding's work.
+func (f *gf256) syndromes(msg, synd []byte) bool {
+	mulAlpha := func(y byte, i int) byte {
+		if y == 0 {
+			return 0
+		}
+		return f.exp[f.log[y]+i]
+	}
+	i := 0
+	for ; i+4 <= len(synd); i += 4 {
+		var y0, y1, y2, y3 byte
+		for _, c := range msg {
+			y0 = mulAlpha(y0, i) ^ c
+			y1 = mulAlpha(y1, i+1) ^ c
+			y2 = mulAlpha(y2, i+2) ^ c
+			y3 = mulAlpha(y3, i+3) ^ c
+		}
+		synd[i], synd[i+1], synd[i+2], synd[i+3] = y0, y1, y2, y3
+	}
+	for ; i < len(synd); i++ {
+		var y byte
+		for _, c := range msg {
+			y = mulAlpha(y, i) ^ c
+		}
+		synd[i] = y
+	}
+	for _, y := range synd {
+		if y != 0 {
 			return false
 		}
 	}
-	copy(block, msg)
 	return true
 }

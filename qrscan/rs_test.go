@@ -122,3 +122,44 @@ func FuzzRSCorrect(f *testing.F) {
 		}
 	})
 }
+
+// syndromes computes each syndrome as evalDesc evaluates it, for counts
+// of syndromes on and off its groups of four, and says "all zero" exactly
+// for codewords.
+func TestSyndromesMatchEvaluation(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 8))
+	f := qrGF
+	codewords := 0
+	for _, nsym := range []int{1, 2, 3, 4, 5, 7, 26, 30} {
+		for trial := range 60 {
+			msg := make([]byte, 1+rng.IntN(200))
+			for i := range msg {
+				if rng.IntN(8) > 0 { // and some zeros
+					msg[i] = byte(rng.IntN(256))
+				}
+			}
+			if trial%3 == 0 {
+				msg = qrBlock(t, msg, nsym)
+			}
+			synd := make([]byte, nsym)
+			clean := f.syndromes(msg, synd)
+			zero := true
+			for i := range synd {
+				want := f.evalDesc(msg, f.alpha(i))
+				if synd[i] != want {
+					t.Fatalf("nsym %d, %d codewords: syndrome %d is %d, want %d", nsym, len(msg), i, synd[i], want)
+				}
+				zero = zero && want == 0
+			}
+			if clean != zero {
+				t.Fatalf("nsym %d: all zero %v, reported %v", nsym, zero, clean)
+			}
+			if clean {
+				codewords++
+			}
+		}
+	}
+	if codewords < 100 {
+		t.Fatalf("only %d codewords among the messages", codewords)
+	}
+}

@@ -92,10 +92,6 @@ func decodeErasures(bits *gozxing.BitMatrix, margin []float32, dim int, accept f
 		doubt[i] = float32(logRight)
 	}
 	ecLevel := format.GetErrorCorrectionLevel()
-	blocks, err := decoder.DataBlock_GetDataBlocks(codewords, version, ecLevel)
-	if err != nil {
-		return "", false
-	}
 	// The blocks are deinterleaved from the codewords by a fixed
 	// permutation; running the codewords' indices (low and high bytes)
 	// through the same function tells where each block's codewords were.
@@ -108,24 +104,84 @@ func decodeErasures(bits *gozxing.BitMatrix, margin []float32, dim int, accept f
 	if err1 != nil || err2 != nil {
 		return "", false
 	}
-	var data []byte
-	for bi, b := range blocks {
-		cw := b.GetCodewords()
-		nsym := len(cw) - b.GetNumDataCodewords()
+	text, ok := decodeCodewords(codewords, version, ecLevel, func(bi int, cw []byte, nsym int) bool {
 		bd := make([]float32, len(cw))
 		for j := range cw {
 			bd[j] = doubt[int(loBlocks[bi].GetCodewords()[j])|int(hiBlocks[bi].GetCodewords()[j])<<8]
 		}
-		if !correctBlock(cw, nsym, bd) {
+		return correctBlock(cw, nsym, bd)
+	})
+	if !ok || !accept(text) {
+		return "", false
+	}
+	return text, true
+}
+
+// decodeCodewords splits a code's codewords into their blocks, corrects
+// each with correct (given the block's index, codewords and number of check
+// codewords) and decodes the data they hold.
+func decodeCodewords(codewords []byte, version *decoder.Version, ecLevel decoder.ErrorCorrectionLevel, correct func(bi int, cw []byte, nsym int) bool) (string, bool) {
+	blocks, err := decoder.DataBlock_GetDataBlocks(codewords, version, ecLevel)
+	if err != nil {
+		return "", false
+	}
+	var data []byte
+	for bi, b := range blocks {
+		cw, nd := b.GetCodewords(), b.GetNumDataCodewords()
+		if !correct(bi, cw, len(cw)-nd) {
 			return "", false
 		}
-		data = append(data, cw[:b.GetNumDataCodewords()]...)
+		data = append(data, cw[:nd]...)
 	}
 	res, err := decoder.DecodedBitStreamParser_Decode(data, version, ecLevel, nil)
-	if err != nil || !accept(res.GetText()) {
+	if err != nil {
 		return "", false
 	}
 	return res.GetText(), true
+}
+
+// decodeHard decodes a grid's bits as gozxing's Decoder does, and mirrored
+// when that fails, with this package's Reed–Solomon decoder (rsCorrect,
+// errors only, as many as gozxing's corrects): gozxing's computes each
+// syndrome with a division per codeword, and most grids a scan tries fail
+// there, after every block's syndromes.
+func decodeHard(bits *gozxing.BitMatrix) (string, bool) {
+	parser, err := decoder.NewBitMatrixParser(bits)
+	if err != nil {
+		return "", false
+	}
+	read := func() (string, bool) {
+		version, err := parser.ReadVersion()
+		if err != nil {
+			return "", false
+		}
+		format, err := parser.ReadFormatInformation()
+		if err != nil {
+			return "", false
+		}
+		codewords, err := parser.ReadCodewords()
+		if err != nil {
+			return "", false
+		}
+		return decodeCodewords(codewords, version, format.GetErrorCorrectionLevel(), func(_ int, cw []byte, nsym int) bool {
+			return rsCorrect(cw, nsym, nil)
+		})
+	}
+	if text, ok := read(); ok {
+		return text, true
+	}
+	// Mirrored: the version and format information read mirrored first, as
+	// gozxing has it, then the codewords.
+	parser.Remask()
+	parser.SetMirror(true)
+	if _, err := parser.ReadVersion(); err != nil {
+		return "", false
+	}
+	if _, err := parser.ReadFormatInformation(); err != nil {
+		return "", false
+	}
+	parser.Mirror()
+	return read()
 }
 
 // correctBlock corrects one block in place, with the most doubtful

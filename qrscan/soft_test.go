@@ -209,3 +209,89 @@ func copyBits(m *gozxing.BitMatrix, flip func(x, y int) bool) *gozxing.BitMatrix
 	}
 	return out
 }
+
+// decodeHard reads what gozxing's Decoder reads, and fails where it fails:
+// codes of several versions and levels, as they are and mirrored, with
+// more and more modules flipped, to past what the blocks correct.
+func TestDecodeHardMatchesGozxing(t *testing.T) {
+	rng := rand.New(rand.NewPCG(9, 10))
+	levels := []decoder.ErrorCorrectionLevel{decoder.ErrorCorrectionLevel_L, decoder.ErrorCorrectionLevel_M,
+		decoder.ErrorCorrectionLevel_Q, decoder.ErrorCorrectionLevel_H}
+	read, failed := 0, 0
+	for _, v := range []int{1, 4, 10, 20} {
+		for _, ec := range levels {
+			code := encodeQRLevel(t, fmt.Sprintf("HC1:%d", rng.IntN(1000)), v, ec)
+			dim := code.GetWidth()
+			for _, flips := range []int{0, 3, 10, 30, 60, 120, 250} {
+				for _, mirrored := range []bool{false, true} {
+					flip := map[[2]int]bool{}
+					for range flips * dim * dim / 10000 {
+						flip[[2]int{rng.IntN(dim), rng.IntN(dim)}] = true
+					}
+					bits := func() *gozxing.BitMatrix {
+						b := copyBits(code, func(x, y int) bool { return flip[[2]int{x, y}] })
+						if mirrored {
+							return transposed(b)
+						}
+						return b
+					}
+					res, err := decoder.NewDecoder().Decode(bits(), nil)
+					text, ok := decodeHard(bits())
+					if ok != (err == nil) || ok && text != res.GetText() {
+						t.Fatalf("version %d, %v, %d flips, mirrored %v: decodeHard %q %v, gozxing %v %v",
+							v, ec, len(flip), mirrored, text, ok, res, err)
+					}
+					if ok {
+						read++
+					} else {
+						failed++
+					}
+				}
+			}
+		}
+	}
+	if read < 40 || failed < 20 {
+		t.Fatalf("%d read and %d failed: the flips do not span both", read, failed)
+	}
+}
+
+// transposed is m mirrored about its main diagonal.
+func transposed(m *gozxing.BitMatrix) *gozxing.BitMatrix {
+	out, _ := gozxing.NewBitMatrix(m.GetHeight(), m.GetWidth())
+	for y := range m.GetHeight() {
+		for x := range m.GetWidth() {
+			if m.Get(x, y) {
+				out.Set(y, x)
+			}
+		}
+	}
+	return out
+}
+
+// FuzzDecodeHard: a code with any modules flipped (two bytes a module's
+// position), mirrored or not, reads with decodeHard as with gozxing's
+// Decoder.
+func FuzzDecodeHard(f *testing.F) {
+	code := encodeQRLevel(f, "HC1:FUZZ", 4, decoder.ErrorCorrectionLevel_M)
+	dim := code.GetWidth()
+	f.Add([]byte{}, false)
+	f.Add([]byte{3, 4, 10, 20, 30, 9}, true)
+	f.Fuzz(func(t *testing.T, flips []byte, mirrored bool) {
+		flip := map[[2]int]bool{}
+		for i := 0; i+1 < len(flips); i += 2 {
+			flip[[2]int{int(flips[i]) % dim, int(flips[i+1]) % dim}] = true
+		}
+		bits := func() *gozxing.BitMatrix {
+			b := copyBits(code, func(x, y int) bool { return flip[[2]int{x, y}] })
+			if mirrored {
+				return transposed(b)
+			}
+			return b
+		}
+		res, err := decoder.NewDecoder().Decode(bits(), nil)
+		text, ok := decodeHard(bits())
+		if ok != (err == nil) || ok && text != res.GetText() {
+			t.Fatalf("decodeHard %q %v, gozxing %v %v", text, ok, res, err)
+		}
+	})
+}

@@ -108,6 +108,15 @@ func (t atMost) of(px []byte) byte {
 	return byte(m)
 }
 
+// rowSum is the sum of the first eight pixels of px, added in 16-bit
+// lanes.
+func rowSum(px []byte) int {
+	const lanes = 0x00FF_00FF_00FF_00FF
+	v := binary.LittleEndian.Uint64(px)
+	v = v&lanes + v>>8&lanes                    // four lanes of at most 510
+	return int(v * 0x0001_0001_0001_0001 >> 48) // their sum, in the top lane
+}
+
 // blackPoints is each block's black point: its mean, or for a flat block
 // (range at most hbMinRange) half its minimum, or its upper and left
 // neighbours' black point when that is above its minimum.
@@ -117,18 +126,18 @@ func blackPoints(lum []byte, w, h, sw, sh int) []int {
 		yo := min(y*hbBlock, h-hbBlock)
 		for x := range sw {
 			xo := min(x*hbBlock, w-hbBlock)
+			// Sums by eight pixels at once (rowSum); the range pixel by
+			// pixel until it is wide enough.
 			sum, lo, hi := 0, 0xFF, 0
 			for yy := 0; yy < hbBlock; yy++ {
 				px := lum[(yo+yy)*w+xo : (yo+yy)*w+xo+hbBlock]
+				sum += rowSum(px)
 				for _, p := range px {
-					sum += int(p)
 					lo, hi = min(lo, int(p)), max(hi, int(p))
 				}
 				if hi-lo > hbMinRange { // enough contrast: the rest only adds up
 					for yy++; yy < hbBlock; yy++ {
-						for _, p := range lum[(yo+yy)*w+xo : (yo+yy)*w+xo+hbBlock] {
-							sum += int(p)
-						}
+						sum += rowSum(lum[(yo+yy)*w+xo:])
 					}
 				}
 			}

@@ -117,6 +117,17 @@ func rowSum(px []byte) int {
 	return int(v * 0x0001_0001_0001_0001 >> 48) // their sum, in the top lane
 }
 
+// rowRange is the least and the greatest of the first eight pixels of px,
+// taken pairwise: one pixel after another, each waited on the last.
+func rowRange(px []byte) (lo, hi int) {
+	p := px[:8]
+	a, b, c, d := int(p[0]), int(p[1]), int(p[2]), int(p[3])
+	e, f, g, h := int(p[4]), int(p[5]), int(p[6]), int(p[7])
+	lo = min(min(min(a, b), min(c, d)), min(min(e, f), min(g, h)))
+	hi = max(max(max(a, b), max(c, d)), max(max(e, f), max(g, h)))
+	return lo, hi
+}
+
 // blackPoints is each block's black point: its mean, or for a flat block
 // (range at most hbMinRange) half its minimum, or its upper and left
 // neighbours' black point when that is above its minimum.
@@ -126,15 +137,14 @@ func blackPoints(lum []byte, w, h, sw, sh int) []int {
 		yo := min(y*hbBlock, h-hbBlock)
 		for x := range sw {
 			xo := min(x*hbBlock, w-hbBlock)
-			// Sums by eight pixels at once (rowSum); the range pixel by
-			// pixel until it is wide enough.
+			// A row of eight pixels at a time (rowSum, rowRange); the range
+			// until it is wide enough.
 			sum, lo, hi := 0, 0xFF, 0
 			for yy := 0; yy < hbBlock; yy++ {
 				px := lum[(yo+yy)*w+xo : (yo+yy)*w+xo+hbBlock]
 				sum += rowSum(px)
-				for _, p := range px {
-					lo, hi = min(lo, int(p)), max(hi, int(p))
-				}
+				rlo, rhi := rowRange(px)
+				lo, hi = min(lo, rlo), max(hi, rhi)
 				if hi-lo > hbMinRange { // enough contrast: the rest only adds up
 					for yy++; yy < hbBlock; yy++ {
 						sum += rowSum(lum[(yo+yy)*w+xo:])

@@ -10,16 +10,29 @@ import (
 // 8×8 block from its range and its neighbours', each pixel compared with
 // the mean black point of the 5×5 blocks around its own) with the same
 // black matrix, bit for bit (TestHybridBinarizerMatchesGozxing), made with
-// flat tables and a word of bits at a time instead of a call per pixel:
+// flat tables and eight pixels at a time instead of a call per pixel:
 // binarizing was a sixth of a scan's time. Everything else, and images
 // under 40 pixels a side, goes to gozxing's.
 type hybridBinarizer struct {
 	gozxing.Binarizer
 	matrix *gozxing.BitMatrix
+	// positive is set for the binarizer of a negative (negative): its
+	// pixels and block statistics are the positive's, read inverted.
+	positive *hybridBinarizer
+	lum      []byte      // the pixels, once read
+	stats    []blockStat // per block, once made
 }
 
 func newHybridBinarizer(src gozxing.LuminanceSource) *hybridBinarizer {
 	return &hybridBinarizer{Binarizer: gozxing.NewHybridBinarizer(src)}
+}
+
+// negative binarizes b's image inverted (gozxing's Invert of its source)
+// from b's pixels and block statistics: a block's inverted sum, least and
+// greatest values follow from its own, so only the thresholding reads the
+// pixels again, and no inverted copy of them is made.
+func (b *hybridBinarizer) negative() *hybridBinarizer {
+	return &hybridBinarizer{Binarizer: gozxing.NewHybridBinarizer(b.GetLuminanceSource().Invert()), positive: b}
 }
 
 func (b *hybridBinarizer) CreateBinarizer(src gozxing.LuminanceSource) gozxing.Binarizer {
@@ -33,18 +46,35 @@ const (
 	hbMinRange = 24
 )
 
+// source returns the pixels, block statistics and block counts of the
+// image b reads positive, and whether b reads them inverted.
+func (b *hybridBinarizer) source() (lum []byte, stats []blockStat, inverted bool) {
+	p := b
+	if b.positive != nil {
+		p, inverted = b.positive, true
+	}
+	src := p.GetLuminanceSource()
+	w, h := src.GetWidth(), src.GetHeight()
+	if p.lum == nil {
+		p.lum = src.GetMatrix()
+	}
+	if p.stats == nil {
+		p.stats = blockStats(p.lum, w, h)
+	}
+	return p.lum, p.stats, inverted
+}
+
 func (b *hybridBinarizer) GetBlackMatrix() (*gozxing.BitMatrix, error) {
 	if b.matrix != nil {
 		return b.matrix, nil
 	}
-	src := b.GetLuminanceSource()
-	w, h := src.GetWidth(), src.GetHeight()
+	w, h := b.GetWidth(), b.GetHeight()
 	if w < 5*hbBlock || h < 5*hbBlock {
 		return b.Binarizer.GetBlackMatrix()
 	}
-	lum := src.GetMatrix()
+	lum, stats, inverted := b.source()
 	sw, sh := (w+hbBlock-1)/hbBlock, (h+hbBlock-1)/hbBlock
-	black := blackPoints(lum, w, h, sw, sh)
+	black := blackPoints(stats, sw, sh, inverted)
 
 	rowSize := (w + 31) / 32
 	words := make([]uint32, rowSize*h)
@@ -59,11 +89,19 @@ func (b *hybridBinarizer) GetBlackMatrix() (*gozxing.BitMatrix, error) {
 				row := black[z*sw+left-2 : z*sw+left+3]
 				sum += row[0] + row[1] + row[2] + row[3] + row[4]
 			}
-			// <=: black 0 stays black at threshold 0.
-			atMost := newAtMost(sum / 25)
+			// A pixel is black at or under the threshold t (black 0 stays
+			// black at 0); inverted, 255−p ≤ t where p > 254−t.
+			t := sum / 25
+			var atMost atMost
+			var flip byte
+			if inverted {
+				atMost, flip = newAtMost(254-t), 0xFF
+			} else {
+				atMost = newAtMost(t)
+			}
 			word, shift := xo/32, uint(xo%32)
 			for yy := range hbBlock {
-				mask := uint64(atMost.of(lum[(yo+yy)*w+xo:])) << shift
+				mask := uint64(atMost.of(lum[(yo+yy)*w+xo:])^flip) << shift
 				i := (yo+yy)*rowSize + word
 				words[i] |= uint32(mask)
 				if shift > 32-hbBlock {
@@ -128,11 +166,15 @@ func rowRange(px []byte) (lo, hi int) {
 	return lo, hi
 }
 
-// blackPoints is each block's black point: its mean, or for a flat block
-// (range at most hbMinRange) half its minimum, or its upper and left
-// neighbours' black point when that is above its minimum.
-func blackPoints(lum []byte, w, h, sw, sh int) []int {
-	black := make([]int, sw*sh)
+// blockStat is what a block's black point is made from: the sum of its
+// pixels, and its least and greatest pixel, both only until their range
+// exceeds hbMinRange (a block that wide has its mean as its black point).
+type blockStat struct{ sum, lo, hi int }
+
+// blockStats are the statistics of each block of a w×h image, row by row.
+func blockStats(lum []byte, w, h int) []blockStat {
+	sw, sh := (w+hbBlock-1)/hbBlock, (h+hbBlock-1)/hbBlock
+	stats := make([]blockStat, sw*sh)
 	for y := range sh {
 		yo := min(y*hbBlock, h-hbBlock)
 		for x := range sw {
@@ -151,12 +193,32 @@ func blackPoints(lum []byte, w, h, sw, sh int) []int {
 					}
 				}
 			}
-			average := sum >> 6
-			if hi-lo <= hbMinRange {
-				average = lo / 2
+			stats[y*sw+x] = blockStat{sum, lo, hi}
+		}
+	}
+	return stats
+}
+
+// blackPoints is each block's black point: its mean, or for a flat block
+// (range at most hbMinRange) half its minimum, or its upper and left
+// neighbours' black point when that is above its minimum. Inverted, they
+// are those of the image's negative: each pixel p read as 255−p, which
+// turns a block's sum s into 64·255−s and its range [lo, hi] into
+// [255−hi, 255−lo] (the same rows read, so the same width).
+func blackPoints(stats []blockStat, sw, sh int, inverted bool) []int {
+	black := make([]int, sw*sh)
+	for y := range sh {
+		for x := range sw {
+			st := stats[y*sw+x]
+			if inverted {
+				st = blockStat{hbBlock*hbBlock*255 - st.sum, 255 - st.hi, 255 - st.lo}
+			}
+			average := st.sum >> 6
+			if st.hi-st.lo <= hbMinRange {
+				average = st.lo / 2
 				if y > 0 && x > 0 {
 					neighbours := (black[(y-1)*sw+x] + 2*black[y*sw+x-1] + black[(y-1)*sw+x-1]) / 4
-					if lo < neighbours {
+					if st.lo < neighbours {
 						average = neighbours
 					}
 				}

@@ -40,11 +40,24 @@ func TestHybridBinarizerMatchesGozxing(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			for _, s := range []gozxing.LuminanceSource{src, src.Invert()} {
-				want, err1 := gozxing.NewHybridBinarizer(s).GetBlackMatrix()
-				got, err2 := newHybridBinarizer(s).GetBlackMatrix()
+			// The negative from the positive's statistics, made after the
+			// positive's matrix and before it.
+			after := newHybridBinarizer(src)
+			after.GetBlackMatrix()
+			for _, c := range []struct {
+				what string
+				s    gozxing.LuminanceSource
+				bin  gozxing.Binarizer
+			}{
+				{"positive", src, newHybridBinarizer(src)},
+				{"inverted source", src.Invert(), newHybridBinarizer(src.Invert())},
+				{"negative, after", src.Invert(), after.negative()},
+				{"negative, first", src.Invert(), newHybridBinarizer(src).negative()},
+			} {
+				want, err1 := gozxing.NewHybridBinarizer(c.s).GetBlackMatrix()
+				got, err2 := c.bin.GetBlackMatrix()
 				if (err1 == nil) != (err2 == nil) {
-					t.Fatalf("%s %dx%d: errors %v and %v", name, w, h, err1, err2)
+					t.Fatalf("%s %dx%d, %s: errors %v and %v", name, w, h, c.what, err1, err2)
 				}
 				if err1 != nil {
 					continue
@@ -52,7 +65,7 @@ func TestHybridBinarizerMatchesGozxing(t *testing.T) {
 				for y := range h {
 					for x := range w {
 						if got.Get(x, y) != want.Get(x, y) {
-							t.Fatalf("%s %dx%d: pixel (%d,%d) is %v, gozxing says %v", name, w, h, x, y, got.Get(x, y), want.Get(x, y))
+							t.Fatalf("%s %dx%d, %s: pixel (%d,%d) is %v, gozxing says %v", name, w, h, c.what, x, y, got.Get(x, y), want.Get(x, y))
 						}
 					}
 				}
@@ -61,7 +74,8 @@ func TestHybridBinarizerMatchesGozxing(t *testing.T) {
 	}
 }
 
-// FuzzHybridBinarizer: for any pixels, the same black matrix as gozxing's.
+// FuzzHybridBinarizer: for any pixels, the same black matrices as
+// gozxing's, of the image and of its negative.
 func FuzzHybridBinarizer(f *testing.F) {
 	f.Add(uint8(0), uint8(0), []byte{0, 255, 30, 200})
 	f.Add(uint8(57), uint8(9), []byte("a QR code's pixels"))
@@ -78,13 +92,19 @@ func FuzzHybridBinarizer(f *testing.F) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		want, err1 := gozxing.NewHybridBinarizer(src).GetBlackMatrix()
-		got, err2 := newHybridBinarizer(src).GetBlackMatrix()
-		if (err1 == nil) != (err2 == nil) {
-			t.Fatalf("%dx%d: errors %v and %v", w, h, err1, err2)
-		}
-		if err1 == nil && got.String() != want.String() {
-			t.Fatalf("%dx%d: black matrices differ", w, h)
+		pos := newHybridBinarizer(src)
+		for _, c := range []struct {
+			s   gozxing.LuminanceSource
+			bin gozxing.Binarizer
+		}{{src, pos}, {src.Invert(), pos.negative()}} {
+			want, err1 := gozxing.NewHybridBinarizer(c.s).GetBlackMatrix()
+			got, err2 := c.bin.GetBlackMatrix()
+			if (err1 == nil) != (err2 == nil) {
+				t.Fatalf("%dx%d: errors %v and %v", w, h, err1, err2)
+			}
+			if err1 == nil && got.String() != want.String() {
+				t.Fatalf("%dx%d: black matrices differ", w, h)
+			}
 		}
 	})
 }

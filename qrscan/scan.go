@@ -418,8 +418,12 @@ func readAll(g *gray, inverted bool, accept func(string) bool) ([]string, *gozxi
 	var texts []string
 	var bits *gozxing.BitMatrix
 	dccs := map[string]bool{}
-	for i, source := range []gozxing.LuminanceSource{src, src.Invert()} {
-		bmp, _ := gozxing.NewBinaryBitmap(newHybridBinarizer(source))
+	bin := newHybridBinarizer(src)
+	for i := range 2 {
+		if i == 1 {
+			bin = bin.negative() // from the pixels and block statistics already read
+		}
+		bmp, _ := gozxing.NewBinaryBitmap(bin)
 		results, err := multiqr.NewQRCodeMultiReader().DecodeMultiple(bmp, tryHarder)
 		if i == 0 {
 			bits, _ = bmp.GetBlackMatrix() // made once: the binarizer keeps it

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -177,6 +178,35 @@ func TestVerifyJSONLines(t *testing.T) {
 		}
 	}
 }
+
+// Results written to a pipe or file are buffered, but keep their order
+// with the errors written between them (both streams into one writer
+// here), and a failed write is an I/O error (exit 2).
+func TestVerifyOutputOrderAndWriteErrors(t *testing.T) {
+	f := newFixture(t)
+	missing := filepath.Join(f.dir, "missing.png")
+	var both bytes.Buffer
+	code := run(context.Background(), []string{"verify", "--dsc", f.dsc, "--at", f.clock, f.text, missing, f.text},
+		stdio{strings.NewReader(""), &both, &both})
+	if code != exitUsage {
+		t.Fatalf("exit %d, want %d (an unreadable input)", code, exitUsage)
+	}
+	lines := strings.Split(strings.TrimSpace(both.String()), "\n")
+	if len(lines) != 3 || !strings.Contains(lines[0], "VALID") || !strings.Contains(lines[1], "missing.png") || !strings.Contains(lines[2], "VALID") {
+		t.Fatalf("want a result, the error, a result, in that order:\n%s", both.String())
+	}
+
+	var errb bytes.Buffer
+	code = run(context.Background(), []string{"verify", "--dsc", f.dsc, "--at", f.clock, f.text},
+		stdio{strings.NewReader(""), failingWriter{}, &errb})
+	if code != exitUsage || !strings.Contains(errb.String(), "disk full") {
+		t.Fatalf("exit %d, stderr %q; want %d and the write's error", code, errb.String(), exitUsage)
+	}
+}
+
+type failingWriter struct{}
+
+func (failingWriter) Write([]byte) (int, error) { return 0, errors.New("disk full") }
 
 func TestVerifyTrustListFile(t *testing.T) {
 	f := newFixture(t)

@@ -174,7 +174,7 @@ func TestStrongKeystoneFindsTheFourthCorner(t *testing.T) {
 
 // TestReadAllKeepsItsBinarization: the first pass locates codes again in
 // the binarization readAll made (locateIn), which is right only if
-// gozxing's multi-code reader leaves it as it was. Every image of three
+// its reading (the multi detector, decodeAll) leaves it as it was. Every image of three
 // classes of the photo corpus: codes read, codes located and not read, and
 // none located.
 func TestReadAllKeepsItsBinarization(t *testing.T) {

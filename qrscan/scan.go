@@ -7,10 +7,11 @@ import (
 	"image"
 	"iter"
 	"slices"
+	"sort"
 	"time"
 
 	"github.com/makiuchi-d/gozxing"
-	multiqr "github.com/makiuchi-d/gozxing/multi/qrcode"
+	multidetector "github.com/makiuchi-d/gozxing/multi/qrcode/detector"
 )
 
 // QR reading budget and working size. A phone photo is downscaled so that its
@@ -103,6 +104,47 @@ var qrPasses = []qrPass{
 }
 
 var tryHarder = map[gozxing.DecodeHintType]any{gozxing.DecodeHintType_TRY_HARDER: true}
+
+// decodeAll reads every QR code in a black matrix as gozxing's
+// QRCodeMultiReader.DecodeMultiple (trying harder) reads them, texts only:
+// each code its multi detector finds, decoded by decodeHard (gozxing's
+// decoder with this package's Reed–Solomon decoder, which made a fifth of
+// reading the easy photos), and the parts of a structured append joined
+// last in their sequence, sorted as gozxing sorts them
+// (TestDecodeAllMatchesGozxing). Like gozxing's, it fails when the
+// detector finds no code, and reads none without failing when it finds
+// codes it cannot decode.
+func decodeAll(bits *gozxing.BitMatrix) ([]string, error) {
+	found, err := multidetector.NewMultiDetector(bits).DetectMulti(tryHarder)
+	if err != nil {
+		return nil, err
+	}
+	type part struct {
+		text string
+		seq  int
+	}
+	var texts []string
+	var parts []part
+	for _, d := range found {
+		res, ok := decodeHardResult(d.GetBits())
+		switch {
+		case !ok:
+		case res.HasStructuredAppend():
+			parts = append(parts, part{res.GetText(), res.GetStructuredAppendSequenceNumber()})
+		default:
+			texts = append(texts, res.GetText())
+		}
+	}
+	if len(parts) > 0 {
+		sort.Slice(parts, func(a, b int) bool { return parts[a].seq < parts[b].seq })
+		joined := ""
+		for _, p := range parts {
+			joined += p.text
+		}
+		texts = append(texts, joined)
+	}
+	return texts, nil
+}
 
 // Mode says how hard Scan looks.
 type Mode int
@@ -405,11 +447,12 @@ func bestFirst(soft []softCandidate) {
 	slices.SortStableFunc(soft, func(a, b softCandidate) int { return cmp.Compare(b.score, a.score) })
 }
 
-// readAll decodes every QR code gozxing finds in g as it is, and in g
-// inverted when none is found there and inverted is set. More than one
-// distinct accepted code is ErrMultiple. It also returns g's hybrid
-// binarization, which the first pass locates codes in again (gozxing's
-// reader leaves it as it was: TestReadAllKeepsItsBinarization).
+// readAll decodes every QR code in g as it is (decodeAll), and in g
+// inverted when none is read there and inverted is set, or when nothing
+// code-like is located there at all. More than one distinct accepted code
+// is ErrMultiple. It also returns g's hybrid binarization, which the first
+// pass locates codes in again (decodeAll leaves it as it was:
+// TestReadAllKeepsItsBinarization).
 func readAll(g *gray, inverted bool, accept func(string) bool) ([]string, *gozxing.BitMatrix, error) {
 	src, err := gozxing.NewPlanarYUVLuminanceSource(g.pix, g.w, g.h, 0, 0, g.w, g.h, false)
 	if err != nil {
@@ -423,16 +466,21 @@ func readAll(g *gray, inverted bool, accept func(string) bool) ([]string, *gozxi
 		if i == 1 {
 			bin = bin.negative() // from the pixels and block statistics already read
 		}
-		bmp, _ := gozxing.NewBinaryBitmap(bin)
-		results, err := multiqr.NewQRCodeMultiReader().DecodeMultiple(bmp, tryHarder)
+		m, err := bin.GetBlackMatrix()
 		if i == 0 {
-			bits, _ = bmp.GetBlackMatrix() // made once: the binarizer keeps it
+			bits = m
 		}
 		if err != nil {
 			continue
 		}
-		for _, r := range results {
-			t := r.GetText()
+		// Nothing located goes on to the negative even when inverted is
+		// not set, as gozxing's reader had it: a live frame's dark-mode
+		// code is read at once.
+		found, err := decodeAll(m)
+		if err != nil {
+			continue
+		}
+		for _, t := range found {
 			texts = append(texts, t)
 			if accept(t) {
 				dccs[t] = true

@@ -104,40 +104,37 @@ func decodeErasures(bits *gozxing.BitMatrix, margin []float32, dim int, accept f
 	if err1 != nil || err2 != nil {
 		return "", false
 	}
-	text, ok := decodeCodewords(codewords, version, ecLevel, func(bi int, cw []byte, nsym int) bool {
+	res, ok := decodeCodewords(codewords, version, ecLevel, func(bi int, cw []byte, nsym int) bool {
 		bd := make([]float32, len(cw))
 		for j := range cw {
 			bd[j] = doubt[int(loBlocks[bi].GetCodewords()[j])|int(hiBlocks[bi].GetCodewords()[j])<<8]
 		}
 		return correctBlock(cw, nsym, bd)
 	})
-	if !ok || !accept(text) {
+	if !ok || !accept(res.GetText()) {
 		return "", false
 	}
-	return text, true
+	return res.GetText(), true
 }
 
 // decodeCodewords splits a code's codewords into their blocks, corrects
 // each with correct (given the block's index, codewords and number of check
 // codewords) and decodes the data they hold.
-func decodeCodewords(codewords []byte, version *decoder.Version, ecLevel decoder.ErrorCorrectionLevel, correct func(bi int, cw []byte, nsym int) bool) (string, bool) {
+func decodeCodewords(codewords []byte, version *decoder.Version, ecLevel decoder.ErrorCorrectionLevel, correct func(bi int, cw []byte, nsym int) bool) (*common.DecoderResult, bool) {
 	blocks, err := decoder.DataBlock_GetDataBlocks(codewords, version, ecLevel)
 	if err != nil {
-		return "", false
+		return nil, false
 	}
 	var data []byte
 	for bi, b := range blocks {
 		cw, nd := b.GetCodewords(), b.GetNumDataCodewords()
 		if !correct(bi, cw, len(cw)-nd) {
-			return "", false
+			return nil, false
 		}
 		data = append(data, cw[:nd]...)
 	}
 	res, err := decoder.DecodedBitStreamParser_Decode(data, version, ecLevel, nil)
-	if err != nil {
-		return "", false
-	}
-	return res.GetText(), true
+	return res, err == nil
 }
 
 // decodeHard decodes a grid's bits as gozxing's Decoder does, and mirrored
@@ -146,39 +143,49 @@ func decodeCodewords(codewords []byte, version *decoder.Version, ecLevel decoder
 // syndrome with a division per codeword, and most grids a scan tries fail
 // there, after every block's syndromes.
 func decodeHard(bits *gozxing.BitMatrix) (string, bool) {
-	parser, err := decoder.NewBitMatrixParser(bits)
-	if err != nil {
+	res, ok := decodeHardResult(bits)
+	if !ok {
 		return "", false
 	}
-	read := func() (string, bool) {
+	return res.GetText(), true
+}
+
+// decodeHardResult is decodeHard with gozxing's result: the text, and a
+// structured append's place.
+func decodeHardResult(bits *gozxing.BitMatrix) (*common.DecoderResult, bool) {
+	parser, err := decoder.NewBitMatrixParser(bits)
+	if err != nil {
+		return nil, false
+	}
+	read := func() (*common.DecoderResult, bool) {
 		version, err := parser.ReadVersion()
 		if err != nil {
-			return "", false
+			return nil, false
 		}
 		format, err := parser.ReadFormatInformation()
 		if err != nil {
-			return "", false
+			return nil, false
 		}
 		codewords, err := parser.ReadCodewords()
 		if err != nil {
-			return "", false
+			return nil, false
 		}
 		return decodeCodewords(codewords, version, format.GetErrorCorrectionLevel(), func(_ int, cw []byte, nsym int) bool {
 			return rsCorrect(cw, nsym, nil)
 		})
 	}
-	if text, ok := read(); ok {
-		return text, true
+	if res, ok := read(); ok {
+		return res, true
 	}
 	// Mirrored: the version and format information read mirrored first, as
 	// gozxing has it, then the codewords.
 	parser.Remask()
 	parser.SetMirror(true)
 	if _, err := parser.ReadVersion(); err != nil {
-		return "", false
+		return nil, false
 	}
 	if _, err := parser.ReadFormatInformation(); err != nil {
-		return "", false
+		return nil, false
 	}
 	parser.Mirror()
 	return read()

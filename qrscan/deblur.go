@@ -305,23 +305,20 @@ func patternErrors(vals []float32, dim int, cells [][3]int) float64 {
 // zero) and whose magnitude is how sure it is (about 1 for a clear module):
 // hard, then with the least sure modules' codewords as erasures.
 func decodeSigned(vals []float32, dim int, accept func(string) bool) (string, bool) {
-	// Each decoding gets its own bits: the hard one leaves them unmasked
-	// (and mirrored) when it fails.
-	signs := func() *gozxing.BitMatrix {
-		bits, _ := gozxing.NewSquareBitMatrix(dim)
-		for i, v := range vals {
-			if v < 0 {
-				bits.Set(i%dim, i/dim)
-			}
+	// The hard decoding leaves the bits as they are; the soft one gets them
+	// next.
+	bits, _ := gozxing.NewSquareBitMatrix(dim)
+	for i, v := range vals {
+		if v < 0 {
+			bits.Set(i%dim, i/dim)
 		}
-		return bits
 	}
-	if t, ok := decodeHard(signs()); ok && accept(t) {
+	if t, ok := decodeHard(bits); ok && accept(t) {
 		return t, true
 	}
 	margin := make([]float32, len(vals))
 	for i, v := range vals {
 		margin[i] = float32(math.Abs(float64(v)))
 	}
-	return decodeErasures(signs(), margin, dim, accept)
+	return decodeErasures(bits, margin, dim, accept)
 }

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"math"
 	"slices"
+	"sync"
 
 	"github.com/makiuchi-d/gozxing"
 	"github.com/makiuchi-d/gozxing/common"
@@ -82,7 +83,7 @@ func decodeErasures(bits *gozxing.BitMatrix, margin []float32, dim int, accept f
 
 	// A codeword's doubt is the log of the chance that all its modules are
 	// right, each module's chance a logistic function of its margin.
-	where := codewordModules(version)
+	where := codewordModulesOf(version)
 	doubt := make([]float32, len(codewords))
 	for i, mods := range where {
 		var logRight float64
@@ -157,29 +158,25 @@ func decodeHardResult(bits *gozxing.BitMatrix) (*common.DecoderResult, bool) {
 	if err != nil {
 		return nil, false
 	}
-	read := func() (*common.DecoderResult, bool) {
+	read := func(mirrored bool) (*common.DecoderResult, bool) {
 		version, err := parser.ReadVersion()
 		if err != nil {
 			return nil, false
 		}
 		format, err := parser.ReadFormatInformation()
-		if err != nil {
+		if err != nil || bits.GetWidth() != version.GetDimensionForVersion() {
 			return nil, false
 		}
-		codewords, err := parser.ReadCodewords()
-		if err != nil {
-			return nil, false
-		}
+		codewords := readCodewords(bits, version, format.GetDataMask(), mirrored)
 		return decodeCodewords(codewords, version, format.GetErrorCorrectionLevel(), func(_ int, cw []byte, nsym int) bool {
 			return rsCorrect(cw, nsym, nil)
 		})
 	}
-	if res, ok := read(); ok {
+	if res, ok := read(false); ok {
 		return res, true
 	}
 	// Mirrored: the version and format information read mirrored first, as
 	// gozxing has it, then the codewords.
-	parser.Remask()
 	parser.SetMirror(true)
 	if _, err := parser.ReadVersion(); err != nil {
 		return nil, false
@@ -187,8 +184,77 @@ func decodeHardResult(bits *gozxing.BitMatrix) (*common.DecoderResult, bool) {
 	if _, err := parser.ReadFormatInformation(); err != nil {
 		return nil, false
 	}
-	parser.Mirror()
-	return read()
+	return read(true)
+}
+
+// readCodewords reads a version's codewords from a code's modules, as
+// gozxing's BitMatrixParser.ReadCodewords reads them (TestReadCodewords-
+// MatchesGozxing) without unmasking the matrix in place, building the
+// function patterns and testing them module by module: it was a tenth of
+// a failed decoding. Mirrored, module (x, y) is read at (y, x).
+func readCodewords(bits *gozxing.BitMatrix, version *decoder.Version, mask byte, mirrored bool) []byte {
+	dim := version.GetDimensionForVersion()
+	where := codewordModulesOf(version)
+	out := make([]byte, len(where))
+	for n, mods := range where {
+		var b byte
+		for _, m := range mods {
+			x, y := m%dim, m/dim
+			bit := masked(mask, y, x)
+			if mirrored {
+				bit = bit != bits.Get(y, x)
+			} else {
+				bit = bit != bits.Get(x, y)
+			}
+			b <<= 1
+			if bit {
+				b |= 1
+			}
+		}
+		out[n] = b
+	}
+	return out
+}
+
+// masked reports whether data mask mask (0 to 7, ISO/IEC 18004's 000 to
+// 111) inverts the module in row i, column j.
+func masked(mask byte, i, j int) bool {
+	switch mask {
+	case 0:
+		return (i+j)%2 == 0
+	case 1:
+		return i%2 == 0
+	case 2:
+		return j%3 == 0
+	case 3:
+		return (i+j)%3 == 0
+	case 4:
+		return (i/2+j/3)%2 == 0
+	case 5:
+		return i*j%6 == 0
+	case 6:
+		return i*j%6 < 3
+	case 7:
+		return (i+j+i*j%3)%2 == 0
+	}
+	return false
+}
+
+// codewordTables holds codewordModules for each version (1 to 40), made
+// the first time a version is read.
+var codewordTables = func() (t [41]func() [][8]int) {
+	for v := 1; v <= 40; v++ {
+		t[v] = sync.OnceValue(func() [][8]int {
+			version, _ := decoder.Version_GetVersionForNumber(v) // 1 to 40 are versions
+			return codewordModules(version)
+		})
+	}
+	return t
+}()
+
+// codewordModulesOf is codewordModules(version), made once per version.
+func codewordModulesOf(version *decoder.Version) [][8]int {
+	return codewordTables[version.GetVersionNumber()]()
 }
 
 // correctBlock corrects one block in place, with the most doubtful

@@ -295,3 +295,70 @@ func FuzzDecodeHard(f *testing.F) {
 		}
 	})
 }
+
+// masked is gozxing's data masks, module for module.
+func TestMaskedMatchesGozxing(t *testing.T) {
+	const dim = 177
+	for mask := range byte(8) {
+		m, _ := gozxing.NewSquareBitMatrix(dim)
+		decoder.DataMaskValues[mask].UnmaskBitMatrix(m, dim) // sets the masked modules
+		for i := range dim {
+			for j := range dim {
+				if masked(mask, i, j) != m.Get(j, i) {
+					t.Fatalf("mask %d, row %d, column %d: %v, gozxing %v", mask, i, j, masked(mask, i, j), m.Get(j, i))
+				}
+			}
+		}
+	}
+}
+
+// readCodewords reads the codewords gozxing's parser reads, as they are and
+// mirrored, for codes of every version and level (and so of several
+// masks), with random modules flipped outside the format and version
+// information; and it leaves the matrix alone.
+func TestReadCodewordsMatchesGozxing(t *testing.T) {
+	rng := rand.New(rand.NewPCG(11, 12))
+	levels := []decoder.ErrorCorrectionLevel{decoder.ErrorCorrectionLevel_L, decoder.ErrorCorrectionLevel_M,
+		decoder.ErrorCorrectionLevel_Q, decoder.ErrorCorrectionLevel_H}
+	masks := map[byte]bool{}
+	for v := 1; v <= 40; v++ {
+		code := encodeQRLevel(t, fmt.Sprintf("HC1:%d", v), v, levels[v%4])
+		dim := code.GetWidth()
+		flipped := copyBits(code, func(x, y int) bool { return !formatArea(x, y, dim) && rng.IntN(5) == 0 })
+		for _, mirrored := range []bool{false, true} {
+			m := flipped
+			if mirrored {
+				m = transposed(flipped)
+			}
+			parser, err := decoder.NewBitMatrixParser(copyBits(m, nil))
+			if err != nil {
+				t.Fatal(err)
+			}
+			parser.SetMirror(mirrored)
+			version, err1 := parser.ReadVersion()
+			format, err2 := parser.ReadFormatInformation()
+			if err1 != nil || err2 != nil {
+				t.Fatalf("version %d: %v, %v", v, err1, err2)
+			}
+			if mirrored {
+				parser.Mirror()
+			}
+			want, err := parser.ReadCodewords()
+			if err != nil {
+				t.Fatal(err)
+			}
+			before := m.String()
+			got := readCodewords(m, version, format.GetDataMask(), mirrored)
+			if !bytes.Equal(got, want) {
+				t.Fatalf("version %d, mask %d, mirrored %v: codewords differ", v, format.GetDataMask(), mirrored)
+			}
+			if m.String() != before {
+				t.Fatalf("version %d: the matrix changed", v)
+			}
+			masks[format.GetDataMask()] = true
+		}
+	}
+	if len(masks) < 6 {
+		t.Fatalf("only masks %v were read", masks)
+	}
+}

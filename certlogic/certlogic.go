@@ -17,11 +17,12 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/greenpass-dcc/greenpass/internal/lazyre"
 )
 
 // ErrInvalid wraps every evaluation error: the expression does not follow
@@ -504,7 +505,7 @@ func PlusTime(t time.Time, amount int64, unit string) time.Time {
 	return t.Add(time.Duration(amount) * time.Hour)
 }
 
-var dateTimePattern = regexp.MustCompile(`^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(\.\d+)?(Z|([+-])(\d{1,2}):?(\d{2})?)?$`)
+var dateTimePattern = lazyre.New(`^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(\.\d+)?(Z|([+-])(\d{1,2}):?(\d{2})?)?$`)
 
 // ParseDateTime reads the date and date-time formats CertLogic allows:
 // YYYY and YYYY-MM (the latest day they cover, as dccDateOfBirth),
@@ -522,7 +523,7 @@ func ParseDateTime(s string) (time.Time, error) {
 		}
 		return t, nil
 	}
-	m := dateTimePattern.FindStringSubmatch(s)
+	m := dateTimePattern().FindStringSubmatch(s)
 	if m == nil {
 		return time.Time{}, fmt.Errorf("not an allowed date or date-time: %q", s)
 	}
@@ -556,13 +557,13 @@ func daysIn(year int, month time.Month) int {
 	return time.Date(year, month+1, 0, 0, 0, 0, 0, time.UTC).Day()
 }
 
-var dobPattern = regexp.MustCompile(`^(\d{4})(-(\d{2})(-(\d{2}))?)?$`)
+var dobPattern = lazyre.New(`^(\d{4})(-(\d{2})(-(\d{2}))?)?$`)
 
 // dateOfBirth is dccDateOfBirth: the latest date a (possibly partial)
 // birth date can mean — YYYY is December 31, YYYY-MM the last day of the
 // month — at midnight UTC.
 func dateOfBirth(s string) (time.Time, error) {
-	m := dobPattern.FindStringSubmatch(s)
+	m := dobPattern().FindStringSubmatch(s)
 	if m == nil {
 		return time.Time{}, fmt.Errorf("not a date of birth (YYYY, YYYY-MM or YYYY-MM-DD): %q", s)
 	}

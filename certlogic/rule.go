@@ -5,11 +5,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/greenpass-dcc/greenpass/internal/lazyre"
 )
 
 // Rule is a business rule as the DCC gateway distributes it
@@ -48,10 +49,10 @@ const (
 const MaxRuleSize = 256 << 10
 
 var (
-	ruleIDPattern  = regexp.MustCompile(`^(GR|VR|TR|RR|IR)-[A-Z]{2}-\d{4}$`)
-	countryPattern = regexp.MustCompile(`^[A-Z]{2}$`)
-	semverPattern  = regexp.MustCompile(`^\d+\.\d+\.\d+$`)
-	langPattern    = regexp.MustCompile(`^([a-z]{2}|[a-z]{2}-[a-z]{2})$`)
+	ruleIDPattern  = lazyre.New(`^(GR|VR|TR|RR|IR)-[A-Z]{2}-\d{4}$`)
+	countryPattern = lazyre.New(`^[A-Z]{2}$`)
+	semverPattern  = lazyre.New(`^\d+\.\d+\.\d+$`)
+	langPattern    = lazyre.New(`^([a-z]{2}|[a-z]{2}-[a-z]{2})$`)
 )
 
 // ParseRule reads and checks a rule: the fields the schema requires with
@@ -71,17 +72,17 @@ func ParseRule(data []byte) (*Rule, error) {
 	json.Unmarshal(data, &raw)
 	var errs []error
 	bad := func(format string, a ...any) { errs = append(errs, fmt.Errorf(format, a...)) }
-	if !ruleIDPattern.MatchString(r.Identifier) {
+	if !ruleIDPattern().MatchString(r.Identifier) {
 		bad("Identifier %q is not like VR-DE-0001", r.Identifier)
 	}
 	if r.Type != Acceptance && r.Type != Invalidation {
 		bad("Type %q is not Acceptance or Invalidation", r.Type)
 	}
-	if !countryPattern.MatchString(r.Country) {
+	if !countryPattern().MatchString(r.Country) {
 		bad("Country %q is not two upper-case letters", r.Country)
 	}
 	for _, v := range []struct{ name, value string }{{"Version", r.Version}, {"SchemaVersion", r.SchemaVersion}, {"EngineVersion", r.EngineVersion}} {
-		if !semverPattern.MatchString(v.value) {
+		if !semverPattern().MatchString(v.value) {
 			bad("%s %q is not a version like 1.0.0", v.name, v.value)
 		}
 	}
@@ -95,7 +96,7 @@ func ParseRule(data []byte) (*Rule, error) {
 	}
 	hasEN := false
 	for _, d := range r.Description {
-		if !langPattern.MatchString(d.Lang) {
+		if !langPattern().MatchString(d.Lang) {
 			bad("Description language %q is not like en or de-at", d.Lang)
 		}
 		hasEN = hasEN || d.Lang == "en"

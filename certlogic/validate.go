@@ -2,9 +2,10 @@ package certlogic
 
 import (
 	"fmt"
-	"regexp"
 	"slices"
 	"strings"
+
+	"github.com/greenpass-dcc/greenpass/internal/lazyre"
 )
 
 // Issue is one problem Validate found: the sub-expression and what is
@@ -16,7 +17,7 @@ type Issue struct {
 
 func (i Issue) Error() string { return i.Message }
 
-var pathPattern = regexp.MustCompile(`^([^.]+?)(\.[^.]+?)*$`)
+var pathPattern = lazyre.New(`^([^.]+?)(\.[^.]+?)*$`)
 
 // Validate checks an expression's form (operators, operand counts,
 // literal arguments, var paths) without evaluating it, as the reference
@@ -69,7 +70,7 @@ func validateOperation(expr any, op string, values any, depth int) []Issue {
 		switch {
 		case !ok:
 			add(`not of the form { "var": "<path>" }`)
-		case path != "" && !pathPattern.MatchString(path):
+		case path != "" && !pathPattern().MatchString(path):
 			add("data access path doesn't have a valid format: %s", path)
 		}
 		return out

@@ -7,13 +7,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"regexp"
 	"strings"
 	"time"
 	"unicode"
 	"unicode/utf8"
 
 	"github.com/greenpass-dcc/greenpass/hcert"
+	"github.com/greenpass-dcc/greenpass/internal/lazyre"
 	"github.com/greenpass-dcc/greenpass/valueset"
 )
 
@@ -194,7 +194,7 @@ func (r *Request) Validate(vs valueset.Sets, now time.Time) error {
 		v.recovery(r.Recoveries[0], vs, now)
 		v.country("r[0].co", r.Recoveries[0].Country, vs)
 	}
-	if r.Transfer != nil && !testIDPattern.MatchString(r.Transfer.TestID) {
+	if r.Transfer != nil && !testIDPattern().MatchString(r.Transfer.TestID) {
 		v.add("transfer.testId", "must be 64 hexadecimal characters (the SHA-256 of the test's GUID)")
 	}
 	if len(v) > 0 {
@@ -203,7 +203,7 @@ func (r *Request) Validate(vs valueset.Sets, now time.Time) error {
 	return nil
 }
 
-var testIDPattern = regexp.MustCompile(`^[XxA-Fa-f0-9][A-Fa-f0-9]{63}$`)
+var testIDPattern = lazyre.New(`^[XxA-Fa-f0-9][A-Fa-f0-9]{63}$`)
 
 type fieldErrors []hcert.FieldError
 

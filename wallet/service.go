@@ -9,11 +9,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"regexp"
 	"strings"
 	"time"
 
 	"github.com/greenpass-dcc/greenpass/hcert"
+	"github.com/greenpass-dcc/greenpass/internal/lazyre"
 	"github.com/greenpass-dcc/greenpass/store"
 )
 
@@ -180,15 +180,15 @@ type labClaim struct {
 }
 
 var (
-	testIDPattern = regexp.MustCompile(`^[XxA-Fa-f0-9][A-Fa-f0-9]{63}$`)
-	labIDPattern  = regexp.MustCompile(`^[A-Za-z0-9]{1,64}$`)
-	tokenPattern  = regexp.MustCompile(`^[a-f0-9]{8}-[a-f0-9]{4}-4[a-f0-9]{3}-[89ab][a-f0-9]{3}-[a-f0-9]{12}$`)
+	testIDPattern = lazyre.New(`^[XxA-Fa-f0-9][A-Fa-f0-9]{63}$`)
+	labIDPattern  = lazyre.New(`^[A-Za-z0-9]{1,64}$`)
+	tokenPattern  = lazyre.New(`^[a-f0-9]{8}-[a-f0-9]{4}-4[a-f0-9]{3}-[89ab][a-f0-9]{3}-[a-f0-9]{12}$`)
 )
 
 // TestID normalises a test id (64 hex characters, the first may be x for
 // tests keyed by birth date); ErrBadRequest otherwise.
 func TestID(s string) (string, error) {
-	if !testIDPattern.MatchString(s) {
+	if !testIDPattern().MatchString(s) {
 		return "", fmt.Errorf("%w: test id must be 64 hexadecimal characters", ErrBadRequest)
 	}
 	return strings.ToLower(s), nil
@@ -196,7 +196,7 @@ func TestID(s string) (string, error) {
 
 // CheckLabID says whether s is a lab id: 1 to 64 letters and digits.
 func CheckLabID(s string) error {
-	if !labIDPattern.MatchString(s) {
+	if !labIDPattern().MatchString(s) {
 		return fmt.Errorf("%w: lab id must be 1 to 64 letters and digits", ErrBadRequest)
 	}
 	return nil
@@ -295,7 +295,7 @@ func (s *Service) indexToken(ctx context.Context, token, testID string, expiresA
 
 // testOf finds the test of a registration token.
 func (s *Service) testOf(ctx context.Context, token string) (string, error) {
-	if !tokenPattern.MatchString(token) {
+	if !tokenPattern().MatchString(token) {
 		return "", fmt.Errorf("%w: registration token must be a lower-case UUIDv4", ErrBadRequest)
 	}
 	idx, _, err := s.tokens.Get(ctx, hashHex(token))

@@ -3,6 +3,7 @@ package qrscan
 import (
 	"math"
 	"sort"
+	"sync"
 
 	"github.com/makiuchi-d/gozxing/common"
 	"github.com/makiuchi-d/gozxing/qrcode/decoder"
@@ -33,8 +34,26 @@ func gridTransform(loc *located, br gridPoint, dim int) *common.PerspectiveTrans
 
 // patternCells lists module centres whose colour every code of dimension dim
 // has, as (x, y, dark) triples: the timing patterns and the alignment
-// patterns' centres, rings and corners.
+// patterns' centres, rings and corners. A version's list is made once
+// (patternTables) and shared: callers only read it.
 func patternCells(dim int) [][3]int {
+	if v := (dim - 17) / 4; (dim-17)%4 == 0 && v >= 1 && v <= 40 {
+		return patternTables[v]()
+	}
+	return makePatternCells(dim)
+}
+
+// patternTables holds each version's patternCells, made the first time a
+// grid of that version is fitted: a scan fits dozens of grids of a few
+// versions, and made anew the lists were a twentieth of what it allocated.
+var patternTables = func() (t [41]func() [][3]int) {
+	for v := 1; v <= 40; v++ {
+		t[v] = sync.OnceValue(func() [][3]int { return makePatternCells(17 + 4*v) })
+	}
+	return t
+}()
+
+func makePatternCells(dim int) [][3]int {
 	var cells [][3]int
 	for i := 8; i < dim-8; i++ {
 		cells = append(cells, [3]int{i, 6, b2i(i%2 == 0)}, [3]int{6, i, b2i(i%2 == 0)})

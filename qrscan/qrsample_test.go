@@ -5,6 +5,7 @@ import (
 	"image"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"testing"
 	"time"
 
@@ -204,6 +205,27 @@ func TestReadAllKeepsItsBinarization(t *testing.T) {
 	for class, k := range n {
 		if k == 0 {
 			t.Errorf("no image of class %s", class)
+		}
+	}
+}
+
+// The shared pattern lists are what makePatternCells makes, and stay so
+// after scans that fit, deblur, refit and super-resolve grids with them.
+func TestPatternCellsShared(t *testing.T) {
+	if testing.Short() {
+		t.Skip("photo corpus: skipped with -short")
+	}
+	scanned := map[string]bool{"blur2": false, "small1.5px": false, "photo": false}
+	for _, c := range loadPhotoCorpus(t) {
+		if done, ok := scanned[c.class]; ok && !done {
+			// Accepting nothing, every reading runs.
+			Scan(t.Context(), c.image(t), Options{Mode: Photo, Budget: time.Hour, Accept: func(string) bool { return false }})
+			scanned[c.class] = true
+		}
+	}
+	for dim := 21; dim <= 177; dim += 4 {
+		if !slices.Equal(patternCells(dim), makePatternCells(dim)) {
+			t.Fatalf("dimension %d: the shared list differs", dim)
 		}
 	}
 }

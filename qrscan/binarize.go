@@ -169,7 +169,7 @@ func rowRange(px []byte) (lo, hi int) {
 // blockStat is what a block's black point is made from: the sum of its
 // pixels, and its least and greatest pixel, both only until their range
 // exceeds hbMinRange (a block that wide has its mean as its black point).
-type blockStat struct{ sum, lo, hi int }
+type blockStat struct{ sum, lo, hi int32 }
 
 // blockStats are the statistics of each block of a w×h image, row by row.
 func blockStats(lum []byte, w, h int) []blockStat {
@@ -193,7 +193,7 @@ func blockStats(lum []byte, w, h int) []blockStat {
 					}
 				}
 			}
-			stats[y*sw+x] = blockStat{sum, lo, hi}
+			stats[y*sw+x] = blockStat{int32(sum), int32(lo), int32(hi)}
 		}
 	}
 	return stats
@@ -213,12 +213,12 @@ func blackPoints(stats []blockStat, sw, sh int, inverted bool) []int {
 			if inverted {
 				st = blockStat{hbBlock*hbBlock*255 - st.sum, 255 - st.hi, 255 - st.lo}
 			}
-			average := st.sum >> 6
+			average := int(st.sum >> 6)
 			if st.hi-st.lo <= hbMinRange {
-				average = st.lo / 2
+				average = int(st.lo / 2)
 				if y > 0 && x > 0 {
 					neighbours := (black[(y-1)*sw+x] + 2*black[y*sw+x-1] + black[(y-1)*sw+x-1]) / 4
-					if st.lo < neighbours {
+					if int(st.lo) < neighbours {
 						average = neighbours
 					}
 				}

@@ -377,8 +377,21 @@ type moduleThreshold struct {
 }
 
 func newModuleThreshold(vals []float32, dim, r int) *moduleThreshold {
-	t := &moduleThreshold{vals: vals, nbr: make([]float32, len(vals)), dim: dim, r: r,
-		satV: make([]float32, (dim+1)*(dim+1)), satN: make([]float32, (dim+1)*(dim+1))}
+	t := &moduleThreshold{}
+	t.reset(vals, dim, r)
+	return t
+}
+
+// reset makes t the threshold of other values, in its own tables when they
+// are of the same dimension (a grid's few sharpenings and its neighbours'
+// fits are mostly of one): the tables' first row and column, never
+// written, stay zero.
+func (t *moduleThreshold) reset(vals []float32, dim, r int) {
+	if t.dim != dim || len(t.nbr) != len(vals) {
+		t.nbr = make([]float32, len(vals))
+		t.satV, t.satN = make([]float32, (dim+1)*(dim+1)), make([]float32, (dim+1)*(dim+1))
+	}
+	t.vals, t.dim, t.r = vals, dim, r
 	for y := 0; y < dim; y++ {
 		var rowV, rowN float32
 		for x := 0; x < dim; x++ {
@@ -392,7 +405,6 @@ func newModuleThreshold(vals []float32, dim, r int) *moduleThreshold {
 			t.satN[i] = t.satN[i-dim-1] + rowN
 		}
 	}
-	return t
 }
 
 // box is the sum of a summed-area table's values over [x0,x1)×[y0,y1).
@@ -518,6 +530,7 @@ func decodeGrid(g *gray, loc *located, accept func(string) bool, soft *[]softCan
 	if keystone {
 		starts = append(starts, guess(dim0))
 	}
+	var th moduleThreshold // hard's, reused
 	// hard samples the grid tr of dimension dim and decodes it at a few
 	// thresholds; vals are the module values, nil when the grid leaves
 	// the image.
@@ -526,7 +539,7 @@ func decodeGrid(g *gray, loc *located, accept func(string) bool, soft *[]softCan
 		if !ok {
 			return nil, "", false
 		}
-		th := newModuleThreshold(vals, dim, 3)
+		th.reset(vals, dim, 3)
 		for _, sh := range []float32{0, 0.6, 1.2, 2, 3, 4.5} {
 			if t, ok := decodeHard(th.bits(sh)); ok && accept(t) {
 				return vals, t, true

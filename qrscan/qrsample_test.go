@@ -229,3 +229,30 @@ func TestPatternCellsShared(t *testing.T) {
 		}
 	}
 }
+
+// A reused threshold reads as a fresh one, after values of the same
+// dimension and of another.
+func TestModuleThresholdReset(t *testing.T) {
+	rng := rand.New(rand.NewPCG(13, 14))
+	values := func(dim int) []float32 {
+		v := make([]float32, dim*dim)
+		for i := range v {
+			v[i] = rng.Float32() * 255
+		}
+		return v
+	}
+	var th moduleThreshold
+	for _, dim := range []int{25, 25, 29, 25, 21} {
+		vals := values(dim)
+		th.reset(vals, dim, 3)
+		fresh := newModuleThreshold(vals, dim, 3)
+		if !slices.Equal(th.satV, fresh.satV) || !slices.Equal(th.satN, fresh.satN) || !slices.Equal(th.nbr, fresh.nbr) {
+			t.Fatalf("dimension %d: the reused tables differ from fresh ones", dim)
+		}
+		for _, sh := range []float32{0, 2} {
+			if th.bits(sh).String() != fresh.bits(sh).String() {
+				t.Fatalf("dimension %d, sharpening %v: bits differ", dim, sh)
+			}
+		}
+	}
+}

@@ -228,20 +228,8 @@ func TestDecodeHardMatchesGozxing(t *testing.T) {
 					for range flips * dim * dim / 10000 {
 						flip[[2]int{rng.IntN(dim), rng.IntN(dim)}] = true
 					}
-					bits := func() *gozxing.BitMatrix {
-						b := copyBits(code, func(x, y int) bool { return flip[[2]int{x, y}] })
-						if mirrored {
-							return transposed(b)
-						}
-						return b
-					}
-					res, err := decoder.NewDecoder().Decode(bits(), nil)
-					text, ok := decodeHard(bits())
-					if ok != (err == nil) || ok && text != res.GetText() {
-						t.Fatalf("version %d, %v, %d flips, mirrored %v: decodeHard %q %v, gozxing %v %v",
-							v, ec, len(flip), mirrored, text, ok, res, err)
-					}
-					if ok {
+					what := fmt.Sprintf("version %d, %v, %d flips, mirrored %v", v, ec, len(flip), mirrored)
+					if sameAsGozxing(t, flipped(code, flip, mirrored), what) {
 						read++
 					} else {
 						failed++
@@ -253,6 +241,31 @@ func TestDecodeHardMatchesGozxing(t *testing.T) {
 	if read < 40 || failed < 20 {
 		t.Fatalf("%d read and %d failed: the flips do not span both", read, failed)
 	}
+}
+
+// flipped makes copies of code with the modules in flip inverted, and
+// transposed when mirrored.
+func flipped(code *gozxing.BitMatrix, flip map[[2]int]bool, mirrored bool) func() *gozxing.BitMatrix {
+	return func() *gozxing.BitMatrix {
+		b := copyBits(code, func(x, y int) bool { return flip[[2]int{x, y}] })
+		if mirrored {
+			return transposed(b)
+		}
+		return b
+	}
+}
+
+// sameAsGozxing decodes a copy of the bits with decodeHard and another with
+// gozxing's Decoder, fails t where they differ, and reports whether
+// decodeHard read them.
+func sameAsGozxing(t *testing.T, bits func() *gozxing.BitMatrix, what string) bool {
+	t.Helper()
+	res, err := decoder.NewDecoder().Decode(bits(), nil)
+	text, ok := decodeHard(bits())
+	if ok != (err == nil) || ok && text != res.GetText() {
+		t.Fatalf("%s: decodeHard %q %v, gozxing %v %v", what, text, ok, res, err)
+	}
+	return ok
 }
 
 // transposed is m mirrored about its main diagonal.
@@ -281,18 +294,7 @@ func FuzzDecodeHard(f *testing.F) {
 		for i := 0; i+1 < len(flips); i += 2 {
 			flip[[2]int{int(flips[i]) % dim, int(flips[i+1]) % dim}] = true
 		}
-		bits := func() *gozxing.BitMatrix {
-			b := copyBits(code, func(x, y int) bool { return flip[[2]int{x, y}] })
-			if mirrored {
-				return transposed(b)
-			}
-			return b
-		}
-		res, err := decoder.NewDecoder().Decode(bits(), nil)
-		text, ok := decodeHard(bits())
-		if ok != (err == nil) || ok && text != res.GetText() {
-			t.Fatalf("decodeHard %q %v, gozxing %v %v", text, ok, res, err)
-		}
+		sameAsGozxing(t, flipped(code, flip, mirrored), fmt.Sprintf("flips %v, mirrored %v", flips, mirrored))
 	})
 }
 

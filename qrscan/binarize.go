@@ -46,8 +46,9 @@ const (
 	hbMinRange = 24
 )
 
-// source returns the pixels, block statistics and block counts of the
-// image b reads positive, and whether b reads them inverted.
+// source returns the pixels and block statistics of the image b reads
+// (of its positive, for a negative), made on first use, and whether b
+// reads them inverted.
 func (b *hybridBinarizer) source() (lum []byte, stats []blockStat, inverted bool) {
 	p := b
 	if b.positive != nil {

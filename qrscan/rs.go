@@ -184,8 +184,8 @@ func rsCorrect(block []byte, nsym int, erasures []int) bool {
 // syndromes sets synd[i] to msg (highest power first) evaluated at α^i and
 // reports whether all are zero. Four evaluations run side by side, each
 // product taken as a sum of logarithms: one evaluation at a time waited on
-// its own table look-ups, and the syndromes of every block of every grid
-// tried are most of a failed decoding's work.
+// its own table look-ups. Every block a decoding reaches needs them, and
+// most decodings of a scan fail.
 func (f *gf256) syndromes(msg, synd []byte) bool {
 	mulAlpha := func(y byte, i int) byte {
 		if y == 0 {

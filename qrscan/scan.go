@@ -108,9 +108,9 @@ var tryHarder = map[gozxing.DecodeHintType]any{gozxing.DecodeHintType_TRY_HARDER
 // decodeAll reads every QR code in a black matrix as gozxing's
 // QRCodeMultiReader.DecodeMultiple (trying harder) reads them, texts only:
 // each code its multi detector finds, decoded by decodeHard (gozxing's
-// decoder with this package's Reed–Solomon decoder, which made a fifth of
-// reading the easy photos), and the parts of a structured append joined
-// last in their sequence, sorted as gozxing sorts them
+// decoder with this package's Reed–Solomon decoder: gozxing's was a fifth
+// of the first reading's CPU), and the parts of a structured append
+// joined last in their sequence, sorted as gozxing sorts them
 // (TestDecodeAllMatchesGozxing). Like gozxing's, it fails when the
 // detector finds no code, and reads none without failing when it finds
 // codes it cannot decode.

@@ -187,11 +187,12 @@ func decodeHardResult(bits *gozxing.BitMatrix) (*common.DecoderResult, bool) {
 	return read(true)
 }
 
-// readCodewords reads a version's codewords from a code's modules, as
-// gozxing's BitMatrixParser.ReadCodewords reads them (TestReadCodewords-
-// MatchesGozxing) without unmasking the matrix in place, building the
-// function patterns and testing them module by module: it was a tenth of
-// a failed decoding. Mirrored, module (x, y) is read at (y, x).
+// readCodewords reads a version's codewords from a code's modules as
+// gozxing's BitMatrixParser.ReadCodewords reads them
+// (TestReadCodewordsMatchesGozxing), through the version's table of
+// codeword modules: gozxing's unmasks the matrix in place and builds the
+// function patterns for every try, and was 2 % of the photo corpus's CPU.
+// Mirrored, module (x, y) is read at (y, x). bits are left as they are.
 func readCodewords(bits *gozxing.BitMatrix, version *decoder.Version, mask byte, mirrored bool) []byte {
 	dim := version.GetDimensionForVersion()
 	where := codewordModulesOf(version)

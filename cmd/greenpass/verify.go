@@ -93,8 +93,9 @@ Flags:`); !ok {
 	v := verifier.New(trust, opts...)
 
 	// Results go out a line at a time to a terminal, and in blocks to a
-	// pipe or a file, as the standard tools write: a write to a pipe was
-	// about a fiftieth of an easy image's time. Standard output is flushed
+	// pipe or a file, as the standard tools write: a write per result to
+	// a pipe (and the reader's wake-up) was about 2 % of the CPU of
+	// verifying the photo corpus on the 2-core VM. Standard output is flushed
 	// before anything goes to standard error and before standard input is
 	// read, so that the two streams keep their order.
 	out := bufio.NewWriter(std.out)

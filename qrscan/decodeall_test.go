@@ -96,12 +96,12 @@ func TestDecodeAllMatchesGozxing(t *testing.T) {
 		}
 		g := toGray(img)
 		src, _ := gozxing.NewPlanarYUVLuminanceSource(g.pix, g.w, g.h, 0, 0, g.w, g.h, false)
-		for _, inv := range []gozxing.LuminanceSource{src, src.Invert()} {
-			bits, err := newHybridBinarizer(inv).GetBlackMatrix()
+		for _, source := range []gozxing.LuminanceSource{src, src.Invert()} { // the picture and its negative
+			bits, err := newHybridBinarizer(source).GetBlackMatrix()
 			if err != nil {
 				t.Fatal(err)
 			}
-			bmp, _ := gozxing.NewBinaryBitmap(newHybridBinarizer(inv))
+			bmp, _ := gozxing.NewBinaryBitmap(newHybridBinarizer(source))
 			var want []string
 			results, errWant := multiqr.NewQRCodeMultiReader().DecodeMultiple(bmp, tryHarder)
 			for _, r := range results {

@@ -49,15 +49,6 @@ func (f *gf256) div(a, b byte) byte {
 // alpha returns α^n for any integer n.
 func (f *gf256) alpha(n int) byte { return f.exp[((n%255)+255)%255] }
 
-// evalDesc evaluates p (highest power first) at x.
-func (f *gf256) evalDesc(p []byte, x byte) byte {
-	var y byte
-	for _, c := range p {
-		y = f.mul(y, x) ^ c
-	}
-	return y
-}
-
 // evalAsc evaluates p (lowest power first) at x.
 func (f *gf256) evalAsc(p []byte, x byte) byte {
 	var y byte

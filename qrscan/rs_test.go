@@ -8,6 +8,16 @@ import (
 	"github.com/makiuchi-d/gozxing/common/reedsolomon"
 )
 
+// evalDesc evaluates p (highest power first) at x, one product at a time:
+// the definition syndromes is checked against.
+func (f *gf256) evalDesc(p []byte, x byte) byte {
+	var y byte
+	for _, c := range p {
+		y = f.mul(y, x) ^ c
+	}
+	return y
+}
+
 // qrBlock encodes data with nsym check codewords by gozxing's encoder.
 func qrBlock(t testing.TB, data []byte, nsym int) []byte {
 	t.Helper()

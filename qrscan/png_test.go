@@ -113,7 +113,9 @@ func TestGrayPNGMatchesImagePNG(t *testing.T) {
 	text := qrtest.PNGChunk("tEXt", []byte("Comment\x00made for a test"))
 	for _, depth := range []int{1, 2, 4, 8} {
 		for _, w := range []int{1, 7, 9, 33} {
-			for _, filters := range [][]byte{{0}, {1}, {2}, {3}, {4}, {4, 0, 3, 1, 2}} {
+			// Paeth rows are unfiltered two at a time: after Paeth
+			// comes each filter, and a Paeth row is the last.
+			for _, filters := range [][]byte{{0}, {1}, {2}, {3}, {4}, {4, 0, 3, 1, 2}, {4, 4, 1}, {2, 4}, {4, 3, 4, 4}} {
 				for _, parts := range []int{1, 3} {
 					lines, want := grayScanlines(rng, w, 6, depth, filters)
 					data := pngFile(ihdr(w, 6, depth, 0, 0), text, idats(deflate(lines), parts), text, iend)
@@ -156,6 +158,10 @@ func TestGrayPNGLeavesTheRestToImagePNG(t *testing.T) {
 	badAdler[len(badAdler)-1] ^= 1
 	short, _ := grayScanlines(rng, 9, 4, 8, []byte{0})
 	long, _ := grayScanlines(rng, 9, 6, 8, []byte{0})
+	paethShort, _ := grayScanlines(rng, 9, 4, 8, []byte{4}) // its fourth row is the second of a pair
+	paethShort = paethShort[:len(paethShort)-3]
+	badAfterPaeth := bytes.Clone(lines) // rows 4 and 5 (filter 5 under a Paeth row)
+	badAfterPaeth[10] = 5
 	for _, tc := range []struct {
 		name string
 		data []byte
@@ -179,6 +185,8 @@ func TestGrayPNGLeavesTheRestToImagePNG(t *testing.T) {
 		{"too little pixel data", pngFile(head, idats(deflate(short), 1), iend)},
 		{"too much pixel data", pngFile(head, idats(deflate(long), 1), iend)},
 		{"filter type 5", pngFile(head, idats(deflate(append([]byte{5}, lines[1:]...)), 1), iend)},
+		{"filter type 5 under a Paeth row", pngFile(head, idats(deflate(badAfterPaeth), 1), iend)},
+		{"too little pixel data in a pair of Paeth rows", pngFile(head, idats(deflate(paethShort), 1), iend)},
 		{"an IDAT after another chunk", pngFile(head, idats(stream, 1), qrtest.PNGChunk("tEXt", nil), qrtest.PNGChunk("IDAT", nil), iend)},
 		{"not a zlib stream", pngFile(head, qrtest.PNGChunk("IDAT", []byte{1, 2, 3, 4}), iend)},
 		{"no signature", good[8:]},

@@ -137,10 +137,13 @@ func findFinderPatterns(g *gray, n int, minScore float64, stop func() bool) []fi
 // then taken only when a template beats minScore.
 //
 // The templates' squares share half-widths (13 distinct among 36), so each
-// row's box sums are taken once per half-width and read by every template;
-// each pixel's templates are scored together, its best kept in a register.
-// Together about a quarter less time than scoring each template over the image
-// (BenchmarkCorrelate), with the same peaks (TestCorrelateMatchesDefinition).
+// row's box sums are taken once per half-width, as exact integers, and read
+// by every template; each template then scores the row, the row's best
+// kept in a row of its own. Every loop runs over slices of one length, so
+// the compiler drops their bounds checks: with the sums in integers, 39 %
+// less time than scoring each pixel's templates together with bounds-checked
+// sums in floats (BenchmarkCorrelate, 6 alternating rounds), the same
+// scores (TestCorrelateMatchesDefinition: the sums are integers either way).
 func correlate(g *gray, it *integral, tpl []finderTemplate, minScore float64, stop func() bool) ([]float32, []uint8) {
 	best := make([]float32, g.w*g.h)
 	bestM := make([]uint8, g.w*g.h)
@@ -165,50 +168,69 @@ func correlate(g *gray, it *integral, tpl []finderTemplate, minScore float64, st
 			box[ti][si] = k * g.w
 		}
 	}
-	rows := make([]float64, len(hs)*g.w)
+	rows := make([]int32, len(hs)*g.w)
 	w, minH9 := it.w, tpl[0].h[3] // the smallest template first
+	// bestRow and bestMRow are the current row's best score and template.
+	bestRow := make([]float32, g.w)
+	bestMRow := make([]uint8, g.w)
 	for y := minH9; y < g.h-minH9; y++ {
 		if y%4 == 0 && stop() {
 			return nil, nil
 		}
 		for k, h := range hs {
-			if y < h || y+h+1 > g.h {
+			if y < h || y+h+1 > g.h || 2*h >= g.w {
 				continue
 			}
-			top, bot := (y-h)*w, (y+h+1)*w
-			row := rows[k*g.w : (k+1)*g.w]
-			for x := h; x < g.w-h; x++ {
-				l, r := x-h, x+h+1
-				row[x] = float64(boxSum(it.s, top, bot, l, r))
+			// Column x's box is the table's rows top and bot at columns
+			// x−h and x+h+1: four slices of one length, read without
+			// bounds checks.
+			top, bot := it.s[(y-h)*w:(y-h+1)*w], it.s[(y+h+1)*w:(y+h+2)*w]
+			out := rows[k*g.w+h : (k+1)*g.w-h]
+			tl, bl, tr, br := top[:len(out)], bot[:len(out)], top[2*h+1:][:len(out)], bot[2*h+1:][:len(out)]
+			for i := range out {
+				out[i] = int32(br[i] - tr[i] - bl[i] + tl[i])
 			}
 		}
-		for x := minH9; x < g.w-minH9; x++ {
-			bi, bm := floor, uint8(0)
-			for ti := range tpl {
-				t, b := &tpl[ti], &box[ti]
-				h9 := t.h[3]
-				if y < h9 || y >= g.h-h9 || x < h9 || x >= g.w-h9 {
-					continue
-				}
-				b9 := rows[b[3]+x]
-				num := -2*rows[b[0]+x] + 2*rows[b[1]+x] - 2*rows[b[2]+x] + b9 - t.mean*b9
+		for x := range bestRow {
+			bestRow[x], bestMRow[x] = floor, 0
+		}
+		for ti := range tpl {
+			t, b := &tpl[ti], &box[ti]
+			h9 := t.h[3]
+			if y < h9 || y >= g.h-h9 {
+				continue
+			}
+			x0, x1 := h9, g.w-h9
+			if x1 <= x0 {
+				continue
+			}
+			r0, r1, r2, r3 := rows[b[0]+x0:b[0]+x1], rows[b[1]+x0:b[1]+x1], rows[b[2]+x0:b[2]+x1], rows[b[3]+x0:b[3]+x1]
+			n := len(r0)
+			s2t, s2b := it.s2[(y-h9)*w:(y-h9+1)*w], it.s2[(y+h9+1)*w:(y+h9+2)*w]
+			s2tl, s2bl, s2tr, s2br := s2t[:n], s2b[:n], s2t[2*h9+1:][:n], s2b[2*h9+1:][:n]
+			bs, bms := bestRow[x0:x1], bestMRow[x0:x1]
+			r1, r2, r3, bs, bms = r1[:n], r2[:n], r3[:n], bs[:n], bms[:n]
+			mean, tn, tvar := t.mean, t.n, t.tvar
+			for i := range r0 {
+				b9 := float64(r3[i])
+				num := float64(2*(r1[i]-r0[i]-r2[i])+r3[i]) - mean*b9
 				if num <= 0 {
 					continue // negative correlation
 				}
-				l, r := x-h9, x+h9+1
-				t9, b9r := (y-h9)*w, (y+h9+1)*w
-				xvar := float64(boxSum(it.s2, t9, b9r, l, r)) - b9*b9/t.n
+				xvar := float64(s2br[i]-s2tr[i]-s2bl[i]+s2tl[i]) - b9*b9/tn
 				// num / sqrt(tvar·xvar) > best, without the square root
 				// for the many that do not beat it.
-				if bf := float64(bi); xvar <= 0 || num*num <= bf*bf*t.tvar*xvar {
+				if bf := float64(bs[i]); xvar <= 0 || num*num <= bf*bf*tvar*xvar {
 					continue
 				}
-				if r := num / math.Sqrt(t.tvar*xvar); float32(r) > bi {
-					bi, bm = float32(r), uint8(ti)
+				if r := num / math.Sqrt(tvar*xvar); float32(r) > bs[i] {
+					bs[i], bms[i] = float32(r), uint8(ti)
 				}
 			}
-			if bi > floor {
-				best[y*g.w+x], bestM[y*g.w+x] = bi, bm
+		}
+		for x := minH9; x < g.w-minH9; x++ {
+			if bestRow[x] > floor {
+				best[y*g.w+x], bestM[y*g.w+x] = bestRow[x], bestMRow[x]
 			}
 		}
 	}

@@ -164,10 +164,13 @@ func decodeHardResult(bits *gozxing.BitMatrix) (*common.DecoderResult, bool) {
 			return nil, false
 		}
 		format, err := parser.ReadFormatInformation()
-		if err != nil || bits.GetWidth() != version.GetDimensionForVersion() {
+		if err != nil {
 			return nil, false
 		}
-		codewords := readCodewords(bits, version, format.GetDataMask(), mirrored)
+		codewords, ok := readCodewords(bits, version, format.GetDataMask(), mirrored)
+		if !ok {
+			return nil, false
+		}
 		return decodeCodewords(codewords, version, format.GetErrorCorrectionLevel(), func(_ int, cw []byte, nsym int) bool {
 			return rsCorrect(cw, nsym, nil)
 		})
@@ -192,34 +195,46 @@ func decodeHardResult(bits *gozxing.BitMatrix) (*common.DecoderResult, bool) {
 // (TestReadCodewordsMatchesGozxing), through the version's table of
 // codeword modules: gozxing's unmasks the matrix in place and builds the
 // function patterns for every try, and was 2 % of the photo corpus's CPU.
-// The table holds each module's coordinates and mask bits, so no module
-// costs a division (they were most of a clean code's reading).
-// Mirrored, module (x, y) is read at (y, x). bits are left as they are.
-func readCodewords(bits *gozxing.BitMatrix, version *decoder.Version, mask byte, mirrored bool) []byte {
+// The matrix's rows are copied out once; the table holds each module's
+// word and bit in them, read straight or mirrored, and its mask bits, so
+// no module costs a division or a call (they were most of a clean code's
+// reading). Mirrored, module (x, y) is read at (y, x). bits are left as
+// they are; ok is false when they are not the version's size.
+func readCodewords(bits *gozxing.BitMatrix, version *decoder.Version, mask byte, mirrored bool) (codewords []byte, ok bool) {
 	reads := codewordReadsOf(version)
+	dim, rowSize := version.GetDimensionForVersion(), bits.GetRowSize()
+	if bits.GetWidth() != dim || bits.GetHeight() != dim || rowSize != (dim+31)/32 {
+		return nil, false
+	}
+	words := make([]uint32, dim*rowSize)
+	var row *gozxing.BitArray
+	for y := range dim {
+		row = bits.GetRow(y, row)
+		copy(words[y*rowSize:(y+1)*rowSize], row.GetBitArray())
+	}
 	out := make([]byte, len(reads)/8)
 	for n := range out {
 		var b byte
 		for _, m := range reads[8*n : 8*n+8] {
-			x, y := int(m.x), int(m.y)
+			at, shift := m.at, m.shift
 			if mirrored {
-				x, y = y, x
+				at, shift = m.atMirrored, m.shiftMirrored
 			}
-			bit := m.masks >> mask & 1
-			if bits.Get(x, y) {
-				bit ^= 1
-			}
-			b = b<<1 | bit
+			b = b<<1 | byte(words[at]>>shift&1) ^ m.masks>>mask&1
 		}
 		out[n] = b
 	}
-	return out
+	return out, true
 }
 
-// A moduleRead is a codeword module's column and row, and whether each of
-// the eight data masks inverts it (bit k for mask k).
+// A moduleRead is where a codeword module is in a matrix's rows of 32-bit
+// words (rowSize words a row): its word and bit, and those of its mirror
+// image; and whether each of the eight data masks inverts it (bit k for
+// mask k).
 type moduleRead struct {
-	x, y, masks uint8
+	at, atMirrored       uint16
+	shift, shiftMirrored uint8
+	masks                uint8
 }
 
 // codewordReads holds each version's codeword modules as moduleReads, in
@@ -229,11 +244,15 @@ var codewordReads = func() (t [41]func() []moduleRead) {
 		t[v] = sync.OnceValue(func() []moduleRead {
 			version, _ := decoder.Version_GetVersionForNumber(v) // 1 to 40 are versions
 			dim := version.GetDimensionForVersion()
+			rowSize := (dim + 31) / 32 // a BitMatrix's
 			var reads []moduleRead
 			for _, mods := range codewordModulesOf(version) {
 				for _, m := range mods {
 					x, y := m%dim, m/dim
-					r := moduleRead{x: uint8(x), y: uint8(y)}
+					r := moduleRead{
+						at: uint16(y*rowSize + x/32), shift: uint8(x % 32),
+						atMirrored: uint16(x*rowSize + y/32), shiftMirrored: uint8(y % 32),
+					}
 					for k := range byte(8) {
 						if masked(k, y, x) {
 							r.masks |= 1 << k

@@ -350,8 +350,8 @@ func TestReadCodewordsMatchesGozxing(t *testing.T) {
 				t.Fatal(err)
 			}
 			before := m.String()
-			got := readCodewords(m, version, format.GetDataMask(), mirrored)
-			if !bytes.Equal(got, want) {
+			got, ok := readCodewords(m, version, format.GetDataMask(), mirrored)
+			if !ok || !bytes.Equal(got, want) {
 				t.Fatalf("version %d, mask %d, mirrored %v: codewords differ", v, format.GetDataMask(), mirrored)
 			}
 			if m.String() != before {
@@ -362,5 +362,13 @@ func TestReadCodewordsMatchesGozxing(t *testing.T) {
 	}
 	if len(masks) < 6 {
 		t.Fatalf("only masks %v were read", masks)
+	}
+	// A matrix of another size is refused, not read out of its rows.
+	v5, _ := decoder.Version_GetVersionForNumber(5)
+	for _, side := range []int{21, 45, 64} {
+		m, _ := gozxing.NewBitMatrix(side, side)
+		if _, ok := readCodewords(m, v5, 0, false); ok {
+			t.Fatalf("a %d×%d matrix read as version 5", side, side)
+		}
 	}
 }

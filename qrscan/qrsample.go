@@ -309,8 +309,10 @@ func (g *gray) at(x, y float64) (float32, bool) {
 // of a hard photo's scan, so the short path is not a call.
 func (g *gray) sample(pts []float64, out []float32) bool {
 	w, h := float64(g.w-1), float64(g.h-1)
+	pts = pts[:2*len(out)]
 	for i := range out {
-		x, y := pts[2*i]-0.5, pts[2*i+1]-0.5
+		xy := pts[2*i : 2*i+2 : 2*i+2]
+		x, y := xy[0]-0.5, xy[1]-0.5
 		if !(x >= 0 && y >= 0 && x < w && y < h) {
 			v, ok := g.atEdge(x, y)
 			if !ok {
@@ -321,9 +323,11 @@ func (g *gray) sample(pts []float64, out []float32) bool {
 		}
 		x0, y0 := int(x), int(y)
 		fx, fy := float32(x-float64(x0)), float32(y-float64(y0))
-		p := g.pix[y0*g.w+x0:]
+		// The pixel and its right neighbour, and the two under them.
+		j := y0*g.w + x0
+		p, q := g.pix[j:j+2:j+2], g.pix[j+g.w:j+g.w+2:j+g.w+2]
 		top := float32(p[0])*(1-fx) + float32(p[1])*fx
-		bot := float32(p[g.w])*(1-fx) + float32(p[g.w+1])*fx
+		bot := float32(q[0])*(1-fx) + float32(q[1])*fx
 		out[i] = top*(1-fy) + bot*fy
 	}
 	return true

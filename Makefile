@@ -33,4 +33,4 @@ bench:
 	go test ./issuer -run '^$$' -bench . -benchtime 3s -count 3 -cpu 2
 	go test ./trustlist-sync -run '^$$' -bench Sync10k -benchtime 3x
 	go test ./server -run '^$$' -bench 'Revalidation|PickupPolling|IssueAdmission' -benchtime 2s -count 3
-	go test ./qrscan -run '^$$' -bench 'ScanPhotos|DecodePNG' -benchtime 52x -count 3
+	go test ./qrscan -run '^$$' -bench 'ScanPhotos|DecodePNG|FindPatterns' -benchtime 52x -count 3

@@ -63,7 +63,7 @@ func locateAll(g *gray, hybrid bool) iter.Seq[*located] {
 func locateIn(bits *gozxing.BitMatrix) iter.Seq[*located] {
 	return func(yield func(*located) bool) {
 		finder := detector.NewFinderPatternFinder(bits, nil)
-		info, findErr := finder.Find(tryHarder)
+		info, findErr := findPatterns(finder, bits)
 		det := detector.NewDetector(bits)
 		n := 0 // grids yielded
 		// next yields the grid of info, if it has one, and reports whether
@@ -109,8 +109,8 @@ func locateIn(bits *gozxing.BitMatrix) iter.Seq[*located] {
 		}
 		bits.Rotate180()
 		back := detector.NewFinderPatternFinder(bits, nil)
-		back.Find(tryHarder) // only its candidates are wanted
-		bits.Rotate180()     // det samples alignment patterns from bits
+		findPatterns(back, bits) // only its candidates are wanted
+		bits.Rotate180()         // det samples alignment patterns from bits
 		w, h := float64(bits.GetWidth()), float64(bits.GetHeight())
 		for _, c := range back.GetPossibleCenters() {
 			if c.GetCount() < 2 {

@@ -237,35 +237,55 @@ type moduleRead struct {
 	masks                uint8
 }
 
-// codewordReads holds each version's codeword modules as moduleReads, in
-// codewordModules' order, made the first time a version is read.
+// codewordReads holds each version's moduleReads, made the first time a
+// version is read.
 var codewordReads = func() (t [41]func() []moduleRead) {
 	for v := 1; v <= 40; v++ {
 		t[v] = sync.OnceValue(func() []moduleRead {
 			version, _ := decoder.Version_GetVersionForNumber(v) // 1 to 40 are versions
-			dim := version.GetDimensionForVersion()
-			rowSize := (dim + 31) / 32 // a BitMatrix's
-			var reads []moduleRead
-			for _, mods := range codewordModulesOf(version) {
-				for _, m := range mods {
-					x, y := m%dim, m/dim
-					r := moduleRead{
-						at: uint16(y*rowSize + x/32), shift: uint8(x % 32),
-						atMirrored: uint16(x*rowSize + y/32), shiftMirrored: uint8(y % 32),
-					}
-					for k := range byte(8) {
-						if masked(k, y, x) {
-							r.masks |= 1 << k
-						}
-					}
-					reads = append(reads, r)
-				}
-			}
-			return reads
+			return moduleReads(version)
 		})
 	}
 	return t
 }()
+
+// moduleReads is a version's codeword modules as moduleReads, in
+// codewordModules' order.
+func moduleReads(version *decoder.Version) []moduleRead {
+	dim := version.GetDimensionForVersion()
+	rowSize := (dim + 31) / 32 // a BitMatrix's
+	masks := maskCycle()
+	mods := codewordModulesOf(version)
+	reads := make([]moduleRead, 0, 8*len(mods))
+	for _, cw := range mods {
+		for _, m := range cw {
+			x, y := m%dim, m/dim
+			reads = append(reads, moduleRead{
+				at: uint16(y*rowSize + x/32), shift: uint8(x % 32),
+				atMirrored: uint16(x*rowSize + y/32), shiftMirrored: uint8(y % 32),
+				masks: masks[y%12][x%12],
+			})
+		}
+	}
+	return reads
+}
+
+// maskCycle holds the eight masks' bits (bit k for mask k) at row i and
+// column j by i and j modulo 12: every mask repeats within 12 rows and 12
+// columns (its terms are i and j modulo 2, 3 and 6, and i/2 and j/3
+// modulo 2).
+var maskCycle = sync.OnceValue(func() (t [12][12]uint8) {
+	for i := range 12 {
+		for j := range 12 {
+			for k := range byte(8) {
+				if masked(k, i, j) {
+					t[i][j] |= 1 << k
+				}
+			}
+		}
+	}
+	return t
+})
 
 // codewordReadsOf is version's codewordReads.
 func codewordReadsOf(version *decoder.Version) []moduleRead {

@@ -372,3 +372,17 @@ func TestReadCodewordsMatchesGozxing(t *testing.T) {
 		}
 	}
 }
+
+// maskCycle gives every mask's bit at every module of the largest code.
+func TestMaskCycle(t *testing.T) {
+	c := maskCycle()
+	for i := range 177 {
+		for j := range 177 {
+			for k := range byte(8) {
+				if got := c[i%12][j%12]>>k&1 == 1; got != masked(k, i, j) {
+					t.Fatalf("mask %d at row %d, column %d: %v", k, i, j, got)
+				}
+			}
+		}
+	}
+}

@@ -3,7 +3,6 @@ package qrscan
 import (
 	"fmt"
 	"math/rand/v2"
-	"os"
 	"testing"
 
 	"github.com/makiuchi-d/gozxing"
@@ -51,15 +50,7 @@ func TestFindPatternsMatchesGozxing(t *testing.T) {
 		if i%7 != 0 {
 			continue
 		}
-		data, err := os.ReadFile(c.file)
-		if err != nil {
-			t.Fatal(err)
-		}
-		img, err := Decode(data)
-		if err != nil {
-			t.Fatal(err)
-		}
-		g := toGray(img)
+		g := toGray(c.image(t))
 		src, _ := gozxing.NewPlanarYUVLuminanceSource(g.pix, g.w, g.h, 0, 0, g.w, g.h, false)
 		for _, bin := range []gozxing.Binarizer{newHybridBinarizer(src), gozxing.NewGlobalHistgramBinarizer(src)} {
 			bits, err := bin.GetBlackMatrix()

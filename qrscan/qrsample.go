@@ -63,7 +63,7 @@ func locateAll(g *gray, hybrid bool) iter.Seq[*located] {
 func locateIn(bits *gozxing.BitMatrix) iter.Seq[*located] {
 	return func(yield func(*located) bool) {
 		finder := detector.NewFinderPatternFinder(bits, nil)
-		info, findErr := findPatterns(finder, bits)
+		info, findErr := findPatterns(finder)
 		det := detector.NewDetector(bits)
 		n := 0 // grids yielded
 		// next yields the grid of info, if it has one, and reports whether
@@ -109,8 +109,8 @@ func locateIn(bits *gozxing.BitMatrix) iter.Seq[*located] {
 		}
 		bits.Rotate180()
 		back := detector.NewFinderPatternFinder(bits, nil)
-		findPatterns(back, bits) // only its candidates are wanted
-		bits.Rotate180()         // det samples alignment patterns from bits
+		findPatterns(back) // only its candidates are wanted
+		bits.Rotate180()   // det samples alignment patterns from bits
 		w, h := float64(bits.GetWidth()), float64(bits.GetHeight())
 		for _, c := range back.GetPossibleCenters() {
 			if c.GetCount() < 2 {

@@ -8,7 +8,7 @@ import (
 )
 
 // findPatterns is f.Find(tryHarder) (gozxing's search for three finder
-// patterns in f's image, m, trying harder), with the same result and the
+// patterns in f's image, trying harder), with the same result and the
 // same candidates left in f (TestFindPatternsMatchesGozxing,
 // FuzzFindPatterns). gozxing's scans every third row a pixel at a time,
 // through BitMatrix.Get (a call with four bounds checks a pixel) and a
@@ -19,7 +19,8 @@ import (
 // integers (crossRatios). The checks across a candidate and the choice
 // among candidates are gozxing's own (HandlePossibleCenter,
 // SelectBestPatterns). BenchmarkFindPatterns, 6 rounds: −63 %.
-func findPatterns(f *detector.FinderPatternFinder, m *gozxing.BitMatrix) (*detector.FinderPatternInfo, error) {
+func findPatterns(f *detector.FinderPatternFinder) (*detector.FinderPatternInfo, error) {
+	m := f.GetImage()
 	maxI, maxJ := m.GetHeight(), m.GetWidth()
 	iSkip := detector.FinderPatternFinder_MIN_SKIP // trying harder
 	// hasSkipped is f's own flag, which FindRowSkip sets once two

@@ -34,7 +34,7 @@ func sameSearchAsGozxing(t *testing.T, name string, bits *gozxing.BitMatrix) boo
 	info, err := theirs.Find(tryHarder)
 	want := finderSearch(theirs, info, err)
 	ours := detector.NewFinderPatternFinder(bits, nil)
-	oursInfo, oursErr := findPatterns(ours, bits)
+	oursInfo, oursErr := findPatterns(ours)
 	if got := finderSearch(ours, oursInfo, oursErr); got != want {
 		t.Fatalf("%s: findPatterns\n%s\ngozxing\n%s", name, got, want)
 	}
@@ -154,7 +154,7 @@ func BenchmarkFindPatterns(b *testing.B) {
 	b.Run("findPatterns", func(b *testing.B) {
 		for b.Loop() {
 			for _, m := range mats {
-				findPatterns(detector.NewFinderPatternFinder(m, nil), m)
+				findPatterns(detector.NewFinderPatternFinder(m, nil))
 			}
 		}
 	})

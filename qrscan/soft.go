@@ -220,7 +220,7 @@ func readCodewords(bits *gozxing.BitMatrix, version *decoder.Version, mask byte,
 			if mirrored {
 				at, shift = m.atMirrored, m.shiftMirrored
 			}
-			b = b<<1 | byte(words[at]>>shift&1) ^ m.masks>>mask&1
+			b = b<<1 | (byte(words[at]>>shift&1) ^ m.masks>>mask&1)
 		}
 		out[n] = b
 	}

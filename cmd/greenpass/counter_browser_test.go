@@ -47,7 +47,8 @@ func (s *counterStaff) fail(err error, what string) {
 	s.t.Helper()
 	page, _ := chromedp.Run(s.ctx, chromedp.Evaluate[string](`document.body.dataset.state + " | status: " + document.getElementById("status").textContent +
 		" | errors: " + Array.from(document.querySelectorAll(".err")).map(e => e.textContent).filter(Boolean).join("; ") +
-		" | prefilled: " + document.getElementById("prefilled").textContent`))
+		" | prefilled: " + document.getElementById("prefilled").textContent +
+		" | focus: " + (document.activeElement ? document.activeElement.tagName + "#" + document.activeElement.id : "none")`))
 	s.t.Fatalf("%s: %v (page: %s)", what, err, page)
 }
 
@@ -185,12 +186,17 @@ func TestCounterPageInBrowser(t *testing.T) {
 	pdf := s.blob(`document.getElementById("pdf").href`)
 	checkPDF(t, pdf, first)
 
-	// Next person: nothing personal stays on the page.
+	// Next person: nothing personal stays on the page, and the print frame
+	// leaves the PDF (removing its src does not unload it: a PDF still
+	// loading would be printed, and take the focus, at the next person's
+	// turn).
 	s.click("#next")
 	if left := s.eval(`["fn","gn","dob","dose"].map(id => document.getElementById(id).value).join("") + document.getElementById("translit").textContent +
 		document.getElementById("uvci").textContent + (document.getElementById("qr").getAttribute("src") || "")`); left != "" {
 		t.Fatalf("after Next person the page still holds %q", left)
 	}
+	s.poll(`(() => { const f = document.getElementById("print-frame"); return f.onload === null && f.contentWindow.location.href === "about:blank"; })()`,
+		"the print frame left the PDF")
 
 	// 2. A test certificate: rapid test, negative, sampled now.
 	s.click(`#types button[data-type="t"]`)

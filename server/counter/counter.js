@@ -534,7 +534,12 @@
     $("uvci").textContent = "";
     $("pdf").removeAttribute("href");
     $("pdf").hidden = true;
-    $("print-frame").removeAttribute("src");
+    // The frame leaves the PDF: removing its src would not unload it, and
+    // a PDF still loading would print (and take the focus) at the next
+    // person's turn.
+    const frame = $("print-frame");
+    frame.onload = null;
+    frame.src = "about:blank";
     $("result").hidden = true;
     clearPerson();
   }

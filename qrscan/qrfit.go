@@ -3,7 +3,6 @@ package qrscan
 import (
 	"math"
 	"sort"
-	"sync"
 
 	"github.com/makiuchi-d/gozxing/common"
 	"github.com/makiuchi-d/gozxing/qrcode/decoder"
@@ -46,12 +45,9 @@ func patternCells(dim int) [][3]int {
 // patternTables holds each version's patternCells, made the first time a
 // grid of that version is fitted: a scan fits dozens of grids of a few
 // versions, and made anew the lists were a twentieth of what it allocated.
-var patternTables = func() (t [41]func() [][3]int) {
-	for v := 1; v <= 40; v++ {
-		t[v] = sync.OnceValue(func() [][3]int { return makePatternCells(17 + 4*v) })
-	}
-	return t
-}()
+var patternTables = perVersion(func(version *decoder.Version) [][3]int {
+	return makePatternCells(version.GetDimensionForVersion())
+})
 
 func makePatternCells(dim int) [][3]int {
 	var cells [][3]int

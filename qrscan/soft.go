@@ -239,15 +239,7 @@ type moduleRead struct {
 
 // codewordReads holds each version's moduleReads, made the first time a
 // version is read.
-var codewordReads = func() (t [41]func() []moduleRead) {
-	for v := 1; v <= 40; v++ {
-		t[v] = sync.OnceValue(func() []moduleRead {
-			version, _ := decoder.Version_GetVersionForNumber(v) // 1 to 40 are versions
-			return moduleReads(version)
-		})
-	}
-	return t
-}()
+var codewordReads = perVersion(moduleReads)
 
 // moduleReads is a version's codeword modules as moduleReads, in
 // codewordModules' order.
@@ -318,15 +310,20 @@ func masked(mask byte, i, j int) bool {
 
 // codewordTables holds codewordModules for each version (1 to 40), made
 // the first time a version is read.
-var codewordTables = func() (t [41]func() [][8]int) {
+var codewordTables = perVersion(codewordModules)
+
+// perVersion returns, for each version 1 to 40 (the index), a function
+// that makes build(version) the first time it is called, from any
+// goroutine, and returns the same value from then on.
+func perVersion[T any](build func(*decoder.Version) T) (t [41]func() T) {
 	for v := 1; v <= 40; v++ {
-		t[v] = sync.OnceValue(func() [][8]int {
+		t[v] = sync.OnceValue(func() T {
 			version, _ := decoder.Version_GetVersionForNumber(v) // 1 to 40 are versions
-			return codewordModules(version)
+			return build(version)
 		})
 	}
 	return t
-}()
+}
 
 // codewordModulesOf is codewordModules(version), made once per version.
 func codewordModulesOf(version *decoder.Version) [][8]int {

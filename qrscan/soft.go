@@ -64,7 +64,7 @@ func decodeSoft(vals []float32, dim int, accept func(string) bool) (string, bool
 // distance from its threshold in standard deviations.
 func decodeErasures(bits *gozxing.BitMatrix, margin []float32, dim int, accept func(string) bool) (string, bool) {
 	writeVersionInfo(bits, dim)
-	parser, err := decoder.NewBitMatrixParser(bits) // it unmasks bits in place: nothing reads them after
+	parser, err := decoder.NewBitMatrixParser(bits)
 	if err != nil {
 		return "", false
 	}
@@ -76,8 +76,8 @@ func decodeErasures(bits *gozxing.BitMatrix, margin []float32, dim int, accept f
 	if err != nil || version.GetDimensionForVersion() != dim {
 		return "", false
 	}
-	codewords, err := parser.ReadCodewords()
-	if err != nil {
+	codewords, ok := readCodewords(bits, version, format.GetDataMask(), false)
+	if !ok {
 		return "", false
 	}
 
